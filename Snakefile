@@ -1,0 +1,28 @@
+# icu-cohort: MIMIC-IV (or the embedded synthetic set) -> Parquet -> SQL cohort -> propensity-score
+# matching, balance, survival -> one self-contained HTML report per study.
+#
+#   snakemake --cores 2                                        # synthetic data, every study
+#   snakemake --cores 2 --config mimic_dir=/path/to/mimiciv/2.2  # real MIMIC-IV
+#   snakemake --report results/report.html                     # Snakemake's own report
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/cohort.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        expand(f"{RESULTS}/{{study}}/report.html", study=STUDY_NAMES),
+    default_target: True

@@ -1,0 +1,61 @@
+# Stage 1: the data. Synthetic MIMIC-IV when no mimic_dir is configured; then a one-time,
+# checked conversion of every needed table to typed Parquet.
+
+if SOURCE_KIND == "synthetic":
+
+    rule synthetic_mimic:
+        """Generate the embedded synthetic MIMIC-IV set (PhysioNet's files and formats)."""
+        output:
+            tables=[f"{MIMIC_DIR}/{spec.relpath}" for spec in TABLES.values()],
+            truth=f"{MIMIC_DIR}/ground_truth.json",
+            truth_stays=f"{MIMIC_DIR}/ground_truth_stays.csv",
+        params:
+            patients=CFG["synthetic"]["patients"],
+            seed=CFG["synthetic"]["seed"],
+            out=MIMIC_DIR,
+        log:
+            f"logs/synthetic_mimic/p{CFG['synthetic']['patients']}-s{CFG['synthetic']['seed']}.log",
+        benchmark:
+            f"logs/benchmarks/synthetic_mimic.tsv"
+        threads: 2
+        shell:
+            "icu-cohort synth --patients {params.patients} --seed {params.seed} --out {params.out} > {log} 2>&1"
+
+
+rule check_mimic:
+    """Check every needed table's file and header; record sizes, dates and checksums."""
+    input:
+        [str(p) for p in SOURCES.values() if p is not None],
+    output:
+        manifest=f"{PARQUET}/manifest.json",
+    params:
+        mimic_dir=MIMIC_DIR,
+        kind=SOURCE_KIND,
+        tables=NEEDED_TABLES,
+        allow_missing=CFG["allow_missing_tables"],
+        checksums=CFG["data_checksums"],
+    log:
+        f"logs/check_mimic/{Path(PARQUET).name}.log",
+    script:
+        "../scripts/check_mimic.py"
+
+
+rule mimic_to_parquet:
+    """One MIMIC-IV table, CSV (gzip) to typed Parquet, once."""
+    input:
+        csv=lambda w: [str(p) for p in [SOURCES[f"{w.module}/{w.table}"]] if p is not None],
+        manifest=f"{PARQUET}/manifest.json",
+    output:
+        f"{PARQUET}/{{module}}/{{table}}.parquet",
+    params:
+        key=lambda w: f"{w.module}/{w.table}",
+        threads=DUCKDB["threads"],
+        memory_limit=DUCKDB["memory_limit"],
+        temp_directory=DUCKDB["temp_directory"],
+    log:
+        f"logs/mimic_to_parquet/{Path(PARQUET).name}/{{module}}_{{table}}.log",
+    benchmark:
+        f"logs/benchmarks/{Path(PARQUET).name}/mimic_to_parquet_{{module}}_{{table}}.tsv"
+    threads: 1
+    script:
+        "../scripts/mimic_to_parquet.py"

@@ -1,0 +1,12 @@
+"""Snakemake script: check the MIMIC-IV files the studies need and write the data manifest."""
+from icu_cohort.pipeline import check_mimic, logged
+
+with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    check_mimic(
+        snakemake.params.mimic_dir,
+        snakemake.params.kind,
+        snakemake.params.tables,
+        snakemake.params.allow_missing,
+        snakemake.params.checksums,
+        snakemake.output.manifest,
+    )

@@ -1,0 +1,7 @@
+"""Snakemake script: propensity scores, matching, balance, survival and Cox models."""
+from pathlib import Path
+
+from icu_cohort.pipeline import logged, run_analysis
+
+with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    run_analysis(snakemake.input.study, snakemake.input.cohort, Path(snakemake.output.estimates).parent)

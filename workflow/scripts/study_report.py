@@ -1,0 +1,14 @@
+"""Snakemake script: the study's self-contained HTML report."""
+from pathlib import Path
+
+from icu_cohort.pipeline import logged, study_report
+
+with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    study_report(
+        snakemake.input.study,
+        Path(snakemake.output.html).parent,
+        snakemake.input.manifest,
+        snakemake.params.benchmarks,
+        snakemake.output.html,
+        snakemake.params.small_count_threshold,
+    )
