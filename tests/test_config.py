@@ -1,0 +1,63 @@
+"""Configuration: defaults filled, a wrong key or type named, study files validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from icu_cohort.config import ConfigError, load_config, load_study, validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_config_is_valid_and_defaults_are_filled():
+    cfg = load_config(REPO / "config" / "config.yaml")
+    assert cfg["mimic_dir"] is None
+    assert cfg["duckdb"]["threads"] >= 1 and cfg["report"]["small_count_threshold"] == 11
+    assert cfg["data_dir"] == "data" and cfg["results_dir"] == "results"
+
+
+def test_empty_config_gets_every_default():
+    cfg = validate_config({})
+    assert cfg["studies"] == ["sae_mgso4"]
+    assert cfg["synthetic"] == {"patients": 4000, "seed": 20240601}
+    assert cfg["duckdb"] == {"threads": 2, "memory_limit": "4GB", "temp_directory": "data/duckdb_tmp"}
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"duckdb": {"threads": "two"}}, r"duckdb\.threads: 'two' is not of type 'integer'"),
+        ({"duckdb": {"thread": 2}}, r"duckdb: Additional properties are not allowed \('thread' was unexpected\)"),
+        ({"mimic_dirr": "/x"}, r"\(top level\): Additional properties are not allowed \('mimic_dirr' was unexpected\)"),
+        ({"studies": []}, r"studies: \[\] should be non-empty"),
+        ({"duckdb": {"memory_limit": "lots"}}, r"duckdb\.memory_limit: 'lots' does not match"),
+        ({"allow_missing_tables": ["chartevents"]}, r"allow_missing_tables\.0: 'chartevents' does not match"),
+    ],
+)
+def test_wrong_key_or_type_is_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(REPO / "config" / "config.yaml", override)
+
+
+def test_study_file_name_must_match_and_missing_study_lists_available(tmp_path):
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump({"name": "b", "title": "t", "question": "q"}))
+    with pytest.raises(ConfigError, match=r"a\.yaml: name: 'b' must equal the file name 'a'"):
+        load_study("a", tmp_path)
+    with pytest.raises(ConfigError, match=r"study 'zzz'.*studies available in .*: a"):
+        load_study("zzz", tmp_path)
+
+
+def test_unknown_study_section_is_an_error(tmp_path):
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({"name": "s", "title": "t", "question": "q", "cohortt": {}}))
+    with pytest.raises(ConfigError, match=r"s\.yaml: \(top level\): Additional properties are not allowed \('cohortt'"):
+        load_study("s", tmp_path)
+
+
+def test_every_configured_study_validates():
+    cfg = load_config(REPO / "config" / "config.yaml")
+    for name in cfg["studies"]:
+        study = load_study(name, REPO / cfg["study_dir"])
+        assert study["name"] == name and study["question"]
