@@ -7,6 +7,8 @@ All survival times are days from ICU admission, administratively censored at the
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -25,8 +27,10 @@ def km_curve(time, event, weights=None, alpha: float = 0.05):
     from lifelines import KaplanMeierFitter
 
     kmf = KaplanMeierFitter(alpha=alpha)
-    kmf.fit(np.asarray(time, float), event_observed=np.asarray(event, int),
-            weights=None if weights is None else np.asarray(weights, float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines warns about non-integer weights
+        kmf.fit(np.asarray(time, float), event_observed=np.asarray(event, int),
+                weights=None if weights is None else np.asarray(weights, float))
     return kmf
 
 
@@ -84,8 +88,10 @@ def logrank_p(time, event, treated, weights=None) -> float:
     if weights is not None:
         w = np.asarray(weights, float)
         kw = dict(weights_A=w[t], weights_B=w[~t])
-    res = logrank_test(time[t], time[~t], event_observed_A=event[t], event_observed_B=event[~t],
-                       **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = logrank_test(time[t], time[~t], event_observed_A=event[t],
+                           event_observed_B=event[~t], **kw)
     return float(res.p_value)
 
 
