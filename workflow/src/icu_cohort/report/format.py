@@ -16,7 +16,7 @@ MINUS = "\u2212"
 
 # Lower-case words shown in capitals in labels derived from column names.
 ABBREVIATIONS = frozenset(
-    "gcs map sofa bmi saps sapsii apsiii oasis lods bun wbc inr pt ptt aptt crrt rrt aki ckd copd chf "
+    "gcs map mbp sofa bmi saps sapsii apsiii oasis lods bun wbc inr pt ptt aptt crrt rrt aki ckd copd chf "
     "hr rr sbp dbp spo2 pao2 fio2 icu los sirs cci ph iv ards mi tbi".split()
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -147,12 +148,16 @@ def covariate_labels(study: Mapping[str, Any]) -> dict[str, str]:
 
 
 def exposure_label(study: Mapping[str, Any]) -> str:
+    """Words for the treatment: the exposure's label, else its description (without a
+    trailing parenthesis such as the source table), else its name, else "treatment"."""
     exp = study.get("exposure")
     if isinstance(exp, Mapping):
-        for key in ("label", "name", "title", "description"):
+        for key in ("label", "title", "description", "name"):
             v = exp.get(key)
-            if isinstance(v, str) and v.strip() and len(v) <= 60:
-                return v.strip()
+            if isinstance(v, str) and v.strip():
+                text = re.sub(r"\s*\([^)]*\)\s*$", "", " ".join(v.split()))
+                if 0 < len(text) <= 60:
+                    return text
     return "treatment"
 
 

@@ -1,0 +1,421 @@
+"""The study report: small-count suppression, privacy, no network references, determinism,
+every section present, tolerant and strict reading, provenance.
+
+All inputs are hand-built (tests/test_report_fixtures.py); no pipeline run is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from icu_cohort.report import (
+    SECTIONS,
+    ReportInputError,
+    attrition_svg,
+    collect_provenance,
+    forest_plot_svg,
+    km_plot_svg,
+    load_results,
+    love_plot_svg,
+    ps_histogram_svg,
+    render_report,
+    suppress_count,
+    table1_html,
+    write_report,
+)
+
+try:
+    from test_report_fixtures import EXCLUDED_SMALL, HADM_IDS, REPO_ROOT, STAY_IDS, SUBJECT_IDS, make_results
+except ImportError:  # pragma: no cover - tests collected as a package
+    from .test_report_fixtures import (  # type: ignore[no-redef]
+        EXCLUDED_SMALL,
+        HADM_IDS,
+        REPO_ROOT,
+        STAY_IDS,
+        SUBJECT_IDS,
+        make_results,
+    )
+
+
+@pytest.fixture(scope="module")
+def fixture_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+    return make_results(tmp_path_factory.mktemp("report") / "results" / "sae_fixture")
+
+
+@pytest.fixture(scope="module")
+def html(fixture_dir: tuple[Path, dict, dict]) -> str:
+    results, study, prov = fixture_dir
+    return render_report(results, study, prov)
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, flags=re.S)]
+
+
+# ----------------------------------------------------------------------------- suppression
+
+
+@pytest.mark.parametrize("n", range(1, 11))
+def test_counts_1_to_10_are_shown_as_less_than_11(n: int) -> None:
+    assert suppress_count(n) == "<11"
+    assert suppress_count(float(n)) == "<11"
+    assert suppress_count(str(n)) == "<11"
+
+
+@pytest.mark.parametrize("n, shown", [(0, "0"), (11, "11"), (12, "12"), (1234, "1,234"), (None, "\u2013")])
+def test_zero_and_counts_from_11_are_shown(n: object, shown: str) -> None:
+    assert suppress_count(n) == shown
+
+
+def test_threshold_none_disables_and_other_thresholds_work() -> None:
+    assert suppress_count(7, None) == "7"
+    assert suppress_count(4, 5) == "<5"
+    assert suppress_count(5, 5) == "5"
+    assert suppress_count(float("nan")) == "\u2013"
+
+
+def test_attrition_box_with_7_excluded_never_shows_7(fixture_dir: tuple[Path, dict, dict]) -> None:
+    att = pd.read_csv(fixture_dir[0] / "attrition.csv")
+    assert EXCLUDED_SMALL in set(att["n_excluded"])
+    svg = attrition_svg(att, 11)
+    texts = svg_texts(svg)
+    lone_seven = re.compile(r"(?<![\d,.])7(?![\d,.])")
+    assert not [t for t in texts if lone_seven.search(t)], texts
+    assert "n = &lt;11" in svg
+    # the box is there, and every other count is exact
+    assert "n = 22,261" in svg and "n = 9,203" in svg and "n = 73,181" in svg
+    # without suppression the same box says 7: the check above is not vacuous
+    assert "n = 7" in svg_texts(attrition_svg(att, None))
+
+
+def test_report_suppresses_small_counts_everywhere(html: str) -> None:
+    # attrition (7), at-risk (9), subgroup (8 / 2 / 5), Table 1 (4, 6, 5), other estimates (6)
+    assert "&lt;11" in html
+    flow = html[html.index('id="cohort"'):html.index('id="matching"')]
+    assert not re.search(r"n = 7\b", flow)
+    assert not re.search(r">\s*7\s*<", flow)
+    km = html[html.index('id="survival"'):html.index('id="effects"')]
+    assert not re.search(r">\s*9\s*<", km), "a small number at risk is printed"
+    sub = html[html.index('id="subgroups"'):html.index('id="other"')]
+    forest = sub[sub.index("<svg"):sub.index("</svg>")]
+    for small in (">8 / 2<", ">8<", ">2<", ">5<"):
+        assert small not in forest
+    assert "&lt;11 / &lt;11" in forest
+    other = html[html.index('id="other"'):html.index('id="provenance"')]
+    assert "small_group_size" in other and not re.search(r">\s*6\s*<", other)
+
+
+def test_report_without_suppression_shows_small_counts(fixture_dir: tuple[Path, dict, dict]) -> None:
+    results, study, prov = fixture_dir
+    page = render_report(results, study, prov, small_count_threshold=None)
+    assert "n = 7" in page
+    assert "switched off" in page
+
+
+def test_table1_suppression(fixture_dir: tuple[Path, dict, dict]) -> None:
+    t1 = pd.read_csv(fixture_dir[0] / "table1.csv")
+    out = table1_html(t1, 11, labels={"ventilation": "Mechanical ventilation"})
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", out, flags=re.S)
+    vent = next(r for r in rows if "Mechanical ventilation" in r)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", vent)
+    # after matching: treated count 4 -> <11, control 113 of 116 (complement 3) -> >105
+    assert cells[3] == "&lt;11" and cells[4] == "&gt;105", cells
+    asian = next(r for r in rows if ">Asian<" in r)
+    assert ">6" not in asian and "&lt;11" in asian
+    # complementary suppression: before matching, control has one small cell (missing 7),
+    # so its next smallest level (Asian, 14) is hidden too
+    assert "hidden" in asian
+    assert "n = 182" in out and "n = 116" in out
+    race_missing = [r for r in rows if 'class="level missing"' in r and ">Missing<" in r]
+    assert race_missing and not re.search(r">\s*[57]\s*<", race_missing[0])
+
+
+def test_km_numbers_at_risk_suppressed(fixture_dir: tuple[Path, dict, dict]) -> None:
+    km = pd.read_csv(fixture_dir[0] / "km.csv")
+    risk = pd.read_csv(fixture_dir[0] / "km_at_risk.csv")
+    svg = km_plot_svg(km[km["sample"] == "matched"], risk[risk["sample"] == "matched"], 11, title="Matched",
+                      logrank_p=0.031)
+    texts = svg_texts(svg)
+    assert "&lt;11" in texts and "9" not in texts
+    assert "Number at risk" in texts and "Log-rank p = 0.031" in texts
+    assert "116" in texts
+
+
+def test_forest_plot_counts_and_interaction(fixture_dir: tuple[Path, dict, dict]) -> None:
+    sg = pd.read_csv(fixture_dir[0] / "subgroups.csv")
+    svg = forest_plot_svg(sg, 11, overall={"label": "Overall", "hr": 0.79, "lo": 0.63, "hi": 0.98})
+    texts = svg_texts(svg)
+    assert "&lt;11 / &lt;11" in texts and "8 / 2" not in texts and "2" not in texts
+    assert "0.41" in texts and "0.85" in texts  # interaction p-values
+    assert "not estimable" in texts
+    assert "0.72 (0.50\u20131.04)" in texts
+
+
+def test_ps_histogram_hides_small_bins(fixture_dir: tuple[Path, dict, dict]) -> None:
+    res = load_results(fixture_dir[0])
+    assert res.ps_hist is not None
+    svg = ps_histogram_svg(res.ps_hist, 11)
+    assert "hatch" in svg or "pattern" in svg
+    assert "n = 182" in " ".join(svg_texts(svg))
+    assert "not to scale" in svg
+
+
+def test_love_plot_has_every_covariate_and_the_line(fixture_dir: tuple[Path, dict, dict]) -> None:
+    bal = pd.read_csv(fixture_dir[0] / "balance.csv")
+    svg = love_plot_svg(bal, {"age": "Age, years"})
+    texts = svg_texts(svg)
+    assert "Age, years" in texts and "GCS" in texts and "Heart rate" in texts
+    assert "Before matching" in texts and "After matching" in texts
+    assert any(t.strip() == "0.1" for t in texts)
+
+
+def test_mortality_implying_a_small_death_count_is_hidden(tmp_path: Path) -> None:
+    results, study, prov = make_results(tmp_path / "r")
+    est = json.loads((results / "estimates.json").read_text())
+    est["mortality_28d"]["matched_treated"] = 0.05  # 5.8 deaths of 116
+    (results / "estimates.json").write_text(json.dumps(est))
+    page = render_report(results, study, prov)
+    surv = page[page.index('id="survival"'):page.index('id="effects"')]
+    assert "&lt;11 deaths" in surv and "5.0%" not in page
+
+
+# ----------------------------------------------------------------------------- privacy and network
+
+
+def test_no_identifiers_or_row_level_data(html: str) -> None:
+    low = html.lower()
+    for name in ("subject_id", "hadm_id", "stay_id", "pair_id"):
+        assert name not in low, name
+    tokens = set(re.findall(r"\d+", html))
+    for ids in (STAY_IDS, SUBJECT_IDS, HADM_IDS):
+        leaked = [i for i in ids if str(i) in tokens]
+        assert not leaked, leaked[:5]
+
+
+RESOURCE_PATTERNS = [
+    re.compile(r"""\b(?:src|href|xlink:href|srcset|poster|data|action|formaction|background|manifest|ping)\s*=\s*["']?\s*(?!#|data:)([^"'\s>]+)""", re.I),
+    re.compile(r"""url\(\s*["']?\s*(?!#|data:)([^"')\s]+)""", re.I),
+    re.compile(r"""@import\s+(?:url\()?\s*["']?([^"')\s;]+)""", re.I),
+]
+
+
+def resource_references(page: str) -> list[str]:
+    """Every URL the page could load: attributes that fetch, CSS url() and @import."""
+    found = []
+    for pat in RESOURCE_PATTERNS:
+        found += pat.findall(page)
+    return found
+
+
+def test_no_network_resource_references(html: str) -> None:
+    refs = resource_references(html)
+    assert refs == [], refs
+    assert "<script" not in html.lower()
+    assert "<iframe" not in html.lower() and "<img" not in html.lower()
+    # The only http(s) strings are SVG namespace declarations, which are names, not requests.
+    without_ns = re.sub(r'\sxmlns(?::\w+)?="http://www\.w3\.org/[^"]*"', "", html)
+    assert "http://" not in without_ns and "https://" not in without_ns
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+
+
+def test_resource_check_catches_references() -> None:
+    bad = ('<img src="https://x.org/a.png"><link href="http://cdn/x.css"><div style="background:url(https://f/x)">'
+           '<style>@import "https://fonts/x.css";</style><use xlink:href="http://e/s.svg#a"/>')
+    assert len(resource_references(bad)) == 5
+    good = '<a href="#summary">s</a><use xlink:href="#m1"/><path clip-path="url(#p1)"/><link rel="icon" href="data:,">'
+    assert resource_references(good) == []
+
+
+def test_urls_in_the_configuration_stay_text(fixture_dir: tuple[Path, dict, dict]) -> None:
+    results, study, prov = fixture_dir
+    study = dict(study, reference="Gu W-J et al., https://doi.org/10.1016/j.bja.2023.08.005")
+    page = render_report(results, study, prov)
+    assert resource_references(page) == []
+    assert "https://doi.org/10.1016/j.bja.2023.08.005" in page  # shown, not linked
+
+
+# ----------------------------------------------------------------------------- structure
+
+
+def test_every_section_present(html: str) -> None:
+    for sid, title in SECTIONS:
+        assert f'<section id="{sid}"' in html, sid
+        assert f"{title}</h2>" in html
+    for needle in (
+        "Flow of ICU stays",  # CONSORT diagram
+        "Love plot",
+        "Propensity-score distributions",
+        "Kaplan-Meier",
+        "Number at risk",
+        "Log-rank",
+        "Forest plot of subgroup hazard ratios",
+        "Table 1",
+        "Proportional-hazards diagnostics",
+        "E-value",
+        "ATT",
+        "caliper of 0.20 standard deviations",
+        "rmst_difference_days",  # unknown estimates key, shown generically
+        "Git commit",
+        "Random seed",
+        "1 min 14 s",  # stage time from the benchmark TSV
+        "MIMIC-IV version",
+        "duckdb",
+        "age_min: 18",  # the configuration as YAML
+    ):
+        assert needle in html, needle
+    assert html.count("<svg") >= 7
+
+
+def test_html_is_well_formed_and_svg_ids_unique(html: str) -> None:
+    void = {"meta", "link", "br", "hr", "img", "input", "col", "wbr", "source"}
+
+    class Checker(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.errors: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag not in void:
+                self.stack.append(tag)
+
+        def handle_startendtag(self, tag: str, attrs: list) -> None:
+            pass
+
+        def handle_endtag(self, tag: str) -> None:
+            if not self.stack or self.stack[-1] != tag:
+                self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            else:
+                self.stack.pop()
+
+    c = Checker()
+    c.feed(html)
+    assert c.errors[:5] == [] and c.stack == []
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    assert not dupes, dupes[:10]
+    referenced = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', html))
+    assert referenced <= set(ids), sorted(referenced - set(ids))[:10]
+
+
+def test_render_is_deterministic(fixture_dir: tuple[Path, dict, dict], html: str, tmp_path: Path) -> None:
+    results, study, prov = fixture_dir
+    assert render_report(results, study, prov) == html
+    a, b = tmp_path / "a" / "report.html", tmp_path / "b.html"
+    write_report(results, study, prov, a)
+    write_report(results, study, prov, b)
+    assert a.read_bytes() == b.read_bytes() == html.encode("utf-8")
+
+
+def test_render_is_deterministic_across_processes(fixture_dir: tuple[Path, dict, dict], html: str, tmp_path: Path) -> None:
+    results, study, prov = fixture_dir
+    (tmp_path / "study.json").write_text(json.dumps(study))
+    (tmp_path / "prov.json").write_text(json.dumps(prov))
+    code = textwrap.dedent(f"""
+        import json
+        from pathlib import Path
+        from icu_cohort.report import write_report
+        write_report(Path({str(results)!r}), json.loads(Path({str(tmp_path / 'study.json')!r}).read_text()),
+                     json.loads(Path({str(tmp_path / 'prov.json')!r}).read_text()), Path({str(tmp_path / 'out.html')!r}))
+    """)
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    assert (tmp_path / "out.html").read_text(encoding="utf-8") == html
+
+
+def test_write_report_is_atomic_and_leaves_no_temp_files(fixture_dir: tuple[Path, dict, dict], tmp_path: Path) -> None:
+    results, study, prov = fixture_dir
+    out = tmp_path / "deep" / "report.html"
+    out.parent.mkdir()
+    out.write_text("old")
+    write_report(results, study, prov, out)
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]
+
+
+def test_print_css_has_page_breaks(html: str) -> None:
+    assert "@media print" in html and "break-before: page" in html and "@page" in html
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def test_missing_optional_files_are_reported_not_fatal(tmp_path: Path) -> None:
+    results, study, prov = make_results(tmp_path / "r", with_optional=False)
+    page = render_report(results, study, prov)
+    for name in ("subgroups.csv", "ph_test.csv", "cox_multivariable.csv", "ps_summary.csv"):
+        assert f"<code>{name}</code> was not produced" in page
+    for sid, _ in SECTIONS:
+        assert f'<section id="{sid}"' in page
+
+
+def test_wrong_columns_stop_the_report_naming_file_and_column(tmp_path: Path) -> None:
+    results, study, prov = make_results(tmp_path / "r")
+    pd.read_csv(results / "attrition.csv").drop(columns=["n_excluded"]).to_csv(results / "attrition.csv", index=False)
+    with pytest.raises(ReportInputError, match=r"attrition\.csv.*n_excluded"):
+        render_report(results, study, prov)
+
+
+def test_unknown_and_odd_estimates_do_not_crash(tmp_path: Path) -> None:
+    results, study, prov = make_results(tmp_path / "r")
+    est = json.loads((results / "estimates.json").read_text())
+    est["bootstrap"] = {"replicates": list(range(500)), "n_failed": 3, "method": "percentile", "ok": True}
+    est["cox_matched"]["robust_se"] = 0.112
+    est["km"]["median_followup"] = None
+    (results / "estimates.json").write_text(json.dumps(est))
+    page = render_report(results, study, prov)
+    other = page[page.index('id="other"'):page.index('id="provenance"')]
+    assert "bootstrap.replicates" in other and "(list of 500 values)" in other
+    assert "bootstrap.n_failed" in other and not re.search(r">\s*3\s*<", other)
+    assert "km.median_followup" in other
+    assert "Robust se: 0.112" in page
+
+
+def test_renders_with_the_projects_study_configuration(fixture_dir: tuple[Path, dict, dict]) -> None:
+    yaml = pytest.importorskip("yaml")
+    studies = sorted((REPO_ROOT / "config" / "studies").glob("*.yaml"))
+    if not studies:
+        pytest.skip("no study configuration in config/studies")
+    results, _study, prov = fixture_dir
+    study = yaml.safe_load(studies[0].read_text(encoding="utf-8"))
+    page = render_report(results, study, prov)
+    assert study["title"].split()[0] in page
+    assert resource_references(page) == []
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def test_collect_provenance(tmp_path: Path) -> None:
+    bench = tmp_path / "analysis_x.tsv"
+    bench.write_text("s\th:m:s\tmax_rss\n10.0\t0:00:10\t100.5\n14.0\t0:00:14\t120.0\n")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"source": "/physionet/mimiciv/3.1/", "kind": "mimic", "mimic_version": None,
+                                    "tables": [{"file": "hosp/patients.csv.gz", "size_bytes": 10, "mtime": 0,
+                                                "sha256": None}]}))
+    prov = collect_provenance(manifest, [bench, tmp_path / "absent.tsv"], REPO_ROOT)
+    assert prov["data"]["mimic_version"] == "3.1"
+    assert prov["data"]["tables"][0]["mtime"] == "1970-01-01T00:00:00+00:00"
+    assert prov["stages"][0] == {"stage": "analysis_x", "file": str(bench), "seconds": 12.0, "max_rss_mb": 120.0}
+    assert prov["stages"][1]["seconds"] is None
+    sw = prov["software"]
+    for name in ("python", "duckdb", "pandas", "numpy", "scikit-learn", "lifelines", "psmpy", "snakemake", "icu-cohort"):
+        assert name in sw
+    git = prov["git"]
+    if (REPO_ROOT / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{40}", git["commit"]) and isinstance(git["dirty"], bool)
+    assert prov["generated_at"].endswith("+00:00")
+    json.dumps(prov)  # serialisable as it is
+
+    none = collect_provenance(None, [], tmp_path)  # not a git checkout, no manifest
+    assert none["git"]["commit"] is None and none["data"]["source"] is None
