@@ -44,21 +44,26 @@ def fit_cox(df: pd.DataFrame, duration: str, event: str, *, cluster: str | None 
     return cph
 
 
-def term_effect(cph, term: str = "treated") -> dict:
-    """``hr`` (= exp(coef)), ``ci95`` [low, high] (at the fitter's alpha), ``p`` (Wald),
-    ``log_hr`` and ``se`` (of the log HR) for one term of a fitted model."""
-    s = cph.summary.loc[term]
+def _effect_from_row(s: pd.Series) -> dict:
     lo_col = [c for c in s.index if c.startswith("exp(coef) lower")][0]
     hi_col = [c for c in s.index if c.startswith("exp(coef) upper")][0]
     return dict(hr=float(s["exp(coef)"]), ci95=[float(s[lo_col]), float(s[hi_col])],
                 p=float(s["p"]), log_hr=float(s["coef"]), se=float(s["se(coef)"]))
 
 
+def term_effect(cph, term: str = "treated") -> dict:
+    """``hr`` (= exp(coef)), ``ci95`` [low, high] (at the fitter's alpha), ``p`` (Wald),
+    ``log_hr`` and ``se`` (of the log HR) for one term of a fitted model."""
+    return _effect_from_row(cph.summary.loc[term])
+
+
 def coef_table(cph) -> pd.DataFrame:
     """All terms: ``term, hr, ci_low, ci_high, p, log_hr, se``."""
-    rows = [dict(term=t, **{k: v for k, v in term_effect(cph, t).items() if k != "ci95"},
-                 ci_low=term_effect(cph, t)["ci95"][0], ci_high=term_effect(cph, t)["ci95"][1])
-            for t in cph.summary.index]
+    rows = []
+    for term, s in cph.summary.iterrows():
+        e = _effect_from_row(s)
+        rows.append(dict(term=term, hr=e["hr"], ci_low=e["ci95"][0], ci_high=e["ci95"][1],
+                         p=e["p"], log_hr=e["log_hr"], se=e["se"]))
     return pd.DataFrame(rows, columns=["term", "hr", "ci_low", "ci_high", "p", "log_hr", "se"])
 
 
@@ -80,14 +85,14 @@ def ph_tests(df: pd.DataFrame, duration: str, event: str, model: str, *,
         cph.fit(df, duration_col=duration, event_col=event, weights_col=weights, robust=False)
         res = proportional_hazard_test(cph, df, time_transform=time_transform)
         scaled = cph.compute_residuals(df, kind="scaled_schoenfeld")
+        ev = cph.event_observed
+        g = TimeTransformers().get(time_transform)(cph.durations, ev, cph.weights)[ev.values]
     rows = []
     summ = res.summary
     for term in cph.params_.index:
         r = summ.loc[term]
         rows.append(dict(model=model, term=term, test_statistic=float(r["test_statistic"]),
                          df=1, p=float(r["p"])))
-    ev = cph.event_observed
-    g = TimeTransformers().get(time_transform)(cph.durations, ev, cph.weights)[ev.values]
     g = np.asarray(g, float)
     gc = g - g.mean()
     S = (gc[:, None] * scaled.to_numpy()).sum(axis=0)

@@ -199,7 +199,7 @@ def impute_multiple(cohort: pd.DataFrame, covariates: list[dict], m: int, seed: 
         else:
             imp = IterativeImputer(sample_posterior=True, random_state=int(seed) + j,
                                    max_iter=int(max_iter), min_value=lo, max_value=hi,
-                                   keep_empty_features=True)
+                                   keep_empty_features=True, skip_complete=True)
             filled = pd.DataFrame(imp.fit_transform(full), columns=full.columns, index=full.index)
         Xj = filled[X.columns].copy()
         for name, kind in kinds.items():

@@ -293,11 +293,15 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         r = rubin([x["rd"]["rd"] for x in results], [x["rd"]["se"] for x in results], alpha)
         rd = dict(rd=r["estimate"], ci95=r["ci"], se=r["se"], p=r["p"], df=r["df"],
                   pooled="Rubin's rules over %d imputations" % r["m"])
-        terms = sorted(set.intersection(*[set(x["cph_mv"].summary.index) for x in results]),
-                       key=list(main["cph_mv"].summary.index).index)
+        tabs = [coxm.coef_table(x["cph_mv"]).set_index("term") for x in results]
+        terms = [t for t in tabs[0].index if all(t in tb.index for tb in tabs)]
         mv_rows = []
         for term in terms:
-            p = _pool_effect([coxm.term_effect(x["cph_mv"], term) for x in results], alpha)
+            effs = [dict(hr=tb.loc[term, "hr"], ci95=[tb.loc[term, "ci_low"],
+                                                      tb.loc[term, "ci_high"]],
+                         p=tb.loc[term, "p"], log_hr=tb.loc[term, "log_hr"],
+                         se=tb.loc[term, "se"]) for tb in tabs]
+            p = _pool_effect(effs, alpha)
             mv_rows.append(dict(term=term, hr=p["hr"], ci_low=p["ci95"][0],
                                 ci_high=p["ci95"][1], p=p["p"], log_hr=p["log_hr"], se=p["se"]))
         mv_table = pd.DataFrame(mv_rows)
