@@ -286,12 +286,13 @@ def nearest_neighbor_match(distance, focal, ratio: int = 1, caliper: float | Non
 
 def match(ps, treated, *, estimand: str = "auto", ratio: int = 1, caliper_sd: float | None = 0.25,
           scale: str = "ps", sd_sample: str = "all", m_order: str | None = None,
-          seed: int | None = None, engine: str = "native") -> MatchResult:
+          seed: int | None = None, engine: str = "native", progress=None) -> MatchResult:
     """Propensity-score matching as configured in the study's ``analysis.matching`` section.
 
     ``ps`` is the probability of being treated; the distance is ``ps`` or its logit
     (``scale``); the caliper is ``caliper_sd`` SDs of that distance (see
-    :func:`caliper_width`). Returns a :class:`MatchResult`.
+    :func:`caliper_width`). ``progress(done, total)`` is called now and then (native engine).
+    Returns a :class:`MatchResult`.
     """
     treated = np.asarray(treated).astype(int)
     est = resolve_estimand(treated, estimand)
@@ -308,7 +309,7 @@ def match(ps, treated, *, estimand: str = "auto", ratio: int = 1, caliper_sd: fl
     if focal.sum() > (~focal).sum():
         notes.append("the focal group is the larger group: not every focal unit can be matched")
     fi, mm, order = nearest_neighbor_match(dist, focal, ratio=ratio, caliper=cal,
-                                           m_order=order, seed=seed)
+                                           m_order=order, seed=seed, progress=progress)
     return MatchResult(fi, mm, focal_group, est, cal, order, "native", notes)
 
 
