@@ -1,0 +1,392 @@
+-- mimiciv_derived.sofa: the Sequential Organ Failure Assessment score per ICU stay and hour,
+-- each organ scored over the hour (respiration: PaO2/FiO2 split by invasive ventilation;
+-- coagulation: platelets; liver: bilirubin; cardiovascular: MAP and vasopressor rates in
+-- mcg/kg/min; CNS: GCS; renal: creatinine and 24-hour urine output), then the worst value
+-- of each organ over the last 24 hours (*_24hours) and their sum sofa_24hours (a missing
+-- organ counts 0).
+-- Sources: Vincent J-L et al., Intensive Care Med 1996;22:707-710 (SOFA); MIT-LCP mimic-code,
+-- mimic-iv/concepts/score/sofa.sql (thresholds, data sources, hourly clock, 24-hour
+-- rolling window, output columns) and demographics/icustay_hourly.sql (the clock).
+--
+-- Differences from mimic-code, for speed; the values of the rows present are the same:
+--   * Rows are computed only where Sepsis-3 can use them: for ICU stays with a suspected
+--     infection (mimiciv_derived.suspicion_of_infection, stay_id not null), for the hours
+--     whose end lies in [earliest suspected infection - ${sepsis3_hours_before} h,
+--     latest suspected infection + ${sepsis3_hours_after} h] (the window of sepsis3.sql), and
+--     not before hour 0. The 23 hours before the first row (down to hour -24, as mimic-code)
+--     are computed too, so the 24-hour rolling maxima are exact.
+--   * Measurements are placed in their hour by arithmetic (hour = ceil((charttime -
+--     hour-0 end) / 1 h), i.e. the interval (endtime - 1 h, endtime]) instead of a range join
+--     to mimic-code's icustay_hourly table; infusions are expanded to the hour ends they
+--     cover (starttime < endtime <= infusion end), as mimic-code's join condition.
+--   * The clock: hour 0 ends at the first charted heart rate rounded up to the hour
+--     (mimiciv_derived.icustay_times); for a stay without any heart rate the ICU intime is
+--     used instead (mimic-code would give such a stay no rows at all).
+WITH soi AS (
+    SELECT
+        stay_id
+        , MIN(suspected_infection_time) - to_seconds(${sepsis3_hours_before} * 3600.0) AS need_from
+        , MAX(suspected_infection_time) + to_seconds(${sepsis3_hours_after} * 3600.0) AS need_to
+    FROM mimiciv_derived.suspicion_of_infection
+    WHERE stay_id IS NOT NULL
+        AND suspected_infection = 1
+    GROUP BY stay_id
+)
+
+, clock AS (
+    SELECT
+        ie.stay_id
+        , ie.hadm_id
+        , ie.subject_id
+        , soi.need_from
+        , soi.need_to
+        , COALESCE(it.intime_hr, ie.intime) AS intime_hr
+        , COALESCE(it.outtime_hr, ie.outtime) AS outtime_hr
+    FROM mimiciv_icu.icustays AS ie
+    INNER JOIN soi
+        ON ie.stay_id = soi.stay_id
+    LEFT JOIN mimiciv_derived.icustay_times AS it
+        ON ie.stay_id = it.stay_id
+)
+
+, clock0 AS (
+    SELECT
+        *
+        -- end of hour 0: the first heart rate rounded up to the hour
+        , CASE
+            WHEN date_trunc('hour', intime_hr) = intime_hr THEN intime_hr
+            ELSE date_trunc('hour', intime_hr) + INTERVAL 1 HOUR
+        END AS endtime0
+    FROM clock
+)
+
+, needed AS (
+    SELECT
+        stay_id
+        , hadm_id
+        , subject_id
+        , endtime0
+        -- first and last hour whose end lies in the Sepsis-3 window, within [0, ICU stay]
+        , GREATEST(0, CAST(ceil(date_diff('second', endtime0, need_from) / 3600.0) AS INTEGER)) AS hr_first
+        , LEAST(
+            CAST(ceil(date_diff('second', intime_hr, outtime_hr) / 3600.0) AS INTEGER)
+            , CAST(floor(date_diff('second', endtime0, need_to) / 3600.0) AS INTEGER)
+        ) AS hr_last
+    FROM clock0
+)
+
+, co AS (
+    -- the hours computed: 23 hours before the first needed one (not before -24) to the last
+    SELECT
+        stay_id
+        , hadm_id
+        , subject_id
+        , endtime0
+        , hr_first
+        , hr_last
+        , GREATEST(-24, hr_first - 23) AS hr_lo
+        -- measurements in hours hr_lo .. hr_last lie in (lo_time, hi_time]
+        , endtime0 + to_hours(GREATEST(-24, hr_first - 23) - 1) AS lo_time
+        , endtime0 + to_hours(hr_last) AS hi_time
+    FROM needed
+    WHERE hr_first <= hr_last
+)
+
+, grid AS (
+    SELECT
+        stay_id
+        , hr
+        , endtime0 + to_hours(hr) AS endtime
+        , hr_first
+    FROM (
+        SELECT stay_id, endtime0, hr_first, CAST(unnest(range(hr_lo, hr_last + 1)) AS INTEGER) AS hr
+        FROM co
+    )
+)
+
+, pafi AS (
+    -- arterial blood gases, split by invasive ventilation at the time of the gas
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, bg.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(CASE WHEN vd.stay_id IS NULL THEN bg.pao2fio2ratio END) AS pao2fio2ratio_novent
+        , MIN(CASE WHEN vd.stay_id IS NOT NULL THEN bg.pao2fio2ratio END) AS pao2fio2ratio_vent
+    FROM co
+    INNER JOIN mimiciv_derived.bg AS bg
+        ON co.subject_id = bg.subject_id
+            AND bg.charttime > co.lo_time
+            AND bg.charttime <= co.hi_time
+            AND bg.specimen = 'ART.'
+    LEFT JOIN mimiciv_derived.ventilation AS vd
+        ON co.stay_id = vd.stay_id
+            AND bg.charttime >= vd.starttime
+            AND bg.charttime <= vd.endtime
+            AND vd.ventilation_status = 'InvasiveVent'
+    GROUP BY 1, 2
+)
+
+, vs AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, v.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(v.mbp) AS meanbp_min
+    FROM co
+    INNER JOIN mimiciv_derived.vitalsign AS v
+        ON co.stay_id = v.stay_id
+            AND v.charttime > co.lo_time
+            AND v.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, gcs AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, g.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(g.gcs) AS gcs_min
+    FROM co
+    INNER JOIN mimiciv_derived.gcs AS g
+        ON co.stay_id = g.stay_id
+            AND g.charttime > co.lo_time
+            AND g.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, bili AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, enz.charttime) / 3600.0) AS INTEGER) AS hr
+        , MAX(enz.bilirubin_total) AS bilirubin_max
+    FROM co
+    INNER JOIN mimiciv_derived.enzyme AS enz
+        ON co.hadm_id = enz.hadm_id
+            AND enz.charttime > co.lo_time
+            AND enz.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, cr AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, chem.charttime) / 3600.0) AS INTEGER) AS hr
+        , MAX(chem.creatinine) AS creatinine_max
+    FROM co
+    INNER JOIN mimiciv_derived.chemistry AS chem
+        ON co.hadm_id = chem.hadm_id
+            AND chem.charttime > co.lo_time
+            AND chem.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, plt AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, cbc.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(cbc.platelet) AS platelet_min
+    FROM co
+    INNER JOIN mimiciv_derived.complete_blood_count AS cbc
+        ON co.hadm_id = cbc.hadm_id
+            AND cbc.charttime > co.lo_time
+            AND cbc.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, uo AS (
+    -- 24-hour urine output, scaled to 24 h, when the charted volumes cover 22 to 30 hours
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, u.charttime) / 3600.0) AS INTEGER) AS hr
+        , MAX(CASE
+            WHEN u.uo_tm_24hr >= 22 AND u.uo_tm_24hr <= 30 THEN u.urineoutput_24hr / u.uo_tm_24hr * 24
+        END) AS uo_24hr
+    FROM co
+    INNER JOIN mimiciv_derived.urine_output_rate AS u
+        ON co.stay_id = u.stay_id
+            AND u.charttime > co.lo_time
+            AND u.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, vaso_rows AS (
+    SELECT 'epinephrine' AS agent, stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.epinephrine
+    UNION ALL
+    SELECT 'norepinephrine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.norepinephrine
+    UNION ALL
+    SELECT 'dopamine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.dopamine
+    UNION ALL
+    SELECT 'dobutamine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.dobutamine
+)
+
+, vaso_hours AS (
+    -- hour ends covered by an infusion: starttime < endtime(hr) <= infusion end
+    SELECT
+        stay_id
+        , agent
+        , vaso_rate
+        , CAST(unnest(range(hr_from, hr_to + 1)) AS INTEGER) AS hr
+    FROM (
+        SELECT
+            co.stay_id
+            , v.agent
+            , v.vaso_rate
+            , GREATEST(co.hr_lo, CAST(floor(date_diff('second', co.endtime0, v.starttime) / 3600.0) AS INTEGER) + 1)
+                AS hr_from
+            , LEAST(co.hr_last, CAST(floor(date_diff('second', co.endtime0, v.endtime) / 3600.0) AS INTEGER))
+                AS hr_to
+        FROM co
+        INNER JOIN vaso_rows AS v
+            ON co.stay_id = v.stay_id
+                AND v.endtime > co.lo_time
+                AND v.starttime < co.hi_time
+    )
+    WHERE hr_from <= hr_to
+)
+
+, vaso AS (
+    SELECT
+        stay_id
+        , hr
+        , MAX(CASE WHEN agent = 'epinephrine' THEN vaso_rate END) AS rate_epinephrine
+        , MAX(CASE WHEN agent = 'norepinephrine' THEN vaso_rate END) AS rate_norepinephrine
+        , MAX(CASE WHEN agent = 'dopamine' THEN vaso_rate END) AS rate_dopamine
+        , MAX(CASE WHEN agent = 'dobutamine' THEN vaso_rate END) AS rate_dobutamine
+    FROM vaso_hours
+    GROUP BY stay_id, hr
+)
+
+, scorecomp AS (
+    SELECT
+        g.stay_id
+        , g.hr
+        , g.hr_first
+        , g.endtime - INTERVAL 1 HOUR AS starttime
+        , g.endtime
+        , pf.pao2fio2ratio_novent
+        , pf.pao2fio2ratio_vent
+        , vaso.rate_epinephrine
+        , vaso.rate_norepinephrine
+        , vaso.rate_dopamine
+        , vaso.rate_dobutamine
+        , vs.meanbp_min
+        , gcs.gcs_min
+        , uo.uo_24hr
+        , bili.bilirubin_max
+        , cr.creatinine_max
+        , plt.platelet_min
+    FROM grid AS g
+    LEFT JOIN vs ON g.stay_id = vs.stay_id AND g.hr = vs.hr
+    LEFT JOIN gcs ON g.stay_id = gcs.stay_id AND g.hr = gcs.hr
+    LEFT JOIN bili ON g.stay_id = bili.stay_id AND g.hr = bili.hr
+    LEFT JOIN cr ON g.stay_id = cr.stay_id AND g.hr = cr.hr
+    LEFT JOIN plt ON g.stay_id = plt.stay_id AND g.hr = plt.hr
+    LEFT JOIN pafi AS pf ON g.stay_id = pf.stay_id AND g.hr = pf.hr
+    LEFT JOIN uo ON g.stay_id = uo.stay_id AND g.hr = uo.hr
+    LEFT JOIN vaso ON g.stay_id = vaso.stay_id AND g.hr = vaso.hr
+)
+
+, scorecalc AS (
+    -- a component is NULL when its data are missing (counted 0 in the totals)
+    SELECT
+        scorecomp.*
+        , CASE
+            WHEN pao2fio2ratio_vent < 100 THEN 4
+            WHEN pao2fio2ratio_vent < 200 THEN 3
+            WHEN pao2fio2ratio_novent < 300 THEN 2
+            WHEN pao2fio2ratio_vent < 300 THEN 2
+            WHEN pao2fio2ratio_novent < 400 THEN 1
+            WHEN pao2fio2ratio_vent < 400 THEN 1
+            WHEN COALESCE(pao2fio2ratio_vent, pao2fio2ratio_novent) IS NULL THEN NULL
+            ELSE 0
+        END AS respiration
+        , CASE
+            WHEN platelet_min < 20 THEN 4
+            WHEN platelet_min < 50 THEN 3
+            WHEN platelet_min < 100 THEN 2
+            WHEN platelet_min < 150 THEN 1
+            WHEN platelet_min IS NULL THEN NULL
+            ELSE 0
+        END AS coagulation
+        , CASE
+            -- bilirubin in mg/dL
+            WHEN bilirubin_max >= 12.0 THEN 4
+            WHEN bilirubin_max >= 6.0 THEN 3
+            WHEN bilirubin_max >= 2.0 THEN 2
+            WHEN bilirubin_max >= 1.2 THEN 1
+            WHEN bilirubin_max IS NULL THEN NULL
+            ELSE 0
+        END AS liver
+        , CASE
+            WHEN rate_dopamine > 15 OR rate_epinephrine > 0.1 OR rate_norepinephrine > 0.1 THEN 4
+            WHEN rate_dopamine > 5 OR rate_epinephrine <= 0.1 OR rate_norepinephrine <= 0.1 THEN 3
+            WHEN rate_dopamine > 0 OR rate_dobutamine > 0 THEN 2
+            WHEN meanbp_min < 70 THEN 1
+            WHEN COALESCE(meanbp_min, rate_dopamine, rate_dobutamine, rate_epinephrine, rate_norepinephrine) IS NULL
+                THEN NULL
+            ELSE 0
+        END AS cardiovascular
+        , CASE
+            WHEN gcs_min >= 13 AND gcs_min <= 14 THEN 1
+            WHEN gcs_min >= 10 AND gcs_min <= 12 THEN 2
+            WHEN gcs_min >= 6 AND gcs_min <= 9 THEN 3
+            WHEN gcs_min < 6 THEN 4
+            WHEN gcs_min IS NULL THEN NULL
+            ELSE 0
+        END AS cns
+        , CASE
+            WHEN creatinine_max >= 5.0 THEN 4
+            WHEN uo_24hr < 200 THEN 4
+            WHEN creatinine_max >= 3.5 AND creatinine_max < 5.0 THEN 3
+            WHEN uo_24hr < 500 THEN 3
+            WHEN creatinine_max >= 2.0 AND creatinine_max < 3.5 THEN 2
+            WHEN creatinine_max >= 1.2 AND creatinine_max < 2.0 THEN 1
+            WHEN COALESCE(uo_24hr, creatinine_max) IS NULL THEN NULL
+            ELSE 0
+        END AS renal
+    FROM scorecomp
+)
+
+, score_final AS (
+    SELECT
+        s.*
+        , COALESCE(MAX(respiration) OVER w, 0) AS respiration_24hours
+        , COALESCE(MAX(coagulation) OVER w, 0) AS coagulation_24hours
+        , COALESCE(MAX(liver) OVER w, 0) AS liver_24hours
+        , COALESCE(MAX(cardiovascular) OVER w, 0) AS cardiovascular_24hours
+        , COALESCE(MAX(cns) OVER w, 0) AS cns_24hours
+        , COALESCE(MAX(renal) OVER w, 0) AS renal_24hours
+    FROM scorecalc AS s
+    WINDOW w AS (PARTITION BY stay_id ORDER BY hr ROWS BETWEEN 23 PRECEDING AND CURRENT ROW)
+)
+
+SELECT
+    stay_id
+    , hr
+    , starttime
+    , endtime
+    , pao2fio2ratio_novent
+    , pao2fio2ratio_vent
+    , rate_epinephrine
+    , rate_norepinephrine
+    , rate_dopamine
+    , rate_dobutamine
+    , meanbp_min
+    , gcs_min
+    , uo_24hr
+    , bilirubin_max
+    , creatinine_max
+    , platelet_min
+    , respiration
+    , coagulation
+    , liver
+    , cardiovascular
+    , cns
+    , renal
+    , respiration_24hours
+    , coagulation_24hours
+    , liver_24hours
+    , cardiovascular_24hours
+    , cns_24hours
+    , renal_24hours
+    , respiration_24hours + coagulation_24hours + liver_24hours
+        + cardiovascular_24hours + cns_24hours + renal_24hours AS sofa_24hours
+FROM score_final
+WHERE hr >= hr_first
