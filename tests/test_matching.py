@@ -207,12 +207,12 @@ def test_matched_frame_pair_ids_and_weights():
     f = mt.matched_frame(res, np.arange(100, 106), t, d)
     assert f["pair_id"].tolist() == [1, 1, 1, 2, 2, 2]
     assert f["stay_id"].tolist() == [100, 102, 105, 101, 103, 104]
-    assert np.allclose(f["weight"], 1.0)
+    assert np.allclose(f["match_weight"], 1.0)
     # An incomplete set: 2 controls for one focal, 1 for the other. Raw 1/2, 1/2, 1 rescaled
     # to sum to 3 controls: 0.75, 0.75, 1.5.
     mm2 = np.array([[2, 5], [3, -1]])
     f2 = mt.matched_frame(mt.MatchResult(fi, mm2, 1, "ATT", None, order), np.arange(6), t, d)
-    assert f2.loc[~f2["focal"], "weight"].tolist() == pytest.approx([0.75, 0.75, 1.5])
+    assert f2.loc[~f2["focal"], "match_weight"].tolist() == pytest.approx([0.75, 0.75, 1.5])
 
 
 def test_million_units_quickly():

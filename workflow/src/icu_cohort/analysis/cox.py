@@ -83,8 +83,9 @@ def ph_tests(df: pd.DataFrame, duration: str, event: str, model: str, *,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cph.fit(df, duration_col=duration, event_col=event, weights_col=weights, robust=False)
-        res = proportional_hazard_test(cph, df, time_transform=time_transform)
         scaled = cph.compute_residuals(df, kind="scaled_schoenfeld")
+        res = proportional_hazard_test(cph, df, time_transform=time_transform,
+                                       precomputed_residuals=scaled)
         ev = cph.event_observed
         g = TimeTransformers().get(time_transform)(cph.durations, ev, cph.weights)[ev.values]
     rows = []

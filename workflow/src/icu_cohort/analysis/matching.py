@@ -383,10 +383,10 @@ def match_psmpy(distance, treated, *, caliper: float | None, ratio: int = 1,
 
 
 def matched_frame(result: MatchResult, stay_id, treated, ps) -> pd.DataFrame:
-    """The matched sample as a table: ``stay_id, treated, ps, pair_id, weight, focal``.
+    """The matched sample as a table: ``stay_id, treated, ps, pair_id, match_weight, focal``.
 
     ``pair_id`` numbers the matched sets 1..n_pairs in the data order of their focal unit;
-    every unit matched to a focal unit carries that unit's ``pair_id``. ``weight`` is the
+    every unit matched to a focal unit carries that unit's ``pair_id``. ``match_weight`` is the
     matching weight (MatchIt's convention for matching without replacement): focal units 1;
     a matched unit in a set with ``j`` matches gets ``1/j``, rescaled so the non-focal weights
     sum to the number of matched non-focal units. With every set complete (e.g. 1:1) all
@@ -414,7 +414,7 @@ def matched_frame(result: MatchResult, stay_id, treated, ps) -> pd.DataFrame:
         "treated": treated[rows],
         "ps": ps[rows],
         "pair_id": np.concatenate([pair, pair_o]).astype(np.int64),
-        "weight": np.concatenate([np.ones(n_sets), w_o]),
+        "match_weight": np.concatenate([np.ones(n_sets), w_o]),
         "focal": np.concatenate([np.ones(n_sets, bool), np.zeros(rows_o.size, bool)]),
         "_row": rows,
     })

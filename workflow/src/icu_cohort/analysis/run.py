@@ -111,7 +111,7 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict, full: bool
     if mf.empty:
         raise ValueError("no focal stay could be matched (caliper too narrow?)")
     rows = mf["_row"].to_numpy()
-    w = mf["weight"].to_numpy()
+    w = mf["match_weight"].to_numpy()
     use_w = not np.allclose(w, 1.0)
     msurv = _surv_frame(cohort, rows, w, {"pair_id": mf["pair_id"].to_numpy()})
     mcols = ["time", "event", "treated", "pair_id"] + (["weight"] if use_w else [])
@@ -128,6 +128,7 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict, full: bool
     w_raw = wt.iptw_weights(fit.ps, treated, iptw_est, io["stabilized"])
     w_ip = wt.truncate(w_raw, io["truncate_percentiles"])
     ip_frame = _surv_frame(cohort, np.arange(len(cohort)), w_ip)
+    ip_frame = ip_frame[ip_frame["weight"] > 1e-12]
     cph_ip = coxm.fit_cox(ip_frame, "time", "event", weights="weight", robust=True, alpha=alpha)
     iptw = coxm.term_effect(cph_ip, "treated")
     t1 = treated == 1
@@ -243,7 +244,7 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
     main = results[0]
     fit, res, mf, msurv = main["fit"], main["match"], main["matched"], main["msurv"]
     rows = mf["_row"].to_numpy()
-    wm = mf["weight"].to_numpy()
+    wm = mf["match_weight"].to_numpy()
     use_w = main["use_w"]
     mw = wm if use_w else None
 
@@ -330,7 +331,7 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
     # Propensity outputs.
     prop = pd.DataFrame({"stay_id": cohort["stay_id"].to_numpy(), "treated": treated,
                          "ps": fit.ps})
-    matched_out = mf[["stay_id", "treated", "ps", "pair_id", "weight", "focal"]].copy()
+    matched_out = mf[["stay_id", "treated", "ps", "pair_id", "match_weight", "focal"]].copy()
     ps_sum = pd.concat([pr.ps_summary(fit.ps, treated, "cohort"),
                         pr.ps_summary(mf["ps"], mf["treated"], "matched")], ignore_index=True)
 

@@ -17,7 +17,9 @@ about its own size (Robins, Hernan & Brumback 2000; for ATT/ATC it only rescales
 weighted group, leaving the HR unchanged but the effective sample sizes meaningful).
 Truncation (``truncate_percentiles: [lo, hi]``) caps the weights at their ``lo``-th and
 ``hi``-th percentiles over all stays (Cole & Hernan 2008); ``null`` keeps them as they are.
-The weighted Cox model uses the robust (sandwich) variance.
+The weighted Cox model uses the robust (sandwich) variance. Scores are clipped to
+``[1e-9, 1 - 1e-9]`` so weights stay finite; stays whose weight is (numerically) zero are left
+out of the weighted Cox fit, which is where they contribute nothing anyway.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 def iptw_weights(ps, treated, estimand: str = "ATE", stabilized: bool = True) -> np.ndarray:
     """IPT weights for each stay (see module table). ``estimand`` in ATE, ATT, ATC."""
-    e = np.asarray(ps, float)
+    e = np.clip(np.asarray(ps, float), 1e-9, 1 - 1e-9)  # finite weights at ps = 0 or 1
     t = np.asarray(treated).astype(int) == 1
     p = t.mean()
     est = estimand.upper()
