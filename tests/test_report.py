@@ -136,6 +136,7 @@ def test_table1_suppression(fixture_dir: tuple[Path, dict, dict]) -> None:
     # so its next smallest level (Asian, 14) is hidden too
     assert "hidden" in asian
     assert "n = 182" in out and "n = 116" in out
+    assert ">N<" not in out and "N, mean" not in out  # the group-size row feeds the header only
     race_missing = [r for r in rows if 'class="level missing"' in r and ">Missing<" in r]
     assert race_missing and not re.search(r">\s*[57]\s*<", race_missing[0])
 
@@ -175,6 +176,8 @@ def test_love_plot_has_every_covariate_and_the_line(fixture_dir: tuple[Path, dic
     svg = love_plot_svg(bal, {"age": "Age, years"})
     texts = svg_texts(svg)
     assert "Age, years" in texts and "GCS" in texts and "Heart rate" in texts
+    assert "Race: OTHER" in texts and "Lactate: missing" in texts
+    assert "Propensity score" not in texts and "ps" not in texts  # the score row is not a covariate
     assert "Before matching" in texts and "After matching" in texts
     assert any(t.strip() == "0.1" for t in texts)
 
@@ -271,6 +274,10 @@ def test_every_section_present(html: str) -> None:
         "MIMIC-IV version",
         "duckdb",
         "age_min: 18",  # the configuration as YAML
+        "Analysis options as run",
+        "Risk difference",
+        "whole cohort p = 0.012",  # log-rank, cohort
+        "Propensity-score model",
     ):
         assert needle in html, needle
     assert html.count("<svg") >= 7
@@ -378,7 +385,7 @@ def test_unknown_and_odd_estimates_do_not_crash(tmp_path: Path) -> None:
     assert "bootstrap.replicates" in other and "(list of 500 values)" in other
     assert "bootstrap.n_failed" in other and not re.search(r">\s*3\s*<", other)
     assert "km.median_followup" in other
-    assert "Robust se: 0.112" in page
+    assert "cox_matched.robust_se" in other and "0.112" in other
 
 
 def test_renders_with_the_projects_study_configuration(fixture_dir: tuple[Path, dict, dict]) -> None:

@@ -135,14 +135,24 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
     smd_before = np.round(rng.uniform(0.02, 0.45, len(COVARIATES)), 4)
     smd_after = np.round(rng.uniform(0.0, 0.08, len(COVARIATES)), 4)
     smd_after[-1] = 0.12  # one imbalanced covariate
-    pd.DataFrame({
+    bal = pd.DataFrame({
         "covariate": COVARIATES,
+        "level": [""] * len(COVARIATES),
+        "kind": ["continuous"] * len(COVARIATES),
         "smd_before": smd_before,
         "smd_after": smd_after,
         "variance_ratio_before": np.round(rng.uniform(0.6, 1.6, len(COVARIATES)), 3),
         "variance_ratio_after": np.round(rng.uniform(0.85, 1.15, len(COVARIATES)), 3),
         "imbalanced_after": np.abs(smd_after) > 0.1,
-    }).to_csv(folder / "balance.csv", index=False)
+    })
+    # as the analysis writes them: a categorical level, a missing-value indicator, the score
+    extra = pd.DataFrame({
+        "covariate": ["race", "lactate", "ps"], "level": ["OTHER", "", ""], "kind": ["categorical", "missing", "score"],
+        "smd_before": [0.08, 0.05, 0.79], "smd_after": [0.02, -0.01, 0.004],
+        "variance_ratio_before": [np.nan, np.nan, 0.46], "variance_ratio_after": [np.nan, np.nan, 0.98],
+        "imbalanced_after": [False, False, False],
+    })
+    pd.concat([bal, extra], ignore_index=True).to_csv(folder / "balance.csv", index=False)
 
     pd.DataFrame({
         "covariate": COVARIATES,
@@ -163,6 +173,7 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
         t1.append(r)
 
     for sample, nt, nc in (("before", n_t, n_c), ("after", n_pairs, n_pairs)):
+        row(sample, "N", None, "count", {"n": nt}, {"n": nc}, np.nan)  # group sizes, as the analysis writes them
         row(sample, "age", None, "continuous",
             {"n": nt, "mean": 66.4, "sd": 14.2, "median": 67.0, "q1": 56.0, "q3": 78.0, "n_missing": 0},
             {"n": nc, "mean": 64.1, "sd": 15.8, "median": 65.0, "q1": 53.0, "q3": 77.0, "n_missing": 0},
@@ -250,13 +261,20 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
         "n_treated": n_t,
         "n_control": n_c,
         "estimand": "ATT",
-        "population": "Adults with sepsis-associated encephalopathy who received IV magnesium sulfate (ATT).",
+        "estimand_description": "Adults with sepsis-associated encephalopathy who received IV magnesium sulfate (ATT).",
+        "n_focal_unmatched": n_t - n_pairs,
         "matching": {"caliper_sd": 0.2, "scale": "logit", "ratio": 1, "n_pairs": n_pairs, "replace": False,
                      "n_unmatched_treated": n_t - n_pairs},
         "balance": {"max_abs_smd_before": float(np.abs(smd_before).max()), "max_abs_smd_after": 0.12},
         "mortality_28d": {"cohort_treated": 0.221, "cohort_control": 0.287, "matched_treated": 0.221,
-                          "matched_control": 0.268},
-        "km": {"logrank_p": 0.031},
+                          "matched_control": 0.268, "km_matched_treated": 0.224, "km_matched_control": 0.27,
+                          "horizon_days": 28},
+        "km": {"logrank_p": 0.031, "sample": "matched", "logrank_p_cohort": 0.012},
+        "risk_difference": {"sample": "matched", "rd": -0.047, "ci95": [-0.091, -0.003], "se": 0.022, "p": 0.036},
+        "ps_model": {"method": "logistic regression", "penalty": "none", "C": None, "n_columns": 3, "converged": True,
+                     "n_iter": 12, "coefficients": {"(intercept)": -0.9, "age": 0.02, "sofa": 0.11}},
+        "analysis": {"seed": 42, "alpha": 0.05, "matching": {"caliper_sd": 0.2, "ratio": 1}},
+        "alpha": 0.05,
         "cox_matched": {"hr": 0.79, "ci95": [0.63, 0.98], "p": 0.032, "n_events": 93},
         "cox_multivariable": {"hr": 0.81, "ci95": [0.66, 0.99], "p": 0.041},
         "iptw": {"hr": 0.83, "ci95": [0.67, 1.02], "p": 0.074, "max_weight": 8.4},

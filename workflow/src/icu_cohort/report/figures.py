@@ -133,21 +133,28 @@ def attrition_svg(
         centers = [x0 + j * (gw + 24) + gw / 2 for j in range(k)]
         b.line(min(centers + [cx]), split_y, max(centers + [cx]), split_y, stroke="#4B5563", stroke_width="1.4")
         gy = split_y + 22
-        gh = pad * 2 + lh * 2 - 4
+        wrapped = [_wrap(label, gw - 2 * pad, fs) for label, _n, _m in groups]
+        n_lines = max(len(w) for w in wrapped)
+        gh = pad * 2 + lh * (n_lines + 1) - 4
+        mh = pad * 2 + lh * 2 - 4
         for j, (label, n_all, n_matched) in enumerate(groups):
             gx = x0 + j * (gw + 24)
             colour = TREATED if j == 0 else CONTROL
             b.line(centers[j], split_y, centers[j], gy - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
             b.rect(gx, gy, gw, gh, rx=6, fill="#FFFFFF", stroke=colour, stroke_width="1.6")
-            b.text(gx + pad, gy + pad + fs - 1, _wrap(label, gw - 2 * pad, fs)[0], fill=INK, font_size="13")
-            b.text(gx + pad, gy + pad + fs - 1 + lh, f"n = {suppress_count(n_all, threshold)}", fill=INK, font_size="13", font_weight="700")
+            ty = gy + pad + fs - 1
+            for line in wrapped[j]:
+                b.text(gx + pad, ty, line, fill=INK, font_size="13")
+                ty += lh
+            b.text(gx + pad, gy + pad + fs - 1 + lh * n_lines, f"n = {suppress_count(n_all, threshold)}", fill=INK,
+                   font_size="13", font_weight="700")
             if n_matched is not None:
                 my = gy + gh + 34
                 b.line(centers[j], gy + gh, centers[j], my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
-                b.rect(gx, my, gw, gh, rx=6, fill="#F4F8FB", stroke=colour, stroke_width="1.2", stroke_dasharray="4 3")
+                b.rect(gx, my, gw, mh, rx=6, fill="#F4F8FB", stroke=colour, stroke_width="1.2", stroke_dasharray="4 3")
                 b.text(gx + pad, my + pad + fs - 1, "In the matched sample", fill=MUTED, font_size="12")
                 b.text(gx + pad, my + pad + fs - 1 + lh, f"n = {suppress_count(n_matched, threshold)}", fill=INK, font_size="13", font_weight="700")
-                y = max(y, my + gh)
+                y = max(y, my + mh)
             else:
                 y = max(y, gy + gh)
     b.height = y + 12
@@ -164,7 +171,12 @@ def love_plot_svg(
     key: str = "love",
 ) -> str:
     """Absolute SMD of each covariate before (open) and after (filled) matching, 0.1 line."""
-    df = balance[["covariate", "smd_before", "smd_after"]].copy()
+    from .tables import balance_label
+
+    df = balance.copy()
+    if "kind" in df.columns:
+        df = df[df["kind"].astype(str).str.lower() != "score"]
+    df["label"] = [balance_label(r, labels) for _, r in df.iterrows()]
     df["b"] = pd.to_numeric(df["smd_before"], errors="coerce").abs()
     df["a"] = pd.to_numeric(df["smd_after"], errors="coerce").abs()
     df = df.sort_values(["b", "covariate"], ascending=[True, False], na_position="first", kind="mergesort")
@@ -179,7 +191,7 @@ def love_plot_svg(
         ax.scatter(df["a"], ys, s=30, color=AFTER, label="After matching", zorder=4, marker="D")
         ax.axvline(line, color="#4B5563", lw=1, ls=(0, (4, 3)), zorder=0)
         ax.set_yticks(ys)
-        ax.set_yticklabels([label_for(c, labels) for c in df["covariate"]])
+        ax.set_yticklabels(list(df["label"]))
         xmax = np.nanmax(np.r_[df["b"].to_numpy(), df["a"].to_numpy(), line * 1.6])
         ax.set_xlim(0, float(xmax) * 1.08)
         ax.set_ylim(-0.7, k - 0.3)
@@ -206,7 +218,7 @@ def ps_display_bins(hist: PSHistograms, threshold: int | None) -> int:
     fine = len(hist.edges) - 1
     sizes = [int(c.sum()) for c in hist.counts.values() if int(c.sum()) > 0]
     n_min = min(sizes) if sizes else 0
-    per_bin = max(threshold or 0, 12)
+    per_bin = 8
     best = 10
     for k in (10, 20, 25, 40):
         if fine % k == 0 and n_min / k >= per_bin:

@@ -17,7 +17,7 @@ MINUS = "\u2212"
 # Lower-case words shown in capitals in labels derived from column names.
 ABBREVIATIONS = frozenset(
     "gcs map mbp sofa bmi saps sapsii apsiii oasis lods bun wbc inr pt ptt aptt crrt rrt aki ckd copd chf "
-    "hr rr sbp dbp spo2 pao2 fio2 icu los sirs cci ph iv ards mi tbi".split()
+    "hr rr sbp dbp spo2 pao2 fio2 icu los sirs cci ph iv ards mi tbi icd icd9 icd10 ps iptw att atc".split()
 )
 
 
@@ -101,6 +101,8 @@ def fmt_num(x: Any, digits: int | None = None) -> str:
         a = abs(f)
         digits = 0 if a >= 100 else 1 if a >= 10 else 2
     s = f"{f:,.{digits}f}"
+    if s.startswith("-") and not s.strip("-0.,"):
+        s = s[1:]  # no "-0.000"
     return s.replace("-", MINUS)
 
 

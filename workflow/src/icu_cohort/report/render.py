@@ -37,6 +37,7 @@ from .format import (
     humanize,
     is_missing,
     is_small,
+    label_for,
     suppress_count,
 )
 from .inputs import CSV_FILES, StudyResults, finite, load_results
@@ -166,30 +167,39 @@ def _plain(obj: Any) -> Any:
 
 
 def _definition_html(node: Any, depth: int = 0) -> str:
-    """A config section as nested definition lists (readable, not code)."""
+    """A config section in words: nested definition lists, long lists shortened.
+
+    The complete configuration is printed in the last section, so here a list of more than
+    12 values shows its first 8 and how many there are, and structure deeper than three
+    levels is summarised.
+    """
     if isinstance(node, Mapping):
         if not node:
             return '<span class="muted">(empty)</span>'
+        if depth >= 3:
+            return f'<span class="muted">{len(node)} settings (see the configuration)</span>'
         items = []
         for k, v in node.items():
-            items.append(f"<dt>{esc(humanize(k))}</dt><dd>{_definition_html(v, depth + 1)}</dd>")
+            items.append(f"<dt>{esc(label_for(k))}</dt><dd>{_definition_html(v, depth + 1)}</dd>")
         return f'<dl class="defs">{"".join(items)}</dl>'
     if isinstance(node, list):
         if not node:
             return '<span class="muted">(none)</span>'
         if all(not isinstance(x, (Mapping, list)) for x in node):
-            return esc(", ".join(str(x) for x in node))
+            if len(node) > 12:
+                return esc(", ".join(str(x) for x in node[:8])) + f' <span class="muted">\u2026 ({len(node)} in all)</span>'
+            return esc(", ".join(_scalar_text(x) for x in node))
         if all(isinstance(x, Mapping) and all(not isinstance(v, (Mapping, list)) for v in x.values()) for x in node):
             keys = list(dict.fromkeys(k for x in node for k in x))
             rows = [[_scalar_text(x.get(k)) for k in keys] for x in node]
-            return html_table([humanize(k) for k in keys], rows, cls="data compact defs-table")
+            return html_table([label_for(k) for k in keys], rows, cls="data compact defs-table")
         return "<ul>" + "".join(f"<li>{_definition_html(x, depth + 1)}</li>" for x in node) + "</ul>"
     if isinstance(node, bool):
         return "yes" if node else "no"
     if node is None:
         return '<span class="muted">not set</span>'
     s = str(node)
-    if "\n" in s.strip() or len(s) > 160 and any(w in s.upper() for w in ("SELECT", "WHERE", "JOIN")):
+    if "\n" in s.strip():
         return f"<pre>{esc(s.strip())}</pre>"
     return esc(s)
 
@@ -299,18 +309,25 @@ def _matching_words(ctx: _Ctx) -> str:
     text += "."
     if n_pairs is not None:
         text += f" This formed <strong>{ctx.count(n_pairs)}</strong> matched sets."
+        left = as_int(ctx.get("n_focal_unmatched"))
+        ctx.get("n_focal")
+        ctx.get("n_focal_matched")
+        ctx.get("focal_group")
         n_index = ctx.n_group("cohort", index)
-        if n_index is not None and as_int(n_pairs) is not None and n_index - as_int(n_pairs) >= 0:  # type: ignore[operator]
+        if left is None and n_index is not None and as_int(n_pairs) is not None:
             left = n_index - as_int(n_pairs)  # type: ignore[operator]
-            text += f" {ctx.count(left)} {index} stay{'s' if left != 1 or is_small(left, ctx.t) else ''} found no match within the caliper and were left out."
+        if left is not None and left >= 0:
+            plural = "s" if left != 1 or is_small(left, ctx.t) else ""
+            text += (f" {ctx.count(left)} {index} stay{plural} found no match within the caliper and "
+                     f"{'were' if plural else 'was'} left out.")
     extra = [(k2, v) for k2, v in m.items() if f"matching.{k2}" not in KNOWN_ESTIMATES]
     out = f"<p>{text}</p>"
     if extra:
         for k2, _ in extra:
             ctx.consumed.add(f"matching.{k2}")
-        items = "".join(f"<dt>{esc(humanize(k2))}</dt><dd>{esc(value_text(k2, v, ctx.t))}</dd>" for k2, v in extra)
+        items = "".join(f"<dt>{esc(humanize(k2))}</dt><dd>{esc(value_text(f'matching.{k2}', v, ctx.t))}</dd>" for k2, v in extra)
         out += '<p class="sub">Further matching settings reported by the analysis:</p>'
-        out += f'<dl class="defs">{items}</dl>'
+        out += f'<dl class="defs compact">{items}</dl>'
     return out
 
 
@@ -359,9 +376,11 @@ def section_summary(ctx: _Ctx) -> str:
     if words:
         parts.append(f"<p>{' '.join(words)}</p>")
     pop = ctx.get("population")
+    desc = ctx.get("estimand_description")
     parts.append(f"<p>{_estimand_words(ctx)}</p>")
-    if pop:
-        parts.append(f'<p class="note"><strong>Population.</strong> {esc(pop)}</p>')
+    for text in (pop, desc):
+        if text:
+            parts.append(f'<p class="note"><strong>Population.</strong> {esc(text)}</p>')
     if not e:
         parts.append(_missing("estimates.json"))
     return "".join(parts)
@@ -373,11 +392,11 @@ def _ratio_words(ctx: _Ctx) -> str:
     return f"1:{r} propensity-score matching" if r else "propensity-score matching"
 
 
-def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any) -> str:
+def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any, key: str | None = None) -> str:
     """A 28-day mortality fraction; hidden when the deaths it implies are a small count."""
     if is_missing(frac):
         return DASH
-    ctx.consumed.add(f"mortality_28d.{sample}_{group}")
+    ctx.consumed.add(f"mortality_28d.{key or f'{sample}_{group}'}")
     n = ctx.n_group(sample, group)
     if n is not None and ctx.t is not None:
         try:
@@ -483,6 +502,22 @@ def section_cohort(ctx: _Ctx) -> str:
     else:
         parts.append("<p>Stays of the study cohort with no value for each covariate (before any imputation).</p>")
         parts.append(missingness_table_html(miss, ctx.t, ctx.labels))
+    imp = ctx.est.get("imputation")
+    if isinstance(imp, Mapping):
+        method = ctx.get("imputation.method")
+        desc = ctx.get("imputation.description")
+        n_imp = as_int(ctx.get("imputation.n_imputations"))
+        pooled = ctx.get("imputation.pooled")
+        describe = ctx.get("imputation.files_describe")
+        ctx.get("imputation.n_missing")  # the same counts as covariate_missingness.csv
+        text = f"Missing values in the propensity and outcome models: {esc(desc or humanize(method or 'not reported'))}"
+        if n_imp and n_imp > 1:
+            text += f"; {n_imp} imputed data sets"
+            if pooled:
+                text += f", estimates of {esc(', '.join(map(str, pooled)))} pooled by Rubin's rules"
+            if describe:
+                text += f"; tables and figures describe {esc(describe)}"
+        parts.append(f"<p>{text}.</p>")
     return "".join(parts)
 
 
@@ -503,6 +538,7 @@ def section_matching(ctx: _Ctx) -> str:
         ))
     else:
         parts.append(_missing("propensity.parquet / matched.parquet"))
+    parts.append(_ps_model_html(ctx))
     ps = ctx.res.table("ps_summary")
     if ps is not None:
         parts.append("<h3>Propensity score by group</h3>")
@@ -512,19 +548,77 @@ def section_matching(ctx: _Ctx) -> str:
     return "".join(parts)
 
 
+def _ps_model_html(ctx: _Ctx) -> str:
+    """The propensity model as reported in ``estimates.json`` (``ps_model``), if it is."""
+    pm = ctx.est.get("ps_model")
+    if not isinstance(pm, Mapping):
+        return ""
+    out = ["<h3>Propensity-score model</h3>"]
+    bits = []
+    method = ctx.get("ps_model.method")
+    if method:
+        bits.append(esc(method))
+    pen = ctx.get("ps_model.penalty")
+    if pen not in (None, "none"):
+        c = ctx.get("ps_model.C")
+        bits.append(f"{esc(pen)} penalty" + (f" (C = {fmt_num(c, 3)})" if c is not None else ""))
+    else:
+        ctx.get("ps_model.C")
+    ncol = ctx.get("ps_model.n_columns")
+    if ncol is not None:
+        bits.append(f"{esc(ncol)} model columns")
+    conv = ctx.get("ps_model.converged")
+    n_iter = ctx.get("ps_model.n_iter")
+    if conv is not None:
+        bits.append(("converged" if conv else '<span class="flag">did not converge</span>')
+                    + (f" in {esc(n_iter)} iterations" if n_iter is not None else ""))
+    ctx.get("ps_model.c_statistic")
+    ctx.get("ps_model.columns")
+    if bits:
+        out.append("<p>" + "; ".join(bits) + ".</p>")
+    dropped = ctx.get("ps_model.dropped_columns")
+    if dropped:
+        out.append(f"<p>Columns left out of the model (constant or collinear): {esc(', '.join(map(str, dropped)))}.</p>")
+    refs = ctx.get("ps_model.categorical_reference")
+    if isinstance(refs, Mapping) and refs:
+        out.append("<p>Reference levels: " + esc("; ".join(f"{label_for(k, ctx.labels)}: {v}" for k, v in refs.items())) + ".</p>")
+    coefs = ctx.get("ps_model.coefficients")
+    if isinstance(coefs, Mapping) and coefs:
+        rows = [[str(k), fmt_num(v, 3)] for k, v in coefs.items()]
+        out.append('<div class="scroll coef">' + html_table(["Model column", "Coefficient (log-odds)"], rows,
+                                                             cls="data compact", numeric=[False, True]) + "</div>")
+    for k in pm:
+        if f"ps_model.{k}" not in ctx.consumed:
+            pass  # shown in "Other estimates"
+    return "".join(out)
+
+
 def section_balance(ctx: _Ctx) -> str:
     parts = []
     bal = ctx.res.table("balance")
+    line = finite(ctx.get("balance.threshold")) or 0.1
     if bal is None:
         parts.append(_missing(CSV_FILES["balance"][0]))
     else:
-        n_bad = int(pd.to_numeric(bal["smd_after"], errors="coerce").abs().gt(0.1).sum())
-        parts.append(f"<p>A standardised mean difference (SMD) below 0.1 is the usual mark of adequate balance. After matching, "
-                     f"<strong>{n_bad}</strong> of {len(bal)} covariates have an absolute SMD above 0.1.</p>")
+        rows = bal
+        if "kind" in bal.columns:
+            rows = bal[bal["kind"].astype(str).str.lower().isin(["continuous", "binary", "categorical"])]
+        n_bad = int(pd.to_numeric(rows["smd_after"], errors="coerce").abs().gt(line).sum())
+        names = ctx.get("balance.imbalanced_after")
+        ctx.get("balance.n_imbalanced_after")
+        ctx.get("balance.n_imbalanced_before")
+        ctx.get("balance.max_abs_smd_after_incl_missing")
+        text = (f"<p>An absolute standardised mean difference (SMD) below {line:g} is the usual mark of adequate balance. "
+                f"After matching, <strong>{n_bad}</strong> of {len(rows)} covariate rows (a categorical covariate has one "
+                f"row per level) have an absolute SMD above {line:g}")
+        if isinstance(names, list) and names:
+            text += ": " + esc(", ".join(map(str, names)))
+        parts.append(text + ".</p>")
         parts.append(_figure(
-            love_plot_svg(bal, ctx.labels),
+            love_plot_svg(bal, ctx.labels, line=line),
             "Love plot: absolute standardised mean difference of each covariate before matching (open circles) and after "
-            "matching (filled diamonds). Dashed line: 0.1.",
+            f"matching (filled diamonds). Dashed line: {line:g}. Missing-value indicators of the propensity model are "
+            "labelled \u201cmissing\u201d.",
         ))
         parts.append("<h3>Balance diagnostics</h3>")
         parts.append('<div class="scroll">' + balance_table_html(bal, ctx.labels) + "</div>")
@@ -541,7 +635,7 @@ def section_balance(ctx: _Ctx) -> str:
                     sizes[(s, g)] = v
         parts.append('<div class="scroll">' + table1_html(t1, ctx.t, ctx.labels, sizes, GROUP_LABELS) + "</div>")
         parts.append(f'<p class="muted">Continuous covariates: mean (SD), and median [first quartile, third quartile] below it. '
-                     f"Binary and categorical covariates: n (% of the group)."
+                     f"Binary and categorical covariates: n (% of the group with a value)."
                      + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}; where a hidden count could be recovered "
                         "from the others, one more is hidden, and &gt;k marks a count whose complement is small." if ctx.t else "")
                      + "</p>")
@@ -553,15 +647,18 @@ def section_survival(ctx: _Ctx) -> str:
     km = ctx.res.table("km")
     risk = ctx.res.table("km_at_risk")
     p = ctx.get("km.logrank_p")
+    p_cohort = ctx.get("km.logrank_p_cohort")
+    ctx.get("km.sample")
+    horizon = finite(ctx.get("mortality_28d.horizon_days")) or 28
     if km is None:
         parts.append(_missing(CSV_FILES["km"][0]))
     else:
-        for sample, title, lp in (("matched", "Matched sample", p), ("cohort", "Whole cohort (before matching)", None)):
+        for sample, title, lp in (("matched", "Matched sample", p), ("cohort", "Whole cohort (before matching)", p_cohort)):
             sub = km[km["sample"].astype(str) == sample]
             if sub.empty:
                 continue
             rsub = risk[risk["sample"].astype(str) == sample] if risk is not None else None
-            cap = (f"Kaplan-Meier estimate of survival to day 28, {title.lower()}, with 95% confidence bands. "
+            cap = (f"Kaplan-Meier estimate of survival to day {horizon:g}, {title.lower()}, with 95% confidence bands. "
                    "Numbers at risk are given under the time axis.")
             if lp is not None:
                 cap += " The log-rank test compares the two curves."
@@ -569,33 +666,73 @@ def section_survival(ctx: _Ctx) -> str:
                                              key=f"km-{sample}"), cap))
         if risk is None:
             parts.append(_missing(CSV_FILES["km_at_risk"][0]))
-    parts.append("<h3>28-day mortality</h3>")
+    parts.append(f"<h3>{horizon:g}-day mortality</h3>")
     mort = ctx.est.get("mortality_28d") if isinstance(ctx.est.get("mortality_28d"), Mapping) else None
     if mort:
+        has_km = any(f"km_{s}_{g}" in mort for s in ("cohort", "matched") for g in ("treated", "control"))
+        header = ["Sample", "Treated, n", "Treated: died", "Control, n", "Control: died"]
+        numeric = [False, True, True, True, True]
+        if has_km:
+            header += ["Treated: KM", "Control: KM"]
+            numeric += [True, True]
         rows = []
         for sample, label in (("cohort", "Whole cohort"), ("matched", "Matched sample")):
-            rows.append([label,
-                         Markup(_mort_cell(ctx, sample, "treated", mort.get(f"{sample}_treated"))),
-                         ctx.count(ctx.n_group(sample, "treated")),
-                         Markup(_mort_cell(ctx, sample, "control", mort.get(f"{sample}_control"))),
-                         ctx.count(ctx.n_group(sample, "control"))])
-        parts.append(html_table(["Sample", "Treated: died by day 28", "Treated, n", "Control: died by day 28", "Control, n"],
-                                rows, cls="data compact", numeric=[False, True, True, True, True]))
+            row = [label,
+                   ctx.count(ctx.n_group(sample, "treated")),
+                   Markup(_mort_cell(ctx, sample, "treated", mort.get(f"{sample}_treated"))),
+                   ctx.count(ctx.n_group(sample, "control")),
+                   Markup(_mort_cell(ctx, sample, "control", mort.get(f"{sample}_control")))]
+            if has_km:
+                for g in ("treated", "control"):
+                    row.append(Markup(_mort_cell(ctx, sample, g, mort.get(f"km_{sample}_{g}"), key=f"km_{sample}_{g}")))
+            rows.append(row)
+        parts.append(html_table(header, rows, cls="data compact", numeric=numeric))
+        note = f"Died: share of the group who died within {horizon:g} days of ICU admission."
+        if has_km:
+            note += " KM: the same from the Kaplan-Meier estimate (1 \u2212 survival), which accounts for censoring."
+        parts.append(f'<p class="muted">{note}</p>')
+        tests = []
         if p is not None:
-            parts.append(f"<p>Log-rank test, matched sample: p = {fmt_p(p)}.</p>")
+            tests.append(f"matched sample p = {fmt_p(p)}")
+        if p_cohort is not None:
+            tests.append(f"whole cohort p = {fmt_p(p_cohort)}")
+        if tests:
+            parts.append(f"<p>Log-rank test: {'; '.join(tests)}.</p>")
     else:
         parts.append(_missing("estimates.json: mortality_28d"))
     return "".join(parts)
 
 
+# Extra keys of the hazard-ratio dicts worth a word in the table (others go to "Other estimates").
+_HR_NOTES = ("variance", "weighted", "estimand", "stabilized", "truncation_percentiles", "n_truncated",
+             "effective_sample_size", "max_weight", "n_terms", "penalizer", "n_events", "events")
+
+
+def _note_text(ctx: _Ctx, key: str, k: str, v: Any) -> str:
+    if k == "variance":
+        return f"variance: {v}"
+    if k == "truncation_percentiles" and isinstance(v, list) and len(v) == 2:
+        return f"weights truncated at percentiles {v[0]} and {v[1]}"
+    if k == "stabilized":
+        return "stabilised weights" if v else "unstabilised weights"
+    if k == "weighted":
+        return "weighted by the matching weights" if v else ""
+    if k == "n_terms":
+        return f"{v} model terms"
+    if k == "penalizer":
+        return "" if not v else f"penalizer {v}"
+    return f"{humanize(k).lower()}: {value_text(f'{key}.{k}', v, ctx.t)}"
+
+
 def section_effects(ctx: _Ctx) -> str:
     parts = []
     analyses = [
-        ("cox_matched", "Cox model, matched sample", "Matched Cox", "Hazard ratio of treated versus control in the matched sample."),
+        ("cox_matched", "Cox model, matched sample", "Matched Cox",
+         "Hazard ratio of treated versus control in the matched sample"),
         ("cox_multivariable", "Cox model, whole cohort, adjusted for covariates", "Multivariable Cox, whole cohort",
-         "Multivariable Cox model on the whole cohort, adjusted for the covariates."),
+         "Multivariable Cox model on the whole cohort, adjusted for the covariates"),
         ("iptw", "Cox model, inverse probability of treatment weighting", "IPTW Cox, whole cohort",
-         "Cox model on the whole cohort weighted by the inverse probability of the treatment received."),
+         "Cox model on the whole cohort weighted by the inverse probability of the treatment received"),
     ]
     rows, table_rows = [], []
     for key, label, short, note in analyses:
@@ -604,12 +741,15 @@ def section_effects(ctx: _Ctx) -> str:
             continue
         rows.append({"label": short, "hr": hr, "lo": lo, "hi": hi, "p": p})
         extra = ctx.est.get(key) if isinstance(ctx.est.get(key), Mapping) else {}
-        details = [(k, v) for k, v in extra.items() if k not in {"hr", "ci95", "p"}]
-        for k, _ in details:
-            ctx.consumed.add(f"{key}.{k}")
-        detail_txt = "; ".join(f"{humanize(k)}: {value_text(k, v, ctx.t)}" for k, v in details)
-        table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(note)}'
-                                                                       + (f" {esc(detail_txt)}." if detail_txt else "") + "</span>")])
+        notes = []
+        for k in _HR_NOTES:
+            if k in extra:
+                ctx.consumed.add(f"{key}.{k}")
+                t = _note_text(ctx, key, k, extra[k])
+                if t:
+                    notes.append(t)
+        detail = note + (f" ({'; '.join(notes)})" if notes else "") + "."
+        table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(detail)}</span>')])
     if rows:
         parts.append(_figure(effects_plot_svg(rows, treated_label=GROUP_LABELS[0].lower()),
                              "Hazard ratios of death within 28 days, treated versus control, with 95% confidence intervals "
@@ -618,6 +758,26 @@ def section_effects(ctx: _Ctx) -> str:
                                 numeric=[False, True, True, False]))
     else:
         parts.append(_missing("estimates.json: cox_matched / cox_multivariable / iptw"))
+    alpha = ctx.get("alpha")
+    rd = ctx.est.get("risk_difference")
+    if isinstance(rd, Mapping) and "rd" in rd:
+        val = ctx.get("risk_difference.rd")
+        ci = ctx.get("risk_difference.ci95") or [None, None]
+        rp = ctx.get("risk_difference.p")
+        sample = ctx.get("risk_difference.sample") or "matched"
+        var = ctx.get("risk_difference.variance")
+        ctx.get("risk_difference.se")
+
+        def pp(x: Any) -> str:
+            f = finite(x)
+            return DASH if f is None else fmt_num(100 * f, 1)
+
+        ci_txt = f" (95% CI {pp(ci[0])} to {pp(ci[1])})" if isinstance(ci, list) and len(ci) == 2 else ""
+        parts.append(f"<p><strong>Risk difference</strong> of death by day 28, treated minus control, {esc(sample)} sample: "
+                     f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
+                     + (f"; variance {esc(var)}" if var else "") + ".</p>")
+    if alpha is not None:
+        parts.append(f'<p class="muted">Two-sided tests at the {fmt_num(alpha, 2)} level; confidence intervals are 95%.</p>')
 
     parts.append("<h3>Sensitivity to unmeasured confounding (E-value)</h3>")
     ev = ctx.est.get("evalue") if isinstance(ctx.est.get("evalue"), Mapping) else None
@@ -626,11 +786,17 @@ def section_effects(ctx: _Ctx) -> str:
         parts.append(f"<p>E-value of the point estimate: <strong>{fmt_num(point, 2)}</strong>; of the confidence limit closer "
                      f"to 1: <strong>{fmt_num(lim, 2)}</strong>. An unmeasured confounder associated with both treatment and "
                      f"death by a risk ratio of {fmt_num(point, 2)} each, beyond the measured covariates, could explain the "
-                     f"estimate away; one of {fmt_num(lim, 2)} could move the confidence interval to include 1.</p>")
-        for k, v in ev.items():
-            if k not in {"point", "ci_limit"}:
-                ctx.consumed.add(f"evalue.{k}")
-                parts.append(f'<p class="sub">{esc(humanize(k))}: {esc(value_text(k, v, ctx.t))}</p>')
+                     f"estimate away; one of {fmt_num(lim, 2)} could move the confidence interval to include 1"
+                     + (" (an E-value of 1 means the interval already includes 1)" if finite(lim) == 1.0 else "") + ".</p>")
+        rr = ctx.get("evalue.rr")
+        common = ctx.get("evalue.common_outcome")
+        risk = ctx.get("evalue.outcome_risk")
+        thr = ctx.get("evalue.threshold")
+        if rr is not None:
+            how = ("the outcome is common" + (f" (risk {fmt_frac_pct(risk)}, above {fmt_frac_pct(thr, 0)})" if risk is not None and thr is not None else "")
+                   + ", so the hazard ratio was converted to a risk ratio by VanderWeele's square-root approximation"
+                   if common else "the outcome is rare, so the hazard ratio approximates the risk ratio")
+            parts.append(f'<p class="muted">Computed from the matched hazard ratio as a risk ratio of {fmt_num(rr, 2)}: {how}.</p>')
     else:
         parts.append(_missing("estimates.json: evalue"))
 
@@ -644,23 +810,46 @@ def section_effects(ctx: _Ctx) -> str:
 
     parts.append("<h3>Proportional-hazards diagnostics</h3>")
     ph = ctx.res.table("ph_test")
+    phd = ctx.est.get("ph_test") if isinstance(ctx.est.get("ph_test"), Mapping) else {}
+    method = ctx.get("ph_test.method") if phd else None
     if ph is None:
         parts.append(_missing(CSV_FILES["ph_test"][0]))
     else:
-        n_flag = int((pd.to_numeric(ph["p"], errors="coerce") < 0.05).sum())
-        parts.append("<p>Test of the proportional-hazards assumption on scaled Schoenfeld residuals, per model and term. "
-                     "A small p-value (below 0.05, in red) suggests the hazard ratio changes over follow-up; the hazard "
-                     f"ratio is then an average over the 28 days. {n_flag} of {len(ph)} tests are below 0.05.</p>")
-        parts.append(ph_table_html(ph))
+        pv = pd.to_numeric(ph["p"], errors="coerce")
+        n_flag = int((pv < 0.05).sum())
+        parts.append("<p>Test of the proportional-hazards assumption on scaled Schoenfeld residuals"
+                     + (f" ({esc(method)})" if method else "") + ", per model and term. A small p-value (below 0.05, in "
+                     "red) suggests the hazard ratio changes over follow-up; the hazard ratio is then an average over the "
+                     f"follow-up. {n_flag} of {len(ph)} tests are below 0.05.</p>")
+        g1, g2 = ctx.get("ph_test.global_p"), ctx.get("ph_test.global_p_multivariable")
+        ctx.get("ph_test.time_transform")
+        if g1 is not None or g2 is not None:
+            parts.append("<p>Global test: " + "; ".join(
+                t for t in ((f"matched model p = {fmt_p(g1)}" if g1 is not None else ""),
+                            (f"multivariable model p = {fmt_p(g2)}" if g2 is not None else "")) if t) + ".</p>")
+        # Long models: show the treatment and global rows, and any flagged term; count the rest.
+        key_terms = ph["term"].astype(str).str.lower().isin(["treated", "treatment", "exposure", "global"])
+        keep = key_terms | (pv < 0.05)
+        shown = ph[keep] if len(ph) > 12 else ph
+        parts.append(ph_table_html(shown))
+        if len(shown) < len(ph):
+            parts.append(f'<p class="muted">{len(ph) - len(shown)} further covariate terms, all with p \u2265 0.05, are not '
+                         "listed.</p>")
     return "".join(parts)
 
 
 def section_subgroups(ctx: _Ctx) -> str:
     sg = ctx.res.table("subgroups")
+    ctx.get("subgroups")  # the same records as subgroups.csv
+    skipped = ctx.get("subgroups_skipped")
+    note = ""
+    if isinstance(skipped, list) and skipped:
+        note = ('<p class="muted">Subgroups not analysed (too few stays or events in a level): '
+                + esc(", ".join(str(s if not isinstance(s, Mapping) else s.get("subgroup", s)) for s in skipped)) + ".</p>")
     if sg is None:
-        return _missing(CSV_FILES["subgroups"][0])
+        return _missing(CSV_FILES["subgroups"][0]) + note
     if sg.empty:
-        return '<p class="muted">No subgroups were configured for this study.</p>'
+        return '<p class="muted">No subgroups were configured for this study.</p>' + note
     hr, lo, hi, _p = _hr_triplet(ctx, "cox_matched")
     overall = {"label": "Overall (matched Cox)", "hr": hr, "lo": lo, "hi": hi} if hr is not None else None
     return (
@@ -670,6 +859,7 @@ def section_subgroups(ctx: _Ctx) -> str:
                   "Subgroup hazard ratios with 95% confidence intervals (log scale); squares: subgroup estimates, diamond: "
                   "overall estimate. Counts from 1 to "
                   + (f"{ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else "any size are shown."))
+        + note
     )
 
 
@@ -685,7 +875,16 @@ def section_other(ctx: _Ctx) -> str:
 
 def section_provenance(ctx: _Ctx) -> str:
     prov = ctx.prov
-    parts = ["<h3>Study configuration</h3>", f"<pre>{esc(_yaml(ctx.study))}</pre>"]
+    parts = ["<h3>Study configuration</h3>",
+             '<p class="muted">The study file as loaded (comments dropped). On screen the box scrolls; printed, it is '
+             "complete.</p>",
+             f'<pre class="config">{esc(_yaml(ctx.study))}</pre>']
+    opts = ctx.get("analysis")
+    if isinstance(opts, Mapping):
+        parts.append("<h3>Analysis options as run</h3>")
+        parts.append('<p class="muted">The analysis section with every default filled in, as reported by the analysis '
+                     "stage.</p>")
+        parts.append(f'<pre class="config">{esc(_yaml(opts))}</pre>')
     data = prov.get("data") or {}
     parts.append("<h3>Data files</h3>")
     tables = data.get("tables") or []
@@ -746,8 +945,8 @@ def render_report(
     bodies.insert([s for s, _ in SECTIONS].index("other"), ("other", other))
     body_by_id = dict(bodies)
 
-    title = study.get("title") or ctx.est.get("study") or study.get("name") or "Study report"
-    name = study.get("name") or ctx.est.get("study") or Path(results_dir).name
+    title = study.get("title") or ctx.get("study") or study.get("name") or "Study report"
+    name = study.get("name") or ctx.get("study") or Path(results_dir).name
     data = provenance.get("data") or {}
     git = provenance.get("git") or {}
     meta = [f"Study <code>{esc(name)}</code>", f"run {_date(provenance.get('generated_at'))}"]

@@ -20,6 +20,9 @@ h3 { font-size: 16px; margin: 26px 0 8px; }
 p { margin: 8px 0; max-width: 78ch; }
 a { color: var(--accent); }
 code, pre { font-family: var(--mono); font-size: 12.5px; }
+pre.config { max-height: 460px; overflow: auto; }
+dl.defs.compact { font-size: 13px; gap: 2px 18px; }
+.coef { max-height: 420px; overflow: auto; }
 pre { background: var(--soft); border: 1px solid var(--rule); border-radius: 6px; padding: 12px 14px;
       overflow-x: auto; white-space: pre-wrap; word-break: break-word; }
 .kicker { text-transform: uppercase; letter-spacing: .08em; font-size: 12px; color: var(--muted); font-weight: 600; }
@@ -90,7 +93,7 @@ footer { margin-top: 56px; padding-top: 12px; border-top: 1px solid var(--rule);
   h2, h3 { break-after: avoid; }
   a { color: inherit; text-decoration: none; }
   nav.toc { display: none; }
-  .scroll { overflow: visible; }
+  .scroll, .coef, pre.config { overflow: visible; max-height: none; }
   figure .fig-svg { max-width: 100% !important; }
 }
 """

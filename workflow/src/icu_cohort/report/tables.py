@@ -151,7 +151,8 @@ def _categorical_cells(
 ) -> tuple[list[str], str | None]:
     """Cells for every level of one categorical variable in one group (+ the missing cell)."""
     counts = [as_int(c) for c in levels[f"{side}_count"]]
-    miss = as_int(levels[f"{side}_n_missing"].iloc[0]) if len(levels) else None
+    has_level = any(str(v).strip().lower() == "missing" for v in levels["level"])
+    miss = None if has_level else (as_int(levels[f"{side}_n_missing"].iloc[0]) if len(levels) else None)
     values = counts + [miss]
     hidden = [is_small(c, threshold) for c in values]
     if threshold is not None and sum(hidden) == 1:
@@ -190,11 +191,18 @@ def table1_html(
     t1 = table1.copy()
     t1["sample"] = t1["sample"].astype(str).str.lower()
     samples = [s for s in ("before", "after") if (t1["sample"] == s).any()]
-    scale = _pct_scale(t1)
+    # The analysis writes the group sizes as a first row "N" of kind "count": header, not a row.
+    is_count = t1["kind"].astype(str).str.lower().eq("count")
+    count_rows = t1[is_count]
+    t1 = t1[~is_count]
+    scale = _pct_scale(t1) if len(t1) else 100.0
 
     def gsize(sample: str, side: str) -> str:
         n = None
-        if group_sizes and (sample, side) in group_sizes:
+        c = count_rows[count_rows["sample"] == sample]
+        if len(c):
+            n = c[f"{side}_n"].iloc[0]
+        elif group_sizes and (sample, side) in group_sizes:
             n = group_sizes[(sample, side)]
         else:
             vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
@@ -242,7 +250,8 @@ def table1_html(
                         out.append(f'<td class="num">{cells[idx[0]] if idx else DASH}</td>')
                     out.append(f'<td class="num">{per_level}</td>')
                 out.append("</tr>")
-            if any(level_cells[s][side][1] for s in samples for side in ("treated", "control")):
+            has_missing_level = any(str(lv).strip().lower() == "missing" for lv in levels)
+            if not has_missing_level and any(level_cells[s][side][1] for s in samples for side in ("treated", "control")):
                 out.append('<tr class="level missing"><th scope="row">Missing</th>')
                 for s in samples:
                     for side in ("treated", "control"):
@@ -296,7 +305,7 @@ def balance_table_html(balance: pd.DataFrame, labels: Mapping[str, str] | None =
         header.append("Imbalanced after")
     rows = []
     for _, r in balance.iterrows():
-        row: list[Any] = [label_for(r["covariate"], labels), fmt_smd(r["smd_before"]), fmt_smd(r["smd_after"])]
+        row: list[Any] = [balance_label(r, labels), fmt_smd(r["smd_before"]), fmt_smd(r["smd_after"])]
         row += [fmt_num(r[c], 2) for c in cols]
         if "imbalanced_after" in balance.columns:
             v = r["imbalanced_after"]
@@ -304,6 +313,22 @@ def balance_table_html(balance: pd.DataFrame, labels: Mapping[str, str] | None =
             row.append(Markup('<span class="flag">yes</span>') if flag else "no")
         rows.append(row)
     return html_table(header, rows, cls="data compact", numeric=[False] + [True] * (len(header) - 1))
+
+
+def balance_label(r: Any, labels: Mapping[str, str] | None = None) -> str:
+    """``race`` level ``OTHER`` -> ``Race: OTHER``; kind ``missing`` -> ``Lactate: missing``;
+    kind ``score`` -> ``Propensity score``."""
+    get = r.get if hasattr(r, "get") else (lambda k, d=None: getattr(r, k, d))
+    kind = str(get("kind", "") or "").lower()
+    if kind == "score":
+        return "Propensity score"
+    text = label_for(get("covariate"), labels)
+    level = get("level", None)
+    if not is_missing(level) and str(level).strip():
+        text += f": {level}"
+    if kind == "missing":
+        text += ": missing"
+    return text
 
 
 def missingness_table_html(miss: pd.DataFrame, threshold: int | None, labels: Mapping[str, str] | None = None) -> str:
@@ -351,13 +376,23 @@ def ph_table_html(ph: pd.DataFrame, alpha: float = 0.05) -> str:
     return html_table(["Model", "Term", "Test statistic", "p"], rows, cls="data compact", numeric=[False, False, True, True])
 
 
-COUNT_WORDS = ("count", "events", "deaths", "size", "patients", "stays", "pairs", "subjects", "admissions", "cases")
+COUNT_WORDS = ("count", "events", "deaths", "size", "patients", "stays", "pairs", "subjects", "admissions",
+               "cases", "matched", "truncated", "missing", "unmatched", "focal")
+# Numbers of things that are not people: never suppressed.
+NOT_PEOPLE = ("imbalanced", "term", "column", "iter", "imputation", "replicate", "bin", "covariate", "level",
+              "subgroup", "fold", "df", "seed", "percentile", "horizon", "days", "hours", "ratio")
 
 
 def _is_count_key(key: str) -> bool:
-    """Whether an estimates.json key names a count (its integer value is then suppressed)."""
-    k = key.lower().rsplit(".", 1)[-1]
-    return k == "n" or k.startswith("n_") or k.endswith("_n") or any(w in k for w in COUNT_WORDS)
+    """Whether an estimates.json key path names a count of stays (its value is then suppressed).
+
+    ``matching.n_matched``, ``n_focal_unmatched``, ``iptw.effective_sample_size.treated``: yes;
+    ``balance.n_imbalanced_after``, ``cox_multivariable.n_terms``, ``seed``: no.
+    """
+    segs = key.lower().split(".")
+    if any(w in segs[-1] for w in NOT_PEOPLE):
+        return False
+    return any(s == "n" or s.startswith("n_") or s.endswith("_n") or any(w in s for w in COUNT_WORDS) for s in segs)
 
 
 def flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -382,11 +417,19 @@ def value_text(key: str, v: Any, threshold: int | None) -> str:
             return suppress_count(v, threshold)
         if isinstance(v, float):
             return f"{v:.4g}"
-        return f"{v:,}"
+        return str(v)
     if isinstance(v, list):
+        if not v:
+            return "none"
         if len(v) > 12:
             return f"(list of {len(v)} values)"
-        return "[" + ", ".join(value_text(key, x, threshold) for x in v) + "]"
+        return ", ".join(value_text(key, x, threshold) for x in v)
+    if isinstance(v, Mapping):
+        if not v:
+            return "none"
+        if len(v) > 12:
+            return f"({len(v)} entries)"
+        return "; ".join(f"{k}: {value_text(f'{key}.{k}', x, threshold)}" for k, x in v.items())
     s = str(v)
     return s if len(s) <= 300 else s[:297] + "..."
 
