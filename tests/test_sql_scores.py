@@ -569,10 +569,14 @@ def test_apsiii_acid_base_worst_gas_arterial_in_stay_only(con):
     assert out[3]["acidbase_score"] is None and out[3]["apsiii"] == 0
 
 
-def test_apsiii_blood_gases_follow_mimic_code_whole_stay_window(con):
-    # mimic-code takes arterial gases from the whole ICU stay, not only the first 24 h
+def test_apsiii_blood_gases_come_from_the_first_day_only(con):
+    # Unlike mimic-code (whole stay), a gas at 30 h is after the first day and is not scored;
+    # the same gas at 23 h is (pH 7.15 with PaCO2 45 -> 12 points).
     add_stay(con, 1, gases=[dict(hours=30, ph=7.15, pco2=45)])
-    assert apsiii(con)[1]["acidbase_score"] == 12
+    add_stay(con, 2, gases=[dict(hours=23, ph=7.15, pco2=45)])
+    out = apsiii(con)
+    assert out[1]["acidbase_score"] is None
+    assert out[2]["acidbase_score"] == 12
 
 
 def test_apsiii_oxygenation(con):

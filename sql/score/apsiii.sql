@@ -42,9 +42,11 @@
 --     response (intubated, gcs_unable = 1) scores 0; eye/verbal/motor combinations absent from
 --     the table (e.g. eyes closed but oriented) score NULL, so 0 in the total.
 --   * A component with no data is NULL and counts 0 in `apsiii`.
---   * Note: like mimic-code, the blood-gas components (oxygenation, acid-base) use arterial gases
---     from the WHOLE ICU stay [intime, outtime), not only the first day. To restrict them to the
---     first day, change the window in `arterial_gas_in_stay` only.
+--   * Deliberate difference from mimic-code: its blood-gas components (oxygenation, acid-base)
+--     take arterial gases from the WHOLE ICU stay [intime, outtime) although the score is a
+--     first-day score. Here they come from the first day [intime, intime + 24 h) like every
+--     other component, so APS III as a baseline covariate sees no value measured after the
+--     exposure may have started (see `arterial_gas_first_day`).
 
 CREATE OR REPLACE TABLE mimiciv_derived.apsiii AS
 WITH
@@ -73,7 +75,7 @@ ventilated_first_day AS (
         AND COALESCE(v.endtime, v.starttime) >= s.intime
 ),
 
-arterial_gas_in_stay AS (
+arterial_gas_first_day AS (
     SELECT
         s.stay_id,
         bg.charttime,
@@ -93,7 +95,7 @@ arterial_gas_in_stay AS (
     INNER JOIN icu_stay AS s
         ON bg.hadm_id = s.hadm_id
         AND bg.charttime >= s.intime
-        AND bg.charttime < s.outtime
+        AND bg.charttime < LEAST(s.outtime, s.intime + INTERVAL 1 DAY)
     WHERE bg.specimen = 'ART.'
 ),
 
@@ -106,7 +108,7 @@ oxygenation AS (
         MAX(aado2) FILTER (
             WHERE on_invasive_ventilation AND fio2_any >= 50
         ) AS aado2
-    FROM arterial_gas_in_stay
+    FROM arterial_gas_first_day
     GROUP BY stay_id
 ),
 
@@ -139,7 +141,7 @@ acid_base_table (ph_from, ph_to, paco2_from, paco2_to, points) AS (
 
 acid_base AS (
     SELECT g.stay_id, MAX(t.points) AS acidbase_score
-    FROM arterial_gas_in_stay AS g
+    FROM arterial_gas_first_day AS g
     INNER JOIN acid_base_table AS t
         ON g.ph >= t.ph_from AND g.ph < t.ph_to
         AND g.pco2 >= t.paco2_from AND g.pco2 < t.paco2_to
