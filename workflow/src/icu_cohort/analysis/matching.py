@@ -32,7 +32,9 @@ This follows R MatchIt's documented ``method = "nearest"`` semantics (MatchIt 4.
 Differences from MatchIt: ``m_order = "random"`` uses NumPy's generator (seeded), not R's
 ``sample.int``, so random-order matches differ from R's for the same seed; ``discard``,
 ``exact``, ``mahvars``, ``antiexact``, replacement and variable-ratio matching are not
-implemented.
+implemented, nor the ``"closest"``/``"farthest"`` orders that newer MatchIt sources add.
+MatchIt warns but proceeds when the focal group is the larger one; here the same is recorded
+in :attr:`MatchResult.notes`.
 
 Algorithm: the non-focal units are sorted once; each focal unit's insertion point is found
 with one stable sort of all units; "next free to the right" and "next free to the left" are
