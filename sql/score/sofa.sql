@@ -21,7 +21,10 @@
 --     cover (starttime < endtime <= infusion end), as mimic-code's join condition.
 --   * The clock: hour 0 ends at the first charted heart rate rounded up to the hour
 --     (mimiciv_derived.icustay_times); for a stay without any heart rate the ICU intime is
---     used instead (mimic-code would give such a stay no rows at all).
+--     used instead (mimic-code would give such a stay no rows at all). The last hour is that
+--     of the last heart rate or of the ICU outtime, whichever is later (mimic-code: the last
+--     heart rate only; in MIMIC-IV heart rate is charted to the end of the stay, so this only
+--     matters for sparsely charted data).
 WITH soi AS (
     SELECT
         stay_id
@@ -41,7 +44,7 @@ WITH soi AS (
         , soi.need_from
         , soi.need_to
         , COALESCE(it.intime_hr, ie.intime) AS intime_hr
-        , COALESCE(it.outtime_hr, ie.outtime) AS outtime_hr
+        , GREATEST(COALESCE(it.outtime_hr, ie.outtime), ie.outtime) AS outtime_hr
     FROM mimiciv_icu.icustays AS ie
     INNER JOIN soi
         ON ie.stay_id = soi.stay_id
