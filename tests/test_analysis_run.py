@@ -186,14 +186,14 @@ def test_psmpy_engine_run(cohort, tmp_path):
 
 
 def test_multiple_imputation_pools(cohort, tmp_path):
-    est = run_analysis(cohort, COVARIATES,
+    est = run_analysis(cohort.iloc[:1000], COVARIATES,
                        {"propensity": {"missing": {"method": "multiple_imputation",
-                                                   "n_imputations": 3}}}, tmp_path, "x")
-    assert est["imputation"]["n_imputations"] == 3
+                                                   "n_imputations": 2}}}, tmp_path, "x")
+    assert est["imputation"]["n_imputations"] == 2
     assert set(est["imputation"]["pooled"]) == {"cox_matched", "cox_multivariable", "iptw",
                                                 "risk_difference"}
     for key in ("cox_matched", "cox_multivariable", "iptw"):
-        assert len(est[key]["by_imputation"]) == 3
+        assert len(est[key]["by_imputation"]) == 2
         hrs = [x["hr"] for x in est[key]["by_imputation"]]
         assert min(hrs) <= est[key]["hr"] * 1.0001 and est[key]["hr"] <= max(hrs) * 1.0001
     assert "pooled" in est["risk_difference"]
@@ -234,3 +234,22 @@ def test_study_schema_includes_analysis_section():
     study = config.validate({"name": "s", "title": "t", "question": "q", "analysis": {}},
                             {**schema, "required": ["name"]}, "s.yaml")
     assert study["analysis"]["matching"]["caliper_sd"] == 0.25
+
+
+def test_degrades_gracefully_without_events(cohort, tmp_path):
+    none_died = cohort.iloc[:600].assign(death_28d=0, time_days=28.0)
+    est = run_analysis(none_died, COVARIATES[:8], {}, tmp_path, "x")
+    assert est["cox_matched"]["hr"] is None and est["mortality_28d"]["matched_treated"] == 0
+    assert any("matched Cox" in w for w in est["warnings"])
+    assert all((tmp_path / name).is_file() for name in FILES)
+
+
+def test_no_overlap_is_a_clear_error(tmp_path):
+    from icu_cohort.analysis.run import AnalysisError
+
+    df = pd.DataFrame({"stay_id": range(20), "treated": [1] * 15 + [0] * 5,
+                       "time_days": 28.0, "death_28d": 0,
+                       "x": list(range(15)) + [100, 101, 102, 103, 104]})
+    with pytest.raises(AnalysisError, match="no control stay"):
+        run_analysis(df, [{"name": "x", "type": "continuous"}], {}, tmp_path, "x")
+    assert not list(tmp_path.iterdir())

@@ -36,6 +36,8 @@ def fit_cox(df: pd.DataFrame, duration: str, event: str, *, cluster: str | None 
     """
     from lifelines import CoxPHFitter
 
+    if not (df[event] > 0).any():
+        raise ValueError("no events: a Cox model cannot be fitted")
     cph = CoxPHFitter(penalizer=penalizer, alpha=alpha)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -79,6 +81,8 @@ def ph_tests(df: pd.DataFrame, duration: str, event: str, model: str, *,
     from lifelines import CoxPHFitter
     from lifelines.statistics import TimeTransformers, proportional_hazard_test
 
+    if not (df[event] > 0).any():
+        raise ValueError("no events: no proportional-hazards test")
     cph = CoxPHFitter(penalizer=penalizer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -41,6 +41,23 @@ from .pooling import rubin
 from .subgroups import subgroup_table
 
 REQUIRED_COLUMNS = ("stay_id", "treated", "time_days", "death_28d")
+NA_EFFECT = dict(hr=float("nan"), ci95=[float("nan"), float("nan")], p=float("nan"),
+                 log_hr=float("nan"), se=float("nan"))
+
+
+class AnalysisError(ValueError):
+    """The cohort cannot be analysed at all (e.g. no stay could be matched)."""
+
+
+def _guard(label: str, notes: list, fn, fallback):
+    """Run a secondary computation; on failure record ``label: error`` in ``notes`` and
+    return ``fallback`` so one failed model (e.g. no events in a small cohort) does not stop
+    the files from being written."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - reported in estimates["warnings"]
+        notes.append(f"{label}: {type(exc).__name__}: {exc}")
+        return fallback
 GROUP_WORD = {1: "treated", 0: "control"}
 
 
@@ -109,19 +126,26 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict, full: bool
                    engine=mo["engine"])
     mf = mt.matched_frame(res, cohort["stay_id"].to_numpy(), treated, fit.ps)
     if mf.empty:
-        raise ValueError("no focal stay could be matched (caliper too narrow?)")
+        raise AnalysisError(
+            f"no {GROUP_WORD[res.focal_group]} stay (the focal group, {len(res.focal_index)} "
+            f"stays) found a match within the caliper ({res.caliper}); the cohort is too "
+            f"small or the groups do not overlap")
     rows = mf["_row"].to_numpy()
     w = mf["match_weight"].to_numpy()
     use_w = not np.allclose(w, 1.0)
     msurv = _surv_frame(cohort, rows, w, {"pair_id": mf["pair_id"].to_numpy()})
     mcols = ["time", "event", "treated", "pair_id"] + (["weight"] if use_w else [])
-    cph_m = coxm.fit_cox(msurv[mcols], "time", "event", cluster="pair_id",
-                         weights="weight" if use_w else None, alpha=alpha)
-    cox_matched = coxm.term_effect(cph_m, "treated")
+    notes: list = []
+    cph_m = _guard("matched Cox", notes, lambda: coxm.fit_cox(
+        msurv[mcols], "time", "event", cluster="pair_id", weights="weight" if use_w else None,
+        alpha=alpha), None)
+    cox_matched = coxm.term_effect(cph_m, "treated") if cph_m is not None else dict(NA_EFFECT)
     rd = sv.risk_difference(msurv["event"], msurv["treated"], cluster=msurv["pair_id"],
                             weights=w if use_w else None, alpha=alpha)
-    cph_mv, mv_frame, mv_pen, mv_note = _multivariable(cohort, design, opts)
-    cox_mv = coxm.term_effect(cph_mv, "treated")
+    cph_mv, mv_frame, mv_pen, mv_note = _guard(
+        "multivariable Cox", notes, lambda: _multivariable(cohort, design, opts),
+        (None, None, float(opts["cox"]["penalizer"]), None))
+    cox_mv = coxm.term_effect(cph_mv, "treated") if cph_mv is not None else dict(NA_EFFECT)
 
     io = opts["iptw"]
     iptw_est = res.estimand if io["estimand"] == "matching" else io["estimand"]
@@ -129,8 +153,9 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict, full: bool
     w_ip = wt.truncate(w_raw, io["truncate_percentiles"])
     ip_frame = _surv_frame(cohort, np.arange(len(cohort)), w_ip)
     ip_frame = ip_frame[ip_frame["weight"] > 1e-12]
-    cph_ip = coxm.fit_cox(ip_frame, "time", "event", weights="weight", robust=True, alpha=alpha)
-    iptw = coxm.term_effect(cph_ip, "treated")
+    cph_ip = _guard("IPTW Cox", notes, lambda: coxm.fit_cox(
+        ip_frame, "time", "event", weights="weight", robust=True, alpha=alpha), None)
+    iptw = coxm.term_effect(cph_ip, "treated") if cph_ip is not None else dict(NA_EFFECT)
     t1 = treated == 1
     iptw.update(
         estimand=iptw_est, stabilized=bool(io["stabilized"]),
@@ -146,7 +171,8 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict, full: bool
     )
     out = dict(fit=fit, match=res, matched=mf, msurv=msurv, use_w=use_w, cph_matched=cph_m,
                cox_matched=cox_matched, rd=rd, cph_mv=cph_mv, mv_frame=mv_frame,
-               mv_penalizer=mv_pen, mv_note=mv_note, cox_mv=cox_mv, iptw=iptw, design=design)
+               mv_penalizer=mv_pen, mv_note=mv_note, cox_mv=cox_mv, iptw=iptw, design=design,
+               notes=notes)
     return out
 
 
@@ -271,19 +297,25 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
     mt_arr = msurv["treated"].to_numpy()
     km_m = {lab: sv.km_at(msurv["time"][mt_arr == g], msurv["event"][mt_arr == g], horizon,
                           None if mw is None else mw[mt_arr == g]) for g, lab in sv.GROUPS}
-    lr_m = sv.logrank_p(msurv["time"], msurv["event"], msurv["treated"], mw)
-    lr_c = sv.logrank_p(time, death, treated)
+    notes = list(main["notes"])
+    for j, r in enumerate(results[1:], start=2):
+        notes += [f"imputation {j}: {n}" for n in r["notes"]]
+    nan = float("nan")
+    lr_m = _guard("log-rank (matched)", notes,
+                  lambda: sv.logrank_p(msurv["time"], msurv["event"], msurv["treated"], mw), nan)
+    lr_c = _guard("log-rank (cohort)", notes, lambda: sv.logrank_p(time, death, treated), nan)
 
     # PH tests.
     tt = opts["cox"]["ph_time_transform"]
-    ph_m = coxm.ph_tests(msurv[["time", "event", "treated"] + (["weight"] if use_w else [])],
-                         "time", "event", "matched", weights="weight" if use_w else None,
-                         time_transform=tt)
-    try:
-        ph_mv = coxm.ph_tests(main["mv_frame"], "time", "event", "multivariable",
-                              time_transform=tt, penalizer=main["mv_penalizer"])
-    except Exception:  # a failed test must not sink the analysis
-        ph_mv = pd.DataFrame(columns=ph_m.columns)
+    empty_ph = pd.DataFrame(columns=["model", "term", "test_statistic", "df", "p"])
+    ph_m = _guard("PH test (matched)", notes, lambda: coxm.ph_tests(
+        msurv[["time", "event", "treated"] + (["weight"] if use_w else [])], "time", "event",
+        "matched", weights="weight" if use_w else None, time_transform=tt), empty_ph)
+    ph_mv = empty_ph
+    if main["mv_frame"] is not None:
+        ph_mv = _guard("PH test (multivariable)", notes, lambda: coxm.ph_tests(
+            main["mv_frame"], "time", "event", "multivariable", time_transform=tt,
+            penalizer=main["mv_penalizer"]), empty_ph)
     ph = pd.concat([ph_m, ph_mv], ignore_index=True)
 
     # Effects (pooled under multiple imputation).
@@ -294,7 +326,8 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         r = rubin([x["rd"]["rd"] for x in results], [x["rd"]["se"] for x in results], alpha)
         rd = dict(rd=r["estimate"], ci95=r["ci"], se=r["se"], p=r["p"], df=r["df"],
                   pooled="Rubin's rules over %d imputations" % r["m"])
-        tabs = [coxm.coef_table(x["cph_mv"]).set_index("term") for x in results]
+        tabs = [coxm.coef_table(x["cph_mv"]).set_index("term") for x in results
+                if x["cph_mv"] is not None]
         terms = [t for t in tabs[0].index if all(t in tb.index for tb in tabs)]
         mv_rows = []
         for term in terms:
@@ -311,7 +344,8 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         cox_mv = dict(main["cox_mv"])
         iptw = dict(main["iptw"])
         rd = dict(main["rd"])
-        mv_table = coxm.coef_table(main["cph_mv"])
+        mv_table = (coxm.coef_table(main["cph_mv"]) if main["cph_mv"] is not None else
+                    pd.DataFrame(columns=["term", "hr", "ci_low", "ci_high", "p", "log_hr", "se"]))
     cox_matched["variance"] = "robust (sandwich), clustered on pair_id"
     cox_matched["weighted"] = bool(use_w)
     cox_mv["penalizer"] = main["mv_penalizer"]
@@ -326,7 +360,11 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
 
     # Subgroups.
     sub_in = msurv.assign(_row=rows)
-    subs, skipped = subgroup_table(sub_in, cohort, opts["subgroups"], alpha)
+    from .subgroups import COLUMNS as SUB_COLUMNS
+
+    subs, skipped = _guard("subgroups", notes,
+                           lambda: subgroup_table(sub_in, cohort, opts["subgroups"], alpha),
+                           (pd.DataFrame(columns=SUB_COLUMNS), []))
 
     # Propensity outputs.
     prop = pd.DataFrame({"stay_id": cohort["stay_id"].to_numpy(), "treated": treated,
@@ -406,7 +444,8 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         iptw=iptw,
         evalue=evalue,
         ph_test=dict(
-            global_p=float(ph_m.loc[ph_m["term"] == "GLOBAL", "p"].iloc[0]),
+            global_p=(float(ph_m.loc[ph_m["term"] == "GLOBAL", "p"].iloc[0])
+                      if (ph_m["term"] == "GLOBAL").any() else None),
             global_p_multivariable=(float(ph_mv.loc[ph_mv["term"] == "GLOBAL", "p"].iloc[0])
                                     if (ph_mv["term"] == "GLOBAL").any() else None),
             time_transform=tt,
@@ -414,6 +453,7 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         subgroups=subs.to_dict(orient="records"),
         subgroups_skipped=skipped,
         alpha=alpha,
+        warnings=notes,
         analysis=opts,
     )
     est = _clean(est)
