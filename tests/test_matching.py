@@ -5,7 +5,6 @@ check the expected pairs without running anything.
 """
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from icu_cohort.analysis import matching as mt
@@ -272,4 +271,3 @@ def test_input_checks():
         mt.nearest_neighbor_match([0.1, 0.2], [1, 0], m_order="closest")
     empty = pairs([0.1, 0.2], [1, 1])
     assert empty == {0: [], 1: []}
-    assert isinstance(pd.DataFrame(), pd.DataFrame)

@@ -111,7 +111,7 @@ def _multivariable(cohort, design, opts):
     return cph, d, pen, note
 
 
-def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict, full: bool) -> dict:
+def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict) -> dict:
     """Score, matching and effect estimates in one (possibly imputed) data set."""
     alpha = opts["alpha"]
     treated = cohort["treated"].to_numpy(int)
@@ -266,7 +266,7 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
                                      int(mi["max_iter"]))
     else:
         designs = [pr.build_design(cohort, covariates)]
-    results = [_one_dataset(cohort, d, opts, full=(j == 0)) for j, d in enumerate(designs)]
+    results = [_one_dataset(cohort, d, opts) for d in designs]
     main = results[0]
     fit, res, mf, msurv = main["fit"], main["match"], main["matched"], main["msurv"]
     rows = mf["_row"].to_numpy()
