@@ -1,10 +1,13 @@
--- stage.chartevents: the rows of mimiciv_icu.chartevents that any concept below reads,
--- filtered once by itemid so that the (very large) chartevents table is scanned a single time.
+-- stage.chartevents (a view): the rows of mimiciv_icu.chartevents that any concept below
+-- reads, i.e. chartevents restricted to one itemid list. It is a view, not a table: each
+-- concept's own itemid filter is pushed down into the Parquet scan, and the largest MIMIC-IV
+-- table is never held in memory (a materialised copy cost ~1.6 GB per 30 M rows).
 -- Source of the itemid list: the union of the itemids named in the MIT-LCP mimic-code
 -- concepts implemented here (mimic-iv/concepts/measurement/gcs.sql, vitalsign.sql, bg.sql,
 -- ventilator_setting.sql, oxygen_delivery.sql, demographics/icustay_times.sql,
--- weight_durations.sql, treatment/rrt.sql). tests/test_sql_concepts.py checks that every
+-- weight_durations.sql, treatment/rrt.sql). tests/test_cohort_runner.py checks that every
 -- chartevents itemid used by a concept file is listed here.
+CREATE OR REPLACE VIEW stage.chartevents AS
 SELECT
     ce.subject_id
     , ce.hadm_id
