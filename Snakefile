@@ -4,12 +4,15 @@
 #   snakemake --cores 2                                        # synthetic data, every study
 #   snakemake --cores 2 --config mimic_dir=/path/to/mimiciv/2.2  # real MIMIC-IV
 #   snakemake --report results/report.html                     # Snakemake's own report
+import os
+
 from snakemake.utils import min_version
 
 min_version("8.20")
 
 
-configfile: "config/config.yaml"
+# The repository's config; data/, results/ and logs/ go to the working directory (--directory).
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"

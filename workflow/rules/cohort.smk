@@ -18,6 +18,7 @@ rule cohort:
         missingness=f"{RESULTS}/{{study}}/covariate_missingness.csv",
     params:
         parquet_dir=PARQUET,
+        sql_dir=str(SQL_DIR),
         duckdb=DUCKDB,
     log:
         f"logs/cohort/{{study}}.log",

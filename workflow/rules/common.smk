@@ -8,9 +8,19 @@ from icu_cohort import loader
 from icu_cohort.config import ConfigError, load_study, validate_config
 from icu_cohort.mimic_tables import TABLES, table
 
+REPO = Path(workflow.basedir)
+SQL_DIR = REPO / "sql"
+
+
+def repo_path(path):
+    """A configured folder: absolute as given, else relative to the repository."""
+    return Path(path) if Path(path).is_absolute() else REPO / path
+
+
 try:
     CFG = validate_config(dict(config), source="config/config.yaml (with --config overrides)")
-    STUDIES = {name: load_study(name, Path(CFG["study_dir"])) for name in CFG["studies"]}
+    STUDY_DIR = repo_path(CFG["study_dir"])
+    STUDIES = {name: load_study(name, STUDY_DIR) for name in CFG["studies"]}
 except ConfigError as exc:
     raise WorkflowError(f"Configuration error: {exc}") from None
 
@@ -18,7 +28,7 @@ STUDY_NAMES = list(STUDIES)
 DATA = CFG["data_dir"]
 RESULTS = CFG["results_dir"]
 DUCKDB = CFG["duckdb"]
-SQL_FILES = sorted(str(p) for p in Path("sql").rglob("*.sql"))
+SQL_FILES = sorted(str(p) for p in SQL_DIR.rglob("*.sql"))
 
 
 def required_tables(study):
@@ -53,7 +63,7 @@ def parquet_files(keys):
 
 
 def study_file(wildcards):
-    return str(Path(CFG["study_dir"]) / f"{wildcards.study}.yaml")
+    return str(STUDY_DIR / f"{wildcards.study}.yaml")
 
 
 def study_parquet(wildcards):

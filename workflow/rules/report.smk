@@ -20,6 +20,7 @@ rule study_report:
         ),
     params:
         small_count_threshold=CFG["report"]["small_count_threshold"],
+        repo=str(REPO),
         benchmarks=lambda w: [
             f"logs/benchmarks/cohort_{w.study}.tsv",
             f"logs/benchmarks/analysis_{w.study}.tsv",

@@ -7,7 +7,7 @@ with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     build_cohort(
         snakemake.input.study,
         snakemake.params.parquet_dir,
-        Path("sql"),
+        Path(snakemake.params.sql_dir),
         Path(snakemake.output.cohort).parent,
         dict(snakemake.params.duckdb, threads=snakemake.threads),
     )

@@ -11,4 +11,5 @@ with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
         snakemake.params.benchmarks,
         snakemake.output.html,
         snakemake.params.small_count_threshold,
+        Path(snakemake.params.repo),
     )

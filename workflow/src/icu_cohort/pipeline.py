@@ -99,7 +99,10 @@ def run_analysis(study_path: Path, cohort_path: Path, out_dir: Path) -> dict:
 
     study = load_study(Path(study_path).stem, Path(study_path).parent)
     cohort_df = pd.read_parquet(cohort_path)
-    estimates = _run(cohort_df, covariate_list(study), study["analysis"], Path(out_dir), study["name"])
+    try:
+        estimates = _run(cohort_df, covariate_list(study), study["analysis"], Path(out_dir), study["name"])
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"{cohort_path} (study {study['name']}): {exc}") from exc
     log.info("cohort %s stays, %s matched pairs", estimates.get("n_cohort"),
              (estimates.get("matching") or {}).get("n_pairs"))
     return estimates

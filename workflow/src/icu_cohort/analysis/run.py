@@ -77,7 +77,10 @@ def _check_cohort(cohort: pd.DataFrame, covariates: list[dict]) -> pd.DataFrame:
         raise ValueError("cohort has duplicate stay_id values")
     n1 = int(df["treated"].sum())
     if n1 == 0 or n1 == len(df):
-        raise ValueError("both treated and untreated stays are needed")
+        raise ValueError(
+            f"the cohort has {len(df)} stay(s), {n1} treated and {len(df) - n1} untreated: both "
+            "groups are needed for propensity scores and matching (see attrition.csv for where "
+            "stays were excluded)")
     for cov in covariates:
         if cov["type"] not in ("continuous", "binary", "categorical"):
             raise ValueError(f"covariate {cov['name']!r}: type must be continuous, binary or "
