@@ -60,6 +60,30 @@ def prepare(mimic_dir: Path, parquet_dir: Path, patients: int, seed: int, thread
         say(f"  converted in {time.perf_counter() - t0:.1f} s")
 
 
+def compare_with_ground_truth(mimic_dir: Path, df, attrition) -> dict:
+    """Compare the cohort with the generator's stays eligible by construction (when present)."""
+    import pandas as pd
+
+    path = mimic_dir / "ground_truth_stays.csv"
+    if not path.is_file():
+        return {}
+    gt = pd.read_csv(path)
+    eligible = set(gt.loc[gt["eligible"] == 1, "stay_id"])
+    got = set(df["stay_id"])
+    truth_json = mimic_dir / "ground_truth.json"
+    if truth_json.is_file():
+        steps = json.loads(truth_json.read_text()).get("attrition", [])
+        for ours, theirs in zip(attrition.itertuples(index=False), steps):
+            flag = "" if ours.n_remaining == theirs["n_remaining"] else "   <-- differs"
+            say(f"  step {ours.step}: SQL {ours.n_remaining:,} vs generator {theirs['n_remaining']:,}{flag}")
+    treated_gt = dict(zip(gt["stay_id"], gt["treated"]))
+    treated_agree = all(int(t) == int(treated_gt.get(s, -1)) for s, t in zip(df["stay_id"], df["treated"]))
+    say(f"ground truth: {len(eligible):,} eligible by construction; cohort {len(got):,}; "
+        f"{len(got - eligible):,} extra, {len(eligible - got):,} missing; treatment agrees: {treated_agree}")
+    return {"ground_truth_eligible": len(eligible), "cohort_equals_ground_truth": got == eligible,
+            "treated_equals_ground_truth": treated_agree}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
@@ -111,6 +135,8 @@ def main(argv=None) -> int:
     for row in attrition.itertuples(index=False):
         say(f"  step {row.step}: {row.n_remaining:,} remaining, {row.n_excluded:,} excluded ({row.description})")
 
+    truth = compare_with_ground_truth(mimic_dir, df, attrition)
+
     out = {
         "patients": a.patients,
         "icu_stays": int(icu_stays),
@@ -122,6 +148,7 @@ def main(argv=None) -> int:
         "threads": a.threads,
         "memory_limit": a.memory_limit,
         "prepare_seconds": round(prepare_seconds, 1),
+        **truth,
     }
     con.close()
     if tmp is not None:
