@@ -44,39 +44,42 @@ def csv_text(value: str, empty_quoted: bool = False) -> str:
     return value
 
 
+def _gf2_times(mat: list[int], vec: int) -> int:
+    acc, i = 0, 0
+    while vec:
+        if vec & 1:
+            acc ^= mat[i]
+        vec >>= 1
+        i += 1
+    return acc
+
+
+def _gf2_square(mat: list[int]) -> list[int]:
+    return [_gf2_times(mat, mat[n]) for n in range(32)]
+
+
+def _zero_byte_operators(count: int = 64) -> list[list[int]]:
+    """GF(2) operators that append 2**k zero bytes to a CRC-32 state, k = 0..count-1."""
+    op = [0xEDB88320] + [1 << n for n in range(31)]      # one zero bit
+    for _ in range(3):                                  # 2, 4, 8 zero bits = one byte
+        op = _gf2_square(op)
+    ops = [op]
+    for _ in range(count - 1):
+        ops.append(_gf2_square(ops[-1]))
+    return ops
+
+
+_ZERO_OPS = _zero_byte_operators()
+
+
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
-    """CRC-32 of A+B from crc(A), crc(B) and len(B) (zlib's GF(2) matrix method)."""
-
-    def times(mat: list[int], vec: int) -> int:
-        acc, i = 0, 0
-        while vec:
-            if vec & 1:
-                acc ^= mat[i]
-            vec >>= 1
-            i += 1
-        return acc
-
-    def square(mat: list[int]) -> list[int]:
-        return [times(mat, mat[n]) for n in range(32)]
-
-    if len2 <= 0:
-        return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]   # operator for one zero bit
-    even = square(odd)                                   # two zero bits
-    odd = square(even)                                   # four zero bits
-    while True:
-        even = square(odd)
+    """CRC-32 of A+B from crc(A), crc(B) and len(B) (zlib's GF(2) method, operators precomputed)."""
+    k = 0
+    while len2 > 0:
         if len2 & 1:
-            crc1 = times(even, crc1)
+            crc1 = _gf2_times(_ZERO_OPS[k], crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = square(even)
-        if len2 & 1:
-            crc1 = times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        k += 1
     return crc1 ^ crc2
 
 

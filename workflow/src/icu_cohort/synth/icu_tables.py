@@ -303,6 +303,8 @@ def chartevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
               uom=uoms[which])
 
     rows = R.get()
+    order = np.lexsort((rows["t"], rows["stay"]))      # by stay, then time (compresses better)
+    rows = {k: v[order] for k, v in rows.items()}
     stay = rows["stay"]
     nrow = stay.size
     num = rows["num"]

@@ -109,7 +109,9 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> P
     # ---- patients: who has ICU stays, how many admissions ----------------------------
     icu_adm_mean = float(pop["icu_admissions_per_icu_patient"])
     second = float(pop["second_stay_same_admission"])
-    p_icu = min(1.0, float(pop["icu_stays_per_patient"]) / (icu_adm_mean * (1.0 + second)))
+    planned_repeat = icu_adm_mean * (1.0 + second) - 1.0
+    kept_per_icu_patient = 1.0 + planned_repeat * float(pop["repeat_stay_survival"])
+    p_icu = min(1.0, float(pop["icu_stays_per_patient"]) / kept_per_icu_patient)
     u = rng_pop.random((2, N))
     is_icu = u[0] < p_icu
     child = is_icu & (u[1] < float(pop["child_share_of_icu_patients"]))

@@ -1,0 +1,342 @@
+"""The synthetic MIMIC-IV generator: files, formats, determinism, ground truth, planted effect.
+
+(The mimic-code-level checks of eligibility and covariates are in test_synth_sql.py.)
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from icu_cohort.mimic_tables import TABLES
+from icu_cohort.synth import generate, icu_tables, load_params
+from icu_cohort.synth.dgp import PUBLIC_COLUMNS, simulate_stays
+
+N_PATIENTS, SEED, CHART = 400, 11, 1200
+TRUTH_COLUMNS = ["stay_id", "eligible", "treated", "death_day_if_treated", "death_day_if_untreated"]
+
+
+def demo_dir() -> Path:
+    env = os.environ.get("ICU_COHORT_DEMO_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "mimic-iv-demo-2.2"
+
+
+def _header(path: Path) -> str:
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        return fh.readline().rstrip("\r\n")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("synth") / "mimic"
+    summary = generate(root, N_PATIENTS, SEED, progress=None, chart_rows_per_stay=CHART)
+    return root, summary
+
+
+# ---- files and formats -----------------------------------------------------------------
+
+def test_every_table_written_with_the_exact_header(synth):
+    root, _ = synth
+    for key, spec in TABLES.items():
+        path = root / spec.relpath
+        assert path.is_file(), key
+        assert _header(path) == ",".join(spec.column_names), key
+    assert sorted(p.name for p in root.iterdir()) == ["ground_truth.json", "ground_truth_stays.csv", "hosp", "icu"]
+
+
+def test_headers_equal_the_open_demo(synth):
+    demo = demo_dir()
+    if not (demo / "hosp" / "patients.csv.gz").is_file():
+        pytest.skip(f"the open MIMIC-IV demo is not at {demo} (set ICU_COHORT_DEMO_DIR)")
+    root, _ = synth
+    compared = 0
+    for spec in TABLES.values():
+        theirs = demo / spec.relpath
+        if theirs.is_file():                      # the demo ships without chartevents
+            assert _header(root / spec.relpath) == _header(theirs), spec.relpath
+            compared += 1
+    assert compared >= len(TABLES) - 1
+
+
+def test_every_table_parses_with_the_documented_types(synth):
+    root, summary = synth
+    con = duckdb.connect()
+    for key, spec in TABLES.items():
+        cols = ", ".join(f"'{c}': '{t}'" for c, t in spec.columns)
+        n = con.execute(f"SELECT COUNT(*) FROM read_csv('{root / spec.relpath}', header=true, "
+                        f"columns={{{cols}}}, auto_detect=false)").fetchall()[0][0]
+        assert n == summary["rows"][key] > 0, key
+
+
+def test_value_formats_follow_physionet(synth):
+    root, _ = synth
+    con = duckdb.connect()
+    icu = con.execute(f"SELECT * FROM read_csv('{root}/icu/icustays.csv.gz', all_varchar=true)").df()
+    assert icu["intime"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d").all()
+    pat = con.execute(f"SELECT * FROM read_csv('{root}/hosp/patients.csv.gz', all_varchar=true)").df()
+    assert pat["dod"].dropna().str.fullmatch(r"\d{4}-\d\d-\d\d").all()
+    assert (pat["anchor_age"].astype(int) < 18).sum() >= 0
+    lab = con.execute(f"SELECT value, valuenum FROM read_csv('{root}/hosp/labevents.csv.gz', all_varchar=true) "
+                      f"WHERE itemid = '50960' LIMIT 50").df()
+    assert lab["value"].str.fullmatch(r"\d+\.\d").all()               # magnesium '2.0' as MIMIC writes it
+    mg = con.execute(f"SELECT amount FROM read_csv('{root}/icu/inputevents.csv.gz', all_varchar=true) "
+                     f"WHERE itemid = '222011' AND CAST(amount AS DOUBLE) BETWEEN 1.9 AND 2.1 LIMIT 1").df()
+    assert mg["amount"].iloc[0] == "2.0000001043081284"
+    # NULL is an empty field; an empty string (IV form_rx) is written "" as PhysioNet does
+    raw = gzip.open(root / "hosp" / "prescriptions.csv.gz", "rt").read()
+    assert ',"",' in raw and ",,," in raw
+    gcs = con.execute(f"SELECT DISTINCT value FROM read_csv('{root}/icu/chartevents.csv.gz', all_varchar=true) "
+                      f"WHERE itemid = '223900'").df()["value"]
+    assert set(gcs) <= {"Oriented", "Confused", "Inappropriate Words", "Incomprehensible sounds", "No Response",
+                        "No Response-ETT"}
+
+
+def test_files_are_standard_gzip_with_zero_mtime(synth):
+    root, _ = synth
+    for spec in TABLES.values():
+        raw = (root / spec.relpath).read_bytes()
+        assert raw[:4] == b"\x1f\x8b\x08\x00" and raw[4:8] == b"\x00\x00\x00\x00", spec.relpath
+        assert gzip.decompress(raw).endswith(b"\n")
+
+
+# ---- determinism and atomic writing ----------------------------------------------------------
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    a = generate(tmp_path / "a", 150, 3, progress=None, chart_rows_per_stay=100, threads=2)["out_dir"]
+    b = generate(tmp_path / "b", 150, 3, progress=None, chart_rows_per_stay=100, threads=1)["out_dir"]
+    c = generate(tmp_path / "c", 150, 4, progress=None, chart_rows_per_stay=100)["out_dir"]
+    fa, fb, fc = _files(Path(a)), _files(Path(b)), _files(Path(c))
+    assert fa.keys() == fb.keys() and all(fa[k] == fb[k] for k in fa)
+    assert fa["hosp/patients.csv.gz"] != fc["hosp/patients.csv.gz"]
+    assert fa["ground_truth_stays.csv"] != fc["ground_truth_stays.csv"]
+
+
+def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
+    def boom(*_a, **_k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(icu_tables, "outputevents_chunk", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        generate(tmp_path / "out", 100, 1, progress=None, chart_rows_per_stay=50)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_folder_is_replaced(tmp_path):
+    out = tmp_path / "out"
+    (out / "stale").mkdir(parents=True)
+    generate(out, 100, 1, progress=None, chart_rows_per_stay=50)
+    assert not (out / "stale").exists() and (out / "ground_truth.json").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# ---- ground truth -------------------------------------------------------------------------
+
+def test_ground_truth_stays_file(synth):
+    root, summary = synth
+    gt = pd.read_csv(root / "ground_truth_stays.csv")
+    assert list(gt.columns) == TRUTH_COLUMNS
+    icu = pd.read_csv(root / "icu" / "icustays.csv.gz")
+    assert sorted(gt["stay_id"]) == sorted(icu["stay_id"])
+    assert set(gt["eligible"]) <= {0, 1} and set(gt["treated"]) <= {0, 1}
+    for col in ("death_day_if_treated", "death_day_if_untreated"):
+        d = gt[col].dropna()
+        assert (d > 0).all() and (d <= 90).all()
+    assert gt["eligible"].sum() == summary["eligible_stays"]
+    share = gt["eligible"].mean()
+    assert 0.30 <= share <= 0.60, share
+
+
+def test_ground_truth_json_recomputes_from_the_stays_file(synth):
+    root, _ = synth
+    truth = json.loads((root / "ground_truth.json").read_text())
+    s = truth["settings"]
+    assert s["seed"] == SEED and s["patients"] == N_PATIENTS
+    assert math.isclose(s["log_hr"], math.log(0.6)) and math.isclose(s["hazard_ratio"], 0.6)
+    assert s["treated_share_target"] == 0.9
+    gt = pd.read_csv(root / "ground_truth_stays.csv")
+    el = gt[gt["eligible"] == 1]
+    for name, sel in (("ATT", el["treated"] == 1), ("ATC", el["treated"] == 0), ("ATE", el["treated"] >= 0)):
+        sub = el[sel]
+        r1 = float((sub["death_day_if_treated"] <= 28).mean())
+        r0 = float((sub["death_day_if_untreated"] <= 28).mean())
+        eff = truth["effects"][name]
+        assert eff["n_stays"] == len(sub)
+        assert eff["risk_treated"] == pytest.approx(r1, abs=1e-12)
+        assert eff["risk_untreated"] == pytest.approx(r0, abs=1e-12)
+        assert eff["risk_difference"] == pytest.approx(r1 - r0, abs=1e-12)
+    att = truth["attrition"]
+    assert att[-1]["n_remaining"] == len(el)
+    assert all(a["n_remaining"] + a["n_excluded"] == b["n_remaining"] for b, a in zip(att, att[1:]))
+
+
+def test_observed_deaths_in_the_data_match_the_truth(synth):
+    """death_day_if_<treated status> is the death the SQL reads: own-admission deathtime,
+    else patients.dod at 12:00 (CONTRACT's outcome rule)."""
+    root, _ = synth
+    con = duckdb.connect()
+    q = f"""
+    SELECT ie.stay_id,
+      epoch(COALESCE(a.deathtime, CAST(p.dod AS TIMESTAMP) + INTERVAL 12 HOUR) - ie.intime) / 86400.0 AS death_day
+    FROM read_csv('{root}/icu/icustays.csv.gz') ie
+    JOIN read_csv('{root}/hosp/admissions.csv.gz') a USING (hadm_id)
+    JOIN read_csv('{root}/hosp/patients.csv.gz', types={{'dod': 'DATE'}}) p ON p.subject_id = ie.subject_id
+    """
+    data = con.execute(q).df().set_index("stay_id")
+    gt = pd.read_csv(root / "ground_truth_stays.csv").set_index("stay_id")
+    obs = np.where(gt["treated"] == 1, gt["death_day_if_treated"], gt["death_day_if_untreated"])
+    d = data.loc[gt.index, "death_day"].to_numpy()
+    known = ~np.isnan(obs)
+    np.testing.assert_allclose(d[known], obs[known], atol=1e-6)
+    # stays whose truth says "alive at day 90" are not dead by day 90 in the data
+    assert not (d[~known] <= 90).any()
+    assert (gt.loc[gt["eligible"] == 1, "death_day_if_treated"].dropna() >= 1.0).all()
+
+
+# ---- exposure and decoys ------------------------------------------------------------------
+
+def test_iv_magnesium_only_for_treated_and_paired_by_orderid(synth):
+    root, _ = synth
+    con = duckdb.connect()
+    inp = con.execute(f"SELECT stay_id, itemid, orderid, amount, starttime FROM read_csv('{root}/icu/inputevents.csv.gz') "
+                      f"WHERE itemid IN (222011, 227523)").df()
+    gt = pd.read_csv(root / "ground_truth_stays.csv").set_index("stay_id")
+    assert set(inp["stay_id"]) == set(gt.index[gt["treated"] == 1])
+    grams = inp[inp["itemid"] == 222011].set_index("orderid")
+    bolus = inp[inp["itemid"] == 227523].set_index("orderid")
+    assert sorted(grams.index) == sorted(bolus.index) and grams.index.is_unique
+    assert (grams["amount"] > 0).all() and (bolus["amount"] > 0).all()
+    assert (grams.loc[bolus.index, "starttime"].to_numpy() == bolus["starttime"].to_numpy()).all()
+
+
+def test_oral_magnesium_decoys_for_treated_and_untreated_never_as_iv(synth):
+    root, _ = synth
+    con = duckdb.connect()
+    rx = con.execute(f"SELECT p.drug, p.route, ie.stay_id FROM read_csv('{root}/hosp/prescriptions.csv.gz') p "
+                     f"JOIN read_csv('{root}/icu/icustays.csv.gz') ie ON p.hadm_id = ie.hadm_id "
+                     f"AND p.starttime >= ie.intime AND p.starttime < ie.outtime "
+                     f"WHERE p.drug IN ('Magnesium Oxide', 'Milk of Magnesia')").df()
+    assert set(rx["drug"]) == {"Magnesium Oxide", "Milk of Magnesia"}
+    assert set(rx["route"]) == {"PO"}
+    gt = pd.read_csv(root / "ground_truth_stays.csv").set_index("stay_id")
+    treated = gt.loc[rx["stay_id"], "treated"]
+    assert (treated == 1).any() and (treated == 0).any()
+    items = con.execute(f"SELECT DISTINCT itemid FROM read_csv('{root}/icu/inputevents.csv.gz') ie "
+                        f"WHERE ie.stay_id IN (SELECT stay_id FROM read_csv('{root}/ground_truth_stays.csv') WHERE treated = 0)"
+                        ).df()["itemid"]
+    assert not set(items) & {222011, 227523, 227524}
+
+
+def test_chartevents_volume_follows_the_option(synth):
+    root, summary = synth
+    assert summary["rows"]["icu/chartevents"] == round(CHART * summary["icu_stays"])
+    ids = pd.read_csv(root / "icu" / "chartevents.csv.gz", usecols=["itemid"])["itemid"]
+    filler = set(ids) - {220045, 220050, 220051, 220052, 220179, 220180, 220181, 220210, 220277, 223762, 220739,
+                         223900, 223901, 226512, 226732, 223849, 223835, 220339, 227290, 224144, 224191}
+    assert filler <= {it for it, *_ in icu_tables.FILLER_ITEMS}
+
+
+# ---- the stay-level DGP ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def big_sample() -> pd.DataFrame:
+    return simulate_stays(20_000, 123)
+
+
+def test_simulate_stays_columns_and_determinism(big_sample):
+    df = big_sample
+    assert list(df.columns) == list(PUBLIC_COLUMNS)
+    assert len(df) == 20_000
+    covs = [c for c in PUBLIC_COLUMNS if c not in ("death_day_if_treated", "death_day_if_untreated")]
+    assert not df[covs].isna().any().any()
+    again = simulate_stays(500, 123)
+    pd.testing.assert_frame_equal(again, simulate_stays(500, 123))
+    assert set(df["treated"]) == {0, 1} and df["time_days"].max() <= 28.0
+    assert (df.loc[df["treated"] == 1, "death_day_if_treated"].fillna(99) <= 28).astype(int).eq(
+        df.loc[df["treated"] == 1, "death_28d"]).all()
+
+
+def test_treated_share_is_calibrated_and_configurable(big_sample):
+    assert big_sample["treated"].mean() == pytest.approx(0.90, abs=0.01)
+    assert simulate_stays(20_000, 5, treated_share=0.6)["treated"].mean() == pytest.approx(0.60, abs=0.015)
+
+
+def test_potential_outcomes_differ_only_through_treatment():
+    """Common random numbers: (T1 - delay) / (T0 - delay) = exp(-log_hr / shape) for every stay."""
+    P = load_params()
+    k, delay = P["outcome"]["weibull_shape"], P["outcome"]["delay_days"]
+    for log_hr in (math.log(0.6), -1.2, 0.3):
+        df = simulate_stays(3000, 9, log_hr=log_hr)
+        both = df.dropna(subset=["death_day_if_treated", "death_day_if_untreated"])
+        ratio = (both["death_day_if_treated"] - delay) / (both["death_day_if_untreated"] - delay)
+        np.testing.assert_allclose(ratio, math.exp(-log_hr / k), rtol=1e-9)
+
+
+def test_cox_on_the_true_covariates_recovers_the_planted_log_hr(big_sample):
+    from lifelines import CoxPHFitter
+
+    df = big_sample
+    X = pd.DataFrame({
+        "treated": df["treated"], "lactate": np.log(df["lactate"] / 2), "creatinine": np.log(df["creatinine"] / 1.2),
+        "platelets": np.log(df["platelets"] / 150), "vasopressor": df["vasopressor"],
+        "mechanical_ventilation": df["mechanical_ventilation"], "gcs": 15 - df["gcs_min"],
+        "age": (df["age"] - 65) / 10, "magnesium": df["magnesium"] - 2, "male": df["male"], "copd": df["copd"],
+        "heart_failure": df["heart_failure"], "liver_disease": df["liver_disease"], "malignancy": df["malignancy"],
+        "ckd": df["ckd"], "aki": df["aki"], "diabetes": df["diabetes"],
+        "time": df["time_days"], "event": df["death_28d"]})
+    cph = CoxPHFitter().fit(X, duration_col="time", event_col="event")
+    assert cph.params_["treated"] == pytest.approx(math.log(0.6), abs=0.12)
+    assert cph.params_["lactate"] == pytest.approx(0.6, abs=0.12)
+
+
+def test_confounding_biases_the_crude_comparison(big_sample):
+    df = big_sample
+    crude = df.loc[df["treated"] == 1, "death_28d"].mean() - df.loc[df["treated"] == 0, "death_28d"].mean()
+    r1 = (df["death_day_if_treated"] <= 28).mean()
+    r0 = (df["death_day_if_untreated"] <= 28).mean()
+    assert r1 - r0 < -0.05            # the drug helps
+    assert crude > (r1 - r0) + 0.08   # but the crude difference hides it
+
+
+# ---- parameters and command line ----------------------------------------------------------
+
+def test_unknown_parameters_are_errors_that_name_the_key(tmp_path):
+    with pytest.raises(KeyError, match="outcome.nope"):
+        load_params(overrides={"outcome": {"nope": 1}})
+    with pytest.raises(KeyError, match="treated_shar"):
+        simulate_stays(10, 1, treated_shar=0.5)
+    bad = tmp_path / "p.yaml"
+    bad.write_text("treatment:\n  target_treated_share: 1.5\n")
+    with pytest.raises(ValueError, match="target_treated_share"):
+        load_params(bad)
+
+
+def test_cli_writes_a_set_and_reports_errors(tmp_path):
+    out = tmp_path / "cli"
+    params = tmp_path / "p.yaml"
+    params.write_text("outcome:\n  weibull_shape: 1.0\n")
+    cmd = [sys.executable, "-m", "icu_cohort.cli", "synth", "--patients", "120", "--seed", "2", "--out", str(out),
+           "--chart-rows-per-stay", "60", "--treated-share", "0.8", "--log-hr", "-0.7", "--params", str(params),
+           "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["patients"] == 120 and (out / "hosp" / "patients.csv.gz").is_file()
+    s = json.loads((out / "ground_truth.json").read_text())["settings"]
+    assert s["log_hr"] == -0.7 and s["treated_share_target"] == 0.8 and s["weibull_shape"] == 1.0
+    bad = subprocess.run([sys.executable, "-m", "icu_cohort.cli", "synth", "--patients", "5", "--seed", "1",
+                          "--out", str(tmp_path / "x"), "--treated-share", "1.5"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "treated-share" in bad.stderr
