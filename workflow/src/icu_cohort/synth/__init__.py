@@ -81,6 +81,17 @@ def true_effects(stays: pd.DataFrame, horizon: float = dgp.HORIZON_DAYS) -> dict
     return out
 
 
+def _no_nan(obj: Any) -> Any:
+    """JSON-safe copy: NaN (e.g. a risk over zero stays) becomes null."""
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_no_nan(v) for v in obj]
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
+
+
 def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
     """The study's attrition steps as the plan builds them (what the SQL must reproduce)."""
     los_ok = (st["outtime"] - st["intime"]).to_numpy() > DAY
@@ -143,7 +154,8 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
                            "(rounded up to the minute) when the death falls within the stay's own hospital "
                            "admission, otherwise 12:00 of patients.dod; empty/NaN when after day 90",
     }
-    (out / "ground_truth.json").write_text(json.dumps(truth, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    (out / "ground_truth.json").write_text(json.dumps(_no_nan(truth), indent=2, allow_nan=False) + "\n",
+                                           encoding="utf-8")
     gt = pd.DataFrame({
         "stay_id": st["stay_id"].to_numpy(),
         "eligible": st["eligible"].to_numpy().astype(np.int8),
@@ -317,7 +329,7 @@ def _diagnoses(adm: pd.DataFrame, st: pd.DataFrame, stay_adm: np.ndarray, pop: P
     first_pos = np.full(n, -1)
     order = np.lexsort((st["intime"].to_numpy(), stay_adm))
     sa = stay_adm[order]
-    lead = np.r_[True, sa[1:] != sa[:-1]]
+    lead = np.r_[True, sa[1:] != sa[:-1]][: sa.size]
     first_pos[sa[lead]] = order[lead]
     first[sa[lead]] = True
     icu_rows = np.flatnonzero(first)

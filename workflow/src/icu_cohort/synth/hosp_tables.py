@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import dgp
-from .columns import Vocab, const, dates, floats, ids_from_counter, ints, nulls, times
+from .columns import Vocab, dates, floats, ids_from_counter, ints, nulls, times
 from .icu_tables import lab_values
-from .population import DAY, HOUR, MINUTE, NO_ABX, SEPTIC_MODE, ceil_to, choose, rank_in_segment
+from .population import DAY, HOUR, MINUTE, NO_ABX, ceil_to, choose, rank_in_segment
 
 # --------------------------------------------------------------------------------------
 # patients, admissions, icustays

@@ -70,7 +70,8 @@ def noon_of_day(sec: np.ndarray) -> np.ndarray:
 
 def segment_starts(counts: np.ndarray) -> np.ndarray:
     """Index of the first row of each segment when segments of ``counts`` rows are concatenated."""
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    return (np.cumsum(counts) - counts).astype(np.int64)
 
 
 def rank_in_segment(counts: np.ndarray) -> np.ndarray:
@@ -255,7 +256,8 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> P
     age_p[non_icu] = base_other["age"]
     male_p[non_icu] = base_other["male"]
     race_p[non_icu] = base_other["race"]
-    index_adm = np.where(is_icu, stay_adm[np.maximum(first_stay_of_patient, 0)], first_row)
+    index_adm = first_row.copy()                        # the admission whose age anchors the patient
+    index_adm[is_icu] = stay_adm[first_stay_of_patient[is_icu]]
     year_index = year_adm[index_adm]
     offset = np.minimum(rng_other.integers(0, 3, N), np.maximum(age_p - 18, 0).astype(np.int64))
     offset = np.where(child, 0, offset)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .population import DAY, HOUR, MINUTE, ceil_to
+from .population import HOUR, MINUTE, ceil_to
 
 FOUR_H = 4 * HOUR
 
