@@ -125,6 +125,25 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert fa["ground_truth_stays.csv"] != fc["ground_truth_stays.csv"]
 
 
+def test_many_chunks_same_bytes_and_unique_ids(tmp_path, monkeypatch):
+    """Small chunks (several gzip blocks, CRCs combined, id counters carried across chunks)."""
+    import icu_cohort.synth as synth_pkg
+
+    monkeypatch.setattr(synth_pkg, "CHUNK_CHART_ROWS", 3000)
+    a = Path(generate(tmp_path / "a", 150, 8, progress=None, chart_rows_per_stay=100, threads=2)["out_dir"])
+    b = Path(generate(tmp_path / "b", 150, 8, progress=None, chart_rows_per_stay=100, threads=1)["out_dir"])
+    fa, fb = _files(a), _files(b)
+    assert all(fa[k] == fb[k] for k in fa)
+    con = duckdb.connect()
+    lab = con.execute(f"SELECT labevent_id FROM read_csv('{a}/hosp/labevents.csv.gz')").df()["labevent_id"]
+    assert (lab.to_numpy() == np.arange(1, len(lab) + 1)).all()
+    inp = con.execute(f"SELECT itemid, orderid FROM read_csv('{a}/icu/inputevents.csv.gz') WHERE itemid != 227523").df()
+    assert inp["orderid"].is_unique
+    spec = con.execute(f"SELECT specimen_id, COUNT(DISTINCT charttime) AS n FROM read_csv('{a}/hosp/labevents.csv.gz') "
+                       f"GROUP BY specimen_id").df()
+    assert (spec["n"] == 1).all()
+
+
 def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
     def boom(*_a, **_k):
         raise RuntimeError("disk on fire")

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "formats), DIR/ground_truth.json and DIR/ground_truth_stays.csv. Same seed "
                                    "and patients give byte-identical files.")
     s.add_argument("--patients", type=_positive_int, required=True,
-                   help="rows of patients.csv.gz (about a quarter of patients get an ICU stay)")
+                   help="rows of patients.csv.gz (about 0.25 ICU stays per patient)")
     s.add_argument("--seed", type=int, required=True, help="random seed")
     s.add_argument("--out", required=True, help="output folder (replaced if it exists)")
     s.add_argument("--treated-share", type=_share, default=None,
