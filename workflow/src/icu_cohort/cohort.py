@@ -486,7 +486,7 @@ def build_cohort(
             f"{attrition['n_remaining'].iloc[-1]}; sql/cohort/final_stay.sql and the attrition steps disagree"
         )
     run_phase(con, sql_dir, "covariates", params)
-    cohort = _select_columns(con.execute("SELECT * FROM study.cohort").df(), study)
+    cohort = _select_columns(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
     log.info("cohort: %d stays (%d treated) in %.1f s", len(cohort), int(cohort["treated"].sum()),
              time.perf_counter() - start)
     return cohort, attrition
