@@ -225,6 +225,34 @@ def test_observed_deaths_in_the_data_match_the_truth(synth):
     assert (gt.loc[gt["eligible"] == 1, "death_day_if_treated"].dropna() >= 1.0).all()
 
 
+def test_events_fall_inside_their_stay_and_admission(synth):
+    root, _ = synth
+    con = duckdb.connect()
+    r = lambda t: f"read_csv('{root}/{t}.csv.gz')"          # noqa: E731 - local shorthand
+    checks = {
+        "chartevents": f"SELECT COUNT(*) FROM {r('icu/chartevents')} c JOIN {r('icu/icustays')} s USING (stay_id) "
+                       f"WHERE c.charttime < s.intime OR c.charttime > s.outtime",
+        "inputevents": f"SELECT COUNT(*) FROM {r('icu/inputevents')} c JOIN {r('icu/icustays')} s USING (stay_id) "
+                       f"WHERE c.starttime < s.intime OR c.endtime > s.outtime",
+        "outputevents": f"SELECT COUNT(*) FROM {r('icu/outputevents')} c JOIN {r('icu/icustays')} s USING (stay_id) "
+                        f"WHERE c.charttime < s.intime OR c.charttime > s.outtime",
+        "procedureevents": f"SELECT COUNT(*) FROM {r('icu/procedureevents')} c JOIN {r('icu/icustays')} s "
+                           f"USING (stay_id) WHERE c.starttime < s.intime OR c.endtime > s.outtime",
+        "icustays": f"SELECT COUNT(*) FROM {r('icu/icustays')} c JOIN {r('hosp/admissions')} a USING (hadm_id) "
+                    f"WHERE c.intime < a.admittime OR c.outtime > a.dischtime",
+        "labevents": f"SELECT COUNT(*) FROM {r('hosp/labevents')} c JOIN {r('hosp/admissions')} a USING (hadm_id) "
+                     f"WHERE c.charttime < a.admittime OR c.charttime > a.dischtime",
+        "prescriptions": f"SELECT COUNT(*) FROM {r('hosp/prescriptions')} c JOIN {r('hosp/admissions')} a "
+                         f"USING (hadm_id) WHERE c.starttime < a.admittime OR c.starttime > a.dischtime",
+        "after death": f"SELECT COUNT(*) FROM {r('hosp/admissions')} a JOIN read_csv('{root}/hosp/patients.csv.gz', "
+                       f"types={{'dod': 'DATE'}}) p USING (subject_id) WHERE a.admittime >= p.dod + INTERVAL 1 DAY",
+        "deathtime": f"SELECT COUNT(*) FROM {r('hosp/admissions')} WHERE deathtime IS NOT NULL AND "
+                     f"(deathtime != dischtime OR hospital_expire_flag != 1)",
+    }
+    for name, q in checks.items():
+        assert con.execute(q).fetchall()[0][0] == 0, name
+
+
 # ---- exposure and decoys ------------------------------------------------------------------
 
 def test_iv_magnesium_only_for_treated_and_paired_by_orderid(synth):

@@ -314,7 +314,7 @@ def prescription_rows(st: pd.DataFrame, adm: pd.DataFrame, stay_adm: np.ndarray,
     k = rng.integers(3, 9, n)
     s = np.repeat(np.arange(n), k)
     other = np.array([D[x] for x in OTHER_DRUGS])
-    t = intime[s] + np.floor(rng.random(s.size) * np.maximum(outtime[s] - intime[s], HOUR)).astype(np.int64)
+    t = intime[s] + np.floor(rng.random(s.size) * np.maximum(outtime[s] - intime[s] - HOUR, HOUR)).astype(np.int64)
     add(stay_adm[s], other[rng.integers(0, other.size, s.size)], t, rng.uniform(6, 96, s.size))
 
     # admissions without a kept ICU stay: 2-6 drugs, sometimes an oral antibiotic or a decoy

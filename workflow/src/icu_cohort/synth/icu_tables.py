@@ -471,6 +471,7 @@ def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
     base += ss.size
     # vasopressin added to high-dose norepinephrine, 2 h after its start, one row
     addon = np.flatnonzero(st["_vasopressin_addon"].to_numpy())
+    addon = addon[st["vaso_start"].to_numpy()[addon] + 2 * HOUR + 40 * MINUTE < outtime[addon]]
     a_start = st["vaso_start"].to_numpy()[addon] + 2 * HOUR
     a_end = np.maximum(np.minimum(a_start + HOUR * 12, outtime[addon] - 10 * MINUTE), a_start + 30 * MINUTE)
     a_rate = np.full(addon.size, 2.4)
@@ -486,7 +487,7 @@ def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
     # ---- saline: 1-3 infusions at random times in the stay --------------------------------
     nb = 1 + rng.binomial(2, 0.4, n)
     bstay, _ = _expand(nb)
-    span = np.maximum(outtime[bstay] - intime[bstay] - 2 * HOUR, HOUR)
+    span = np.maximum(outtime[bstay] - intime[bstay] - 3 * HOUR, HOUR)     # ends before outtime
     b_start = (intime[bstay] + HOUR + np.floor(rng.random(bstay.size) * span).astype(np.int64)) // MINUTE * MINUTE
     b_vol = np.where(rng.random(bstay.size) < 0.5, 500.0, 1000.0)
     b_dur = MINUTE * rng.integers(30, 121, bstay.size)
