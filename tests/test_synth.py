@@ -105,6 +105,16 @@ def test_value_formats_follow_physionet(synth):
                         "No Response-ETT"}
 
 
+def test_values_with_commas_or_quotes_are_quoted(tmp_path):
+    race = 'OTHER, "UNSPECIFIED"'
+    out = Path(generate(tmp_path / "q", 60, 1, progress=None, chart_rows_per_stay=50,
+                        covariates={"race": {race: 1.0}})["out_dir"])
+    raw = gzip.open(out / "hosp" / "admissions.csv.gz", "rt").read()
+    assert '"OTHER, ""UNSPECIFIED"""' in raw
+    got = duckdb.connect().execute(f"SELECT DISTINCT race FROM read_csv('{out}/hosp/admissions.csv.gz')").fetchall()
+    assert got == [(race,)]
+
+
 def test_files_are_standard_gzip_with_zero_mtime(synth):
     root, _ = synth
     for spec in TABLES.values():

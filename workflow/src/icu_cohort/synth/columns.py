@@ -57,10 +57,6 @@ class Vocab:
         idx = pa.array(np.asarray(codes).astype(np.int32, copy=False), mask=_mask(mask))
         return pa.DictionaryArray.from_arrays(idx, self.array)
 
-    @property
-    def needs_translate(self) -> bool:
-        return any(("\x01" in v or "\x02" in v) for v in self.array.to_pylist())
-
 
 def const(value: str, n: int, empty_quoted: bool = False) -> pa.DictionaryArray:
     """A column holding the same string in every row."""

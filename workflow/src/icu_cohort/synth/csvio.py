@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 COMMA, QUOTE = "\x01", "\x02"
@@ -42,6 +43,18 @@ def csv_text(value: str, empty_quoted: bool = False) -> str:
         inner = value.replace('"', QUOTE + QUOTE).replace(",", COMMA)
         return QUOTE + inner + QUOTE
     return value
+
+
+def has_placeholders(table: pa.Table) -> bool:
+    """Whether any string value of ``table`` holds a :func:`csv_text` placeholder byte."""
+    pattern = f"[{COMMA}{QUOTE}]"
+    for col in table.columns:
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary
+        if pa.types.is_string(arr.type) and len(arr) and pc.any(pc.match_substring_regex(arr, pattern)).as_py():
+            return True
+    return False
 
 
 def _gf2_times(mat: list[int], vec: int) -> int:
@@ -139,6 +152,7 @@ class GzipCsvWriter:
         if table.column_names != self.columns:
             raise ValueError(f"{self.path.name}: columns {table.column_names} != header {self.columns}")
         if table.num_rows:
+            self.translate = self.translate or has_placeholders(table)
             self.rows += table.num_rows
             self._submit(table)
 
