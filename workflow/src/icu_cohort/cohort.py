@@ -145,6 +145,8 @@ def cohort_sections(study: dict) -> dict:
     """
     from icu_cohort.config import load_schema, validate
 
+    if not SCHEMA_FILE.is_file():  # not a source checkout: trust the caller's validated study
+        return study
     schema = load_schema(SCHEMA_FILE.name, SCHEMA_FILE.parent)
     mine = {k: study[k] for k in schema.get("properties", {}) if k in study}
     filled = validate(mine, schema, f"study {study.get('name', '(unnamed)')!r}")
@@ -496,7 +498,8 @@ def _select_columns(raw: pd.DataFrame, study: dict) -> pd.DataFrame:
     covariates = covariate_columns(study)
     unknown = [c for c in covariates if c not in raw.columns or c in ID_COLUMNS + OUTCOME_COLUMNS]
     if unknown:
-        known = [c for c in raw.columns if c not in ID_COLUMNS + OUTCOME_COLUMNS + ["death_time", "first_dose_hours", "total_dose_g"]]
+        internal = ID_COLUMNS + OUTCOME_COLUMNS + ["death_time", "first_dose_hours", "total_dose_g"]
+        known = [c for c in raw.columns if c not in internal]
         raise CohortError(
             f"covariate(s) {', '.join(unknown)} of the study are not computed by the cohort SQL; "
             f"available: {', '.join(known)}"
