@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-
 from test_cohort_support import Mimic, h, query, run_until
 
 
