@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from . import dgp
 from .columns import Vocab, const, fixed_decimals, floats, ids_from_counter, ints, nulls, times
-from .population import DAY, HOUR, MINUTE, NO_ABX, rank_in_segment
+from .population import DAY, HOUR, MINUTE, NO_ABX, ceil_to, rank_in_segment
 from .schedule import FOUR_H
 
 # --------------------------------------------------------------------------------------
@@ -401,8 +401,9 @@ def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
     grams_opts = np.array([float(g) for g in M["mgso4_dose_grams"]])
     grams_p = np.array([float(p) for p in M["mgso4_dose_grams"].values()])
     lo, hi = float(M["mgso4_first_dose_hours"]["min"]), float(M["mgso4_first_dose_hours"]["max"])
-    first = intime[treated] + np.round(HOUR * rng.uniform(lo, hi, treated.size)).astype(np.int64)
-    first = first // MINUTE * MINUTE
+    # a whole minute in [intime + lo h, intime + hi h] (intime has seconds: round up, draw below hi)
+    first = ceil_to(intime[treated] + np.floor(HOUR * rng.uniform(lo, hi - 1.0 / 60.0, treated.size)).astype(np.int64),
+                    MINUTE)
     # stays too short for the drawn time (only non-eligible ones) get it earlier
     first = np.minimum(first, (outtime[treated] - 150 * MINUTE) // MINUTE * MINUTE)
     first = np.maximum(first, intime[treated] // MINUTE * MINUTE + 30 * MINUTE)
