@@ -29,6 +29,7 @@ COMORBIDITY = {"copd": [("J449", 10), ("496", 9)], "aki": [("N179", 10), ("5849"
                "hypertension": [("I10", 10), ("4019", 9)], "ckd": [("N189", 10), ("5859", 9)],
                "liver_disease": [("K7460", 10), ("5715", 9)], "malignancy": [("C349", 10), ("1629", 9)]}
 SEPSIS_CODES = [("A419", 10), ("R6520", 10), ("0389", 9), ("99592", 9)]
+SEPTIC_ENCEPHALOPATHY_CODES = [("34831", 9), ("34830", 9), ("G9341", 10), ("G9340", 10)]
 # the generator's filler diagnoses (hyperlipidaemia, GERD, anaemia, anticoagulation, AF, obesity,
 # UTI, pneumonia): in no study group
 FILLER_CODES = [("2724", 9), ("E785", 10), ("53081", 9), ("K219", 10), ("2859", 9), ("D649", 10),
@@ -58,11 +59,14 @@ def test_planted_codes_fall_in_exactly_their_step(name):
             assert ("comorbidity", group) in found and not {g for g in found if g[0] == "exclusion"}, code
     for code, version in SEPSIS_CODES + FILLER_CODES:
         assert not _groups(code, version, rows), code
+    # The ICD-9-CM / ICD-10-CM indexes code "Encephalopathy, septic" as 348.31 / G93.41
+    # (metabolic encephalopathy): the disease under study, never an exclusion.
+    for code, version in SEPTIC_ENCEPHALOPATHY_CODES:
+        assert not {g for g in _groups(code, version, rows) if g[0] == "exclusion"}, code
 
 
 def test_the_48h_study_differs_from_the_default_only_in_the_exposure_window():
-    a = yaml.safe_load((REPO / "config" / "studies" / "sae_mgso4.yaml").read_text())
-    b = yaml.safe_load((REPO / "config" / "studies" / "sae_mgso4_48h.yaml").read_text())
+    a, b = study("sae_mgso4"), study("sae_mgso4_48h")
     assert a["exposure"]["window_end_hours"] is None and b["exposure"]["window_end_hours"] == 48
     b["exposure"]["window_end_hours"] = None
     for key in ("name", "title", "question", "description", "reference"):

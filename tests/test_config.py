@@ -61,3 +61,21 @@ def test_every_configured_study_validates():
     for name in cfg["studies"]:
         study = load_study(name, REPO / cfg["study_dir"])
         assert study["name"] == name and study["question"]
+
+
+def test_a_study_can_extend_another_and_state_only_what_differs(tmp_path):
+    base = {"name": "base", "title": "t", "question": "q", "description": "d",
+            "reference": "r"}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "variant.yaml").write_text(yaml.safe_dump({"extends": "base", "name": "variant", "title": "t2"}))
+    variant = load_study("variant", tmp_path)
+    assert {k: variant[k] for k in base} == {**base, "name": "variant", "title": "t2"}
+    (tmp_path / "loop.yaml").write_text(yaml.safe_dump({"extends": "loop", "name": "loop"}))
+    with pytest.raises(ConfigError, match=r"loop\.yaml: extends: circular \(loop -> loop\)"):
+        load_study("loop", tmp_path)
+    (tmp_path / "orphan.yaml").write_text(yaml.safe_dump({"extends": "nothere", "name": "orphan"}))
+    with pytest.raises(ConfigError, match=r"orphan\.yaml: extends: 'nothere' but .*nothere\.yaml does not exist"):
+        load_study("orphan", tmp_path)
+    (tmp_path / "noname.yaml").write_text(yaml.safe_dump({"extends": "base"}))
+    with pytest.raises(ConfigError, match=r"noname\.yaml: name: 'base' must equal the file name 'noname'"):
+        load_study("noname", tmp_path)

@@ -394,10 +394,13 @@ def test_renders_with_the_projects_study_configuration(fixture_dir: tuple[Path, 
     if not studies:
         pytest.skip("no study configuration in config/studies")
     results, _study, prov = fixture_dir
-    study = yaml.safe_load(studies[0].read_text(encoding="utf-8"))
-    page = render_report(results, study, prov)
-    assert study["title"].split()[0] in page
-    assert resource_references(page) == []
+    from icu_cohort.config import load_study
+
+    for path in studies:
+        study = load_study(path.stem, path.parent)
+        page = render_report(results, study, prov)
+        assert study["title"].split()[0] in page
+        assert resource_references(page) == []
 
 
 # ----------------------------------------------------------------------------- provenance

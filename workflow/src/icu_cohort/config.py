@@ -124,7 +124,11 @@ def validate_config(raw: dict, source: str = "config") -> dict:
 
 
 def load_study(name: str, study_dir: Path) -> dict:
-    """Read and validate ``<study_dir>/<name>.yaml``; the file's ``name`` must equal ``name``."""
+    """Read and validate ``<study_dir>/<name>.yaml``; the file's ``name`` must equal ``name``.
+
+    A study file may start from another with ``extends: <study name>`` and state only what
+    differs (see :func:`_resolve_extends`).
+    """
     path = Path(study_dir) / f"{name}.yaml"
     if not path.is_file():
         available = sorted(p.stem for p in Path(study_dir).glob("*.yaml"))
@@ -132,10 +136,34 @@ def load_study(name: str, study_dir: Path) -> dict:
             f"study {name!r}: {path} not found (studies available in {study_dir}: "
             f"{', '.join(available) or 'none'})"
         )
-    study = validate(read_yaml(path), study_schema(), str(path))
+    study = validate(_resolve_extends(read_yaml(path), path, Path(study_dir), (name,)), study_schema(), str(path))
     if study.get("name") != name:
         raise ConfigError(f"{path}: name: {study.get('name')!r} must equal the file name {name!r}")
     return study
+
+
+def _resolve_extends(raw: Any, path: Path, study_dir: Path, chain: tuple[str, ...]) -> Any:
+    """A study file's content with ``extends: <base study>`` applied.
+
+    The base study's file (in the same folder, itself possibly extending another) is read and
+    this file's keys are merged over it: mappings merge key by key, anything else (lists,
+    numbers, strings) replaces the base's value. So a variant states only what differs.
+    """
+    if not isinstance(raw, dict) or "extends" not in raw:
+        return raw
+    raw = dict(raw)
+    base_name = raw.pop("extends")
+    if not isinstance(base_name, str):
+        raise ConfigError(f"{path}: extends: expected the name of another study, got {base_name!r}")
+    if base_name in chain:
+        raise ConfigError(f"{path}: extends: circular ({' -> '.join(chain + (base_name,))})")
+    base_path = study_dir / f"{base_name}.yaml"
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: extends: {base_name!r} but {base_path} does not exist")
+    base = _resolve_extends(read_yaml(base_path), base_path, study_dir, chain + (base_name,))
+    if not isinstance(base, dict):
+        raise ConfigError(f"{base_path}: expected a mapping of keys to values at the top level")
+    return _deep_merge(base, raw)
 
 
 def covariate_list(study: dict) -> list[dict]:
