@@ -193,3 +193,24 @@ def test_first_day_sofa_takes_the_worst_value_of_each_organ_on_day_one():
     assert query(con, "SELECT sofa, respiration, coagulation, liver, cardiovascular, cns, renal "
                       "FROM mimiciv_derived.first_day_sofa") == [(2 + 3 + 3 + 1, None, 2, 3, 3, 1, None)]
     assert h(30) - h(0) > timedelta(days=1)
+
+
+def test_ventilated_ratio_between_200_and_400_scores_the_same_hourly_and_on_day_one():
+    """A ventilated PaO2/FiO2 of 250 scores 2 and 350 scores 1 in both SOFA tables (one rule,
+    sql/score/sofa_organ_scores.sql; mimic-code's first_day_sofa.sql scored these 0)."""
+    results = {}
+    for ratio_po2, expected in ((100.0, 2), (140.0, 1)):   # FiO2 40 %: 250 and 350
+        m = Mimic()
+        s = _septic_stay(m)
+        for k in (4, 8, 12):
+            m.chart(s, 223849, h(k), value="CMV/ASSIST")
+        m.lab(s, 52033, h(5), None, specimen_id=101, value="ART.")
+        m.lab(s, 50821, h(5), ratio_po2, specimen_id=101)
+        m.lab(s, 50816, h(5), 40.0, specimen_id=101)
+        con = m.connect()
+        run_until(con, "mimiciv_derived.first_day_sofa")
+        hourly = query(con, "SELECT respiration FROM mimiciv_derived.sofa WHERE hr = 5")[0][0]
+        first_day = query(con, "SELECT respiration FROM mimiciv_derived.first_day_sofa")[0][0]
+        results[ratio_po2] = (hourly, first_day)
+        assert hourly == first_day == expected, (ratio_po2, hourly, first_day)
+    assert results == {100.0: (2, 2), 140.0: (1, 1)}

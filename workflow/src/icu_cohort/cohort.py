@@ -68,10 +68,11 @@ class SqlTemplateError(CohortError):
 
 @dataclass(frozen=True)
 class Step:
-    """One SQL file and the table it creates (``schema.name``)."""
+    """One SQL file and the table it creates (``schema.name``); ``None`` for a file that
+    only defines macros used by later files."""
 
     path: str
-    table: str
+    table: str | None
 
 
 def _steps(table_schema: str, folder: str, names: Sequence[str]) -> list[Step]:
@@ -102,6 +103,7 @@ PHASES: dict[str, list[Step]] = {
         + _steps("mimiciv_derived", "treatment", ["ventilation", "rrt"])
         + [
             Step("sepsis/suspicion_of_infection.sql", "mimiciv_derived.suspicion_of_infection"),
+            Step("score/sofa_organ_scores.sql", None),
             Step("score/sofa.sql", "mimiciv_derived.sofa"),
             Step("sepsis/sepsis3.sql", "mimiciv_derived.sepsis3"),
         ]
@@ -376,13 +378,16 @@ def run_step(con: duckdb.DuckDBPyConnection, sql_dir: Path, step: Step, params: 
     sql = render_sql(path.read_text(), params, str(path))
     start = time.perf_counter()
     try:
-        if _QUERY_START.match(_strip_sql_comments(sql)):
+        if step.table is not None and _QUERY_START.match(_strip_sql_comments(sql)):
             body = sql.rstrip().rstrip(";")
             con.execute(f"CREATE OR REPLACE TABLE {step.table} AS\n{body}\n")
         else:
             con.execute(sql)
     except duckdb.Error as exc:
         raise CohortError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    if step.table is None:
+        log.info("%-40s -> (macros) %6.2f s", step.path, time.perf_counter() - start)
+        return time.perf_counter() - start
     schema, name = step.table.split(".")
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
