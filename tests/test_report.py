@@ -429,3 +429,14 @@ def test_collect_provenance(tmp_path: Path) -> None:
 
     none = collect_provenance(None, [], tmp_path)  # not a git checkout, no manifest
     assert none["git"]["commit"] is None and none["data"]["source"] is None
+
+
+def test_ps_summary_shows_no_single_stay_values():
+    """Minimum and maximum of the score are one stay's value each: never shown."""
+    from icu_cohort.report.tables import ps_summary_table_html
+
+    ps = pd.DataFrame([{"sample": "cohort", "group": "treated", "n": 500, "mean": 0.61234, "sd": 0.1,
+                        "min": 0.01357, "q1": 0.5, "median": 0.64321, "q3": 0.7, "max": 0.98642}])
+    html = str(ps_summary_table_html(ps, 11, {"treated": "Treated"}))
+    assert "0.643" in html and "0.612" in html
+    assert "0.014" not in html and "0.986" not in html and "Max" not in html

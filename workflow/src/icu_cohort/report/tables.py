@@ -346,11 +346,12 @@ def ps_summary_table_html(ps: pd.DataFrame, threshold: int | None, group_labels:
     rows = []
     for _, r in ps.iterrows():
         small = is_small(r["n"], threshold)
-        stats = [DASH] * 7 if small else [fmt_num(r[c], 3) for c in ("mean", "sd", "min", "q1", "median", "q3", "max")]
+        # The minimum and maximum are one stay's score each: row-level, so not shown.
+        stats = [DASH] * 5 if small else [fmt_num(r[c], 3) for c in ("mean", "sd", "q1", "median", "q3")]
         rows.append([names.get(str(r["sample"]).lower(), str(r["sample"])), group_labels.get(str(r["group"]).lower(), str(r["group"])),
                      suppress_count(r["n"], threshold)] + stats)
-    header = ["Sample", "Group", "n", "Mean", "SD", "Min", "Q1", "Median", "Q3", "Max"]
-    return html_table(header, rows, cls="data compact", numeric=[False, False] + [True] * 8)
+    header = ["Sample", "Group", "n", "Mean", "SD", "Q1", "Median", "Q3"]
+    return html_table(header, rows, cls="data compact", numeric=[False, False] + [True] * 6)
 
 
 def cox_terms_table_html(cox: pd.DataFrame, labels: Mapping[str, str] | None = None, exposure_terms: Sequence[str] = ()) -> str:
