@@ -23,7 +23,8 @@ from icu_cohort.synth import generate, icu_tables, load_params
 from icu_cohort.synth.dgp import PUBLIC_COLUMNS, simulate_stays
 
 N_PATIENTS, SEED, CHART = 400, 11, 1200
-TRUTH_COLUMNS = ["stay_id", "eligible", "treated", "death_day_if_treated", "death_day_if_untreated"]
+TRUTH_COLUMNS = ["stay_id", "eligible", "treated", "death_day_if_treated", "death_day_if_untreated",
+                 "iv_mgso4_first_dose_hours"]
 
 
 def demo_dir() -> Path:
@@ -265,13 +266,46 @@ def test_events_fall_inside_their_stay_and_admission(synth):
 
 # ---- exposure and decoys ------------------------------------------------------------------
 
-def test_iv_magnesium_only_for_treated_and_paired_by_orderid(synth):
-    root, _ = synth
-    con = duckdb.connect()
-    inp = con.execute(f"SELECT stay_id, itemid, orderid, amount, starttime FROM read_csv('{root}/icu/inputevents.csv.gz') "
-                      f"WHERE itemid IN (222011, 227523)").df()
+def _iv_mgso4(root: Path) -> pd.DataFrame:
+    """IV magnesium sulfate rows with the stay's intime/outtime, ``hours`` from intime, and the
+    patient's death time (admissions.deathtime, else patients.dod at 12:00; NaT if none)."""
+    return duckdb.connect().execute(f"""
+        SELECT i.stay_id, i.itemid, i.orderid, i.amount, i.starttime, i.endtime, ie.intime, ie.outtime,
+               epoch(i.starttime - ie.intime) / 3600.0 AS hours,
+               COALESCE(a.deathtime, CAST(p.dod AS TIMESTAMP) + INTERVAL 12 HOUR) AS death
+        FROM read_csv('{root}/icu/inputevents.csv.gz') i
+        JOIN read_csv('{root}/icu/icustays.csv.gz') ie USING (stay_id)
+        JOIN read_csv('{root}/hosp/admissions.csv.gz') a ON a.hadm_id = ie.hadm_id
+        JOIN read_csv('{root}/hosp/patients.csv.gz', types={{'dod': 'DATE'}}) p ON p.subject_id = ie.subject_id
+        WHERE i.itemid IN (222011, 227523)""").df()
+
+
+def _check_iv_mgso4(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stays whose first IV magnesium sulfate starts within 48 h: exactly the treated stays (first
+    dose 1-20 h; their further doses may come later). Stays first dosed after 48 h: late doses
+    (60-144 h) of eligible stays untreated at baseline, every dose while alive and in the ICU.
+    The ground truth's first dose is the first row written."""
+    inp = _iv_mgso4(root)
     gt = pd.read_csv(root / "ground_truth_stays.csv").set_index("stay_id")
-    assert set(inp["stay_id"]) == set(gt.index[gt["treated"] == 1])
+    first = inp.groupby("stay_id")["hours"].min()
+    assert set(first.index[first < 48]) == set(gt.index[gt["treated"] == 1])
+    assert first.loc[gt.index[gt["treated"] == 1]].between(1.0, 20.0).all()
+    late_ids = first.index[first >= 48]
+    late_gt = gt.loc[late_ids]
+    assert (late_gt["treated"] == 0).all() and (late_gt["eligible"] == 1).all()
+    assert first.loc[late_ids].between(60.0, 144.0).all(), first.loc[late_ids].describe()
+    late = inp[inp["stay_id"].isin(late_ids)]
+    assert (late["endtime"] <= late["outtime"] - pd.Timedelta(minutes=10)).all()
+    assert (late["death"].isna() | (late["starttime"] < late["death"])).all()
+    recorded = gt["iv_mgso4_first_dose_hours"].dropna()
+    assert sorted(first.index) == sorted(recorded.index)
+    np.testing.assert_allclose(recorded.loc[first.index].to_numpy(), first.to_numpy(), atol=1e-6)
+    return inp, gt
+
+
+def test_iv_magnesium_early_for_treated_late_for_survivors_paired_by_orderid(synth):
+    root, _ = synth
+    inp, gt = _check_iv_mgso4(root)
     grams = inp[inp["itemid"] == 222011].set_index("orderid")
     bolus = inp[inp["itemid"] == 227523].set_index("orderid")
     assert sorted(grams.index) == sorted(bolus.index) and grams.index.is_unique
@@ -292,9 +326,95 @@ def test_oral_magnesium_decoys_for_treated_and_untreated_never_as_iv(synth):
     treated = gt.loc[rx["stay_id"], "treated"]
     assert (treated == 1).any() and (treated == 0).any()
     items = con.execute(f"SELECT DISTINCT itemid FROM read_csv('{root}/icu/inputevents.csv.gz') ie "
-                        f"WHERE ie.stay_id IN (SELECT stay_id FROM read_csv('{root}/ground_truth_stays.csv') WHERE treated = 0)"
-                        ).df()["itemid"]
+                        f"WHERE ie.stay_id IN (SELECT stay_id FROM read_csv('{root}/ground_truth_stays.csv') "
+                        f"WHERE treated = 0 AND iv_mgso4_first_dose_hours IS NULL)").df()["itemid"]
     assert not set(items) & {222011, 227523, 227524}
+
+
+# ---- late IV magnesium sulfate (immortal time) ---------------------------------------------
+
+LATE_KW = dict(progress=None, chart_rows_per_stay=80, treated_share=0.5)
+
+
+@pytest.fixture(scope="module")
+def late_pair(tmp_path_factory) -> tuple[Path, Path]:
+    """The same seed without and with late doses for every eligible stay untreated at baseline."""
+    base = tmp_path_factory.mktemp("late")
+    off = Path(generate(base / "off", 1200, 21, late_dose={"share": 0.0}, **LATE_KW)["out_dir"])
+    on = Path(generate(base / "on", 1200, 21, late_dose={"share": 1.0}, **LATE_KW)["out_dir"])
+    return off, on
+
+
+def test_late_doses_follow_their_constraints_and_the_truth_records_them(late_pair):
+    off, on = late_pair
+    inp, gt = _check_iv_mgso4(on)
+    late = gt[(gt["treated"] == 0) & gt["iv_mgso4_first_dose_hours"].notna()]
+    eligible_untreated = gt[(gt["eligible"] == 1) & (gt["treated"] == 0)]
+    assert len(late) >= 10 and len(late) < len(eligible_untreated)     # some were discharged or died first
+    truth = json.loads((on / "ground_truth.json").read_text())
+    assert truth["settings"]["late_dose"]["share"] == 1.0
+    assert truth["settings"]["late_dose"]["min_hours"] == 60.0 and truth["settings"]["late_dose"]["max_hours"] == 144.0
+    assert truth["counts"]["eligible_untreated_late_dosed"] == len(late)
+    # late-dosed stays were alive and in the ICU at their first dose
+    icu = pd.read_csv(on / "icu" / "icustays.csv.gz", parse_dates=["intime", "outtime"]).set_index("stay_id")
+    los_h = (icu.loc[late.index, "outtime"] - icu.loc[late.index, "intime"]).dt.total_seconds() / 3600
+    assert (late["iv_mgso4_first_dose_hours"] < los_h).all()
+    assert (late["death_day_if_untreated"].isna() | (late["iv_mgso4_first_dose_hours"] / 24
+                                                      < late["death_day_if_untreated"])).all()
+    # without late doses: IV magnesium only for treated stays
+    _, gt_off = _check_iv_mgso4(off)
+    assert gt_off["iv_mgso4_first_dose_hours"].notna().eq(gt_off["treated"] == 1).all()
+
+
+def test_late_doses_change_nothing_else(late_pair):
+    """Own random stream: every other file is byte-identical; inputevents only gains rows; the
+    truth's other columns and effects are unchanged (late doses have no effect on outcomes)."""
+    off, on = late_pair
+    fa, fb = _files(off), _files(on)
+    assert fa.keys() == fb.keys()
+    differ = {k for k in fa if fa[k] != fb[k]}
+    assert differ == {"icu/inputevents.csv.gz", "ground_truth.json", "ground_truth_stays.csv"}
+    rows_off = gzip.decompress(fa["icu/inputevents.csv.gz"]).decode().splitlines()
+    rows_on = gzip.decompress(fb["icu/inputevents.csv.gz"]).decode().splitlines()
+    it = iter(rows_on)
+    assert all(any(r == s for s in it) for r in rows_off)               # rows_off is a subsequence
+    added = set(rows_on) - set(rows_off)
+    assert len(added) == len(rows_on) - len(rows_off) > 0
+    assert {r.split(",")[7] for r in added} == {"222011", "227523"}
+    g_off, g_on = pd.read_csv(off / "ground_truth_stays.csv"), pd.read_csv(on / "ground_truth_stays.csv")
+    pd.testing.assert_frame_equal(g_off[TRUTH_COLUMNS[:-1]], g_on[TRUTH_COLUMNS[:-1]])
+    t_off, t_on = (json.loads((d / "ground_truth.json").read_text()) for d in (off, on))
+    assert t_off["effects"] == t_on["effects"] and t_off["observed_crude"] == t_on["observed_crude"]
+    inp = duckdb.connect().execute(f"SELECT orderid FROM read_csv('{on}/icu/inputevents.csv.gz') "
+                                   f"WHERE itemid != 227523").df()
+    assert inp["orderid"].is_unique
+
+
+def test_late_dose_only_when_alive_and_in_the_icu():
+    """A picked stay gets its late dose only if it ends >= 10 min before outtime (discharge or death)."""
+    P = load_params(overrides={"late_dose": {"share": 1.0, "min_hours": 60.0, "max_hours": 60.0},
+                               "medication": {"mgso4_extra_doses_mean": 0.0}})
+    h = 3600
+    intime = 10_000 * 86400 + 17                      # seconds: the dose is on the next whole minute
+    out_h = np.array([50.0, 61.0, 61.5, 100.0, 100.0, 100.0])
+    st = pd.DataFrame({"intime": np.full(6, intime, np.int64), "outtime": intime + (out_h * h).astype(np.int64),
+                       "eligible": [True, True, True, True, False, True], "treated": [0, 0, 0, 0, 0, 1]})
+    late = icu_tables.late_mgso4_doses(st, np.random.default_rng(0), P, 10)
+    start = intime - intime % 60 + 60 + 60 * h
+    dur = late["dur"]
+    assert set(late["stay"]) <= {2, 3} and 3 in late["stay"]            # stay 2 only if a 1-h dose fits
+    assert (late["start"] == start).all()
+    assert (start + dur + 600 <= st["outtime"].to_numpy()[late["stay"]]).all()
+    assert (late["first"][[0, 1, 4, 5]] == -1).all() and late["first"][3] == start
+
+
+def test_late_dose_parameters_are_validated():
+    with pytest.raises(ValueError, match="late_dose.share"):
+        load_params(overrides={"late_dose": {"share": 1.5}})
+    with pytest.raises(ValueError, match="late_dose"):
+        load_params(overrides={"late_dose": {"min_hours": 10.0}})
+    with pytest.raises(ValueError, match="late_dose"):
+        load_params(overrides={"late_dose": {"min_hours": 100.0, "max_hours": 90.0}})
 
 
 def test_chartevents_volume_follows_the_option(synth):

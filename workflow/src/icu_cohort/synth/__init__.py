@@ -44,7 +44,7 @@ CHUNK_CHART_ROWS = 1_500_000
 _STREAM = {"schedule": 1, "icu/chartevents": 2, "icu/inputevents": 3, "icu/outputevents": 4,
            "icu/procedureevents": 5, "hosp/labevents": 6, "hosp/admissions": 7, "icu/icustays": 8,
            "hosp/diagnoses_icd": 9, "hosp/prescriptions": 10, "hosp/microbiologyevents": 11,
-           "ward_labs": 12, "pools": 13}
+           "ward_labs": 12, "pools": 13, "late_mgso4": 14}
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -116,7 +116,9 @@ def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any], seed: int,
-                 patients: int, counts: dict[str, int]) -> dict[str, Any]:
+                 patients: int, counts: dict[str, int], first_dose: np.ndarray) -> dict[str, Any]:
+    """ground_truth.json and ground_truth_stays.csv; ``first_dose`` is the first IV magnesium
+    sulfate start written per stay (int64 seconds, -1 if none), baseline or late."""
     eligible = st[st["eligible"]]
     el = pd.DataFrame({"treated": eligible["treated"].to_numpy(),
                        "death_day_if_treated": eligible["death_day_if_treated_rec"].to_numpy(),
@@ -137,6 +139,16 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
             "weibull_shape": float(P["outcome"]["weibull_shape"]),
             "delay_days": float(P["outcome"]["delay_days"]),
             "chart_rows_per_stay": float(P["chartevents"]["rows_per_stay"]),
+            "late_dose": {
+                "share": float(P["late_dose"]["share"]),
+                "min_hours": float(P["late_dose"]["min_hours"]),
+                "max_hours": float(P["late_dose"]["max_hours"]),
+                "meaning": "eligible stays untreated at baseline (treated = 0) picked with probability share get "
+                           "a first IV magnesium sulfate dose uniform in [intime + min_hours, intime + max_hours], "
+                           "written only if the patient is then alive and in the ICU (the dose ends >= 10 min "
+                           "before outtime); late doses do not change any outcome: the causal contrast is the "
+                           "baseline decision `treated` (iv_mgso4_first_dose_hours in ground_truth_stays.csv)",
+            },
             "calibrated_treatment_intercept": pop.alpha,
             "calibrated_log_baseline_hazard": pop.log_lambda,
             "params": P,
@@ -162,6 +174,8 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
         "treated": st["treated"].to_numpy().astype(np.int8),
         "death_day_if_treated": st["death_day_if_treated_rec"].to_numpy(),
         "death_day_if_untreated": st["death_day_if_untreated_rec"].to_numpy(),
+        "iv_mgso4_first_dose_hours": np.where(first_dose >= 0, (first_dose - st["intime"].to_numpy()) / 3600.0,
+                                              np.nan),
     }).sort_values("stay_id", kind="stable")
     gt.to_csv(out / "ground_truth_stays.csv", index=False, float_format="%.9f", lineterminator="\n")
     return truth
@@ -212,6 +226,8 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
         pools = _rng(seed, _STREAM["pools"])
         caregivers = np.sort(pools.choice(99_990, 8000, replace=False) + 10)
         provider_pool = hosp_tables.providers(pools)
+        # late IV magnesium sulfate doses (own stream: nothing else depends on them)
+        late = icu_tables.late_mgso4_doses(st, _rng(seed, _STREAM["late_mgso4"]), P, caregivers.size)
         say(f"synth: {len(pop.patients)} patients, {len(adm)} admissions, {len(st)} ICU stays, "
             f"{int(st['eligible'].sum())} eligible; {int(sched['n_chart'].sum())} chartevents rows "
             f"({time.time() - t0:.1f} s)")
@@ -243,16 +259,19 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
             w_proc, w_lab = writer("icu/procedureevents"), writer("hosp/labevents")
             chunks = _chunks(sched["n_chart"].to_numpy(), CHUNK_CHART_ROWS)
             order_in = order_proc = 0
+            first_dose = np.full(len(st), -1, np.int64)       # first IV MgSO4 start actually written
             lab_rows = lab_specimens = 0
             subj, hadm = stj["subject_id"].to_numpy(), stj["hadm_id"].to_numpy()
             male = stj["male"].to_numpy()
             for ci, (a, b) in enumerate(chunks):
                 part = stj.iloc[a:b].reset_index(drop=True)
                 w_chart.write(icu_tables.chartevents_chunk(part, _rng(seed, _STREAM["icu/chartevents"], ci), caregivers))
-                tbl, used = icu_tables.inputevents_chunk(part, _rng(seed, _STREAM["icu/inputevents"], ci), caregivers,
-                                                         P, order_in)
+                tables, used, first_dose[a:b] = icu_tables.inputevents_chunk(
+                    part, _rng(seed, _STREAM["icu/inputevents"], ci), caregivers, P, order_in,
+                    icu_tables.late_doses_of(late, a, b))
                 order_in += used
-                w_in.write(tbl)
+                for tbl in tables:
+                    w_in.write(tbl)
                 w_out.write(icu_tables.outputevents_chunk(part, _rng(seed, _STREAM["icu/outputevents"], ci), caregivers))
                 tbl, used = icu_tables.procedureevents_chunk(part, _rng(seed, _STREAM["icu/procedureevents"], ci),
                                                              caregivers, order_proc)
@@ -287,8 +306,9 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
                   "eligible_stays": int(st["eligible"].sum()),
                   "eligible_treated": int((st["eligible"] & (st["treated"] == 1)).sum()),
                   "eligible_untreated": int((st["eligible"] & (st["treated"] == 0)).sum()),
+                  "eligible_untreated_late_dosed": int((late["first"] >= 0).sum()),
                   "rows": {k: int(w.rows) for k, w in sorted(writers.items())}}
-        truth = _truth_files(tmp, st, pop, P, seed, patients, counts)
+        truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose)
         _replace_dir(tmp, out)
     except BaseException:
         for w in writers.values():

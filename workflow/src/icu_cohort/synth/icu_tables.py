@@ -382,11 +382,146 @@ def _f32(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).astype(np.float64)
 
 
-def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np.ndarray,
-                      params: Mapping[str, Any], order_base: int) -> tuple[pa.Table, int]:
-    """IV magnesium sulfate (treated stays only), vasopressors, saline, IV vancomycin.
+#: Doses per IV magnesium sulfate series at most (first + extra).
+_MAX_MGSO4_DOSES = 8
 
-    Returns the table and the number of order ids used (the caller advances ``order_base``).
+
+def mgso4_doses(first: np.ndarray, outtime: np.ndarray, rng: np.random.Generator, M: Mapping[str, Any], *,
+                keep_first: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dose series of IV magnesium sulfate starting at ``first`` (one series per element).
+
+    Further doses (Poisson(``mgso4_extra_doses_mean``)) follow 4-24 h apart (start to start); a
+    dose is kept only when it ends >= 10 min before ``outtime`` (ICU discharge or death).
+    ``keep_first=True`` always keeps the first dose (baseline treated stays, whose first dose is
+    placed to fit); otherwise it obeys the same rule, and a series whose first dose does not fit
+    has no dose at all. Returns (series index, start, duration, grams) per dose, by series then time.
+    """
+    k, max_doses = first.size, _MAX_MGSO4_DOSES
+    grams_opts = np.array([float(g) for g in M["mgso4_dose_grams"]])
+    grams_p = np.array([float(p) for p in M["mgso4_dose_grams"].values()])
+    g = grams_opts[np.searchsorted(np.cumsum(grams_p / grams_p.sum()),
+                                   rng.random((k, max_doses)), side="right").clip(0, grams_opts.size - 1)]
+    dur = np.where(g > 2, 2 * HOUR, HOUR)
+    gaps = np.round(HOUR * rng.uniform(3.0, 22.0, (k, max_doses))).astype(np.int64) // MINUTE * MINUTE
+    starts = first[:, None] + np.cumsum(np.concatenate([np.zeros((k, 1), np.int64),
+                                                        (dur + gaps)[:, :-1]], axis=1), axis=1)
+    n_extra = rng.poisson(float(M["mgso4_extra_doses_mean"]), k)
+    keep = (np.arange(max_doses)[None, :] <= n_extra[:, None]) & (starts + dur <= outtime[:, None] - 10 * MINUTE)
+    if keep_first:
+        keep[:, 0] = True
+    ds, dj = np.nonzero(keep)
+    return ds, starts[ds, dj], dur[ds, dj], g[ds, dj]
+
+
+def _add_mgso4_rows(R: "_Rows", stay: np.ndarray, start: np.ndarray, dur: np.ndarray, grams: np.ndarray,
+                    order: np.ndarray) -> None:
+    """Two rows per dose, same order: 222011 in grams (no rate) and 227523 in mL at 50-100 mL/h."""
+    vol = np.where(grams > 2, 100.0, 50.0)
+    common = dict(stay=stay, start=start, end=start + dur, order=order, link=order,
+                  cat=_IN_CAT.code("02-Fluids (Crystalloids)"),
+                  seccat=_IN_SECCAT.code("Additive (Crystalloid)"),
+                  catdesc=_IN_CATDESC.code("Continuous IV"), total=vol, openbag=0,
+                  status=_IN_STATUS.code("FinishedRunning"))
+    R.add(item=MGSO4_GRAMS, amount=grams * _GRAM_ARTEFACT, amountuom=_IN_AMOUNT_UOM.code("grams"),
+          rate=np.nan, rateuom=-1, comp=_IN_COMP.code(_ADDITIVE), origamount=grams,
+          origrate=_f32(grams / (dur / MINUTE)), **common)
+    R.add(item=MGSO4_BOLUS_ML, amount=vol * _ML_ARTEFACT, amountuom=_IN_AMOUNT_UOM.code("ml"),
+          rate=vol / (dur / HOUR), rateuom=_IN_RATE_UOM.code("mL/hour"),
+          comp=_IN_COMP.code("Main order parameter"), origamount=vol,
+          origrate=vol / (dur / HOUR), **common)
+
+
+#: Order counters of late doses start here (ids_from_counter is a bijection below 98,999,989), far
+#: above the counters of the other inputevents rows, so adding late doses changes no other orderid.
+LATE_ORDER_BASE = 90_000_000
+
+
+def late_mgso4_doses(st: pd.DataFrame, rng: np.random.Generator, params: Mapping[str, Any],
+                     n_caregivers: int) -> dict[str, np.ndarray]:
+    """Late first IV magnesium sulfate doses of eligible stays untreated at baseline (``late_dose``).
+
+    Each eligible stay with ``treated == 0`` is picked with probability ``late_dose.share`` and
+    gets a first-dose time uniform over the whole minutes of [intime + min_hours, intime +
+    max_hours]; the dose series (as for treated stays) is written only while the patient is
+    alive and in the ICU (each dose ends >= 10 min before outtime, which is the death time for
+    ICU deaths), so a picked stay discharged or dead before then gets no late dose. All draws
+    come from ``rng`` (a stream of their own, over all stays at once): the rest of the data set
+    is the same with or without late doses. The doses change no outcome.
+
+    Returns per dose (sorted by stay, then time): ``stay`` (row of ``st``), ``start``, ``dur``,
+    ``grams``, ``order`` (order counter); for its two rows (222011, 227523), arrays of shape
+    (2, doses): ``caregiver`` (index into the caregiver pool) and ``store`` (storetime -
+    starttime, seconds); and per stay ``first`` (first late dose start, -1 if none).
+    """
+    L = params["late_dose"]
+    n = len(st)
+    intime, outtime = st["intime"].to_numpy(np.int64), st["outtime"].to_numpy(np.int64)
+    u = rng.random((2, n))
+    cand = np.flatnonzero(st["eligible"].to_numpy() & (st["treated"].to_numpy() == 0)
+                          & (u[0] < float(L["share"])))
+    lo = ceil_to(intime[cand] + int(np.ceil(HOUR * float(L["min_hours"]))), MINUTE)
+    hi = intime[cand] + int(np.floor(HOUR * float(L["max_hours"])))
+    n_min = np.maximum((hi - lo) // MINUTE, 0)
+    first = lo + MINUTE * np.floor(u[1][cand] * (n_min + 1)).astype(np.int64)
+    ds, start, dur, grams = mgso4_doses(first, outtime[cand], rng, params["medication"], keep_first=False)
+    stay = cand[ds]
+    first_at = np.full(n, -1, np.int64)
+    lead = np.r_[True, stay[1:] != stay[:-1]] if stay.size else np.zeros(0, bool)
+    first_at[stay[lead]] = start[lead]
+    return {"stay": stay, "start": start, "dur": dur, "grams": grams,
+            "order": LATE_ORDER_BASE + np.arange(stay.size, dtype=np.int64),
+            "caregiver": rng.integers(0, n_caregivers, (2, stay.size)),
+            "store": MINUTE * rng.integers(0, 30, (2, stay.size)), "first": first_at}
+
+
+def late_doses_of(late: Mapping[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
+    """The part of :func:`late_mgso4_doses` for stays ``a`` to ``b - 1``, re-indexed from 0."""
+    lo, hi = np.searchsorted(late["stay"], [a, b])
+    out = {k: v[..., lo:hi] for k, v in late.items() if k not in ("stay", "first")}
+    out["stay"] = late["stay"][lo:hi] - a
+    out["first"] = late["first"][a:b]
+    return out
+
+
+def _late_rows_table(st: pd.DataFrame, late: Mapping[str, np.ndarray], caregivers: np.ndarray) -> pa.Table:
+    """inputevents rows of the late doses of the stays in ``st`` (``late['stay']`` indexes ``st``)."""
+    R = _Rows()
+    _add_mgso4_rows(R, late["stay"], late["start"], late["dur"], late["grams"], late["order"])
+    rows = R.get()           # all 222011 rows, then all 227523 rows: the (2, doses) draws flattened
+    return _input_table(st, rows, caregivers[late["caregiver"].ravel()], rows["start"] + late["store"].ravel(),
+                        ids_from_counter(rows["order"]), ids_from_counter(rows["link"]))
+
+
+def _input_table(st: pd.DataFrame, rows: Mapping[str, np.ndarray], caregiver: np.ndarray, store: np.ndarray,
+                 orderid: np.ndarray, linkorderid: np.ndarray) -> pa.Table:
+    stay = rows["stay"]
+    m = stay.size
+    weight = st["weight"].to_numpy()
+    cols = _ids(st, stay) + [
+        ints(caregiver), times(rows["start"]), times(rows["end"]),
+        times(store), ints(rows["item"]),
+        floats(rows["amount"]), _IN_AMOUNT_UOM.column(rows["amountuom"]),
+        floats(rows["rate"]), _IN_RATE_UOM.column(np.maximum(rows["rateuom"], 0), mask=rows["rateuom"] < 0),
+        ints(orderid, wide=True), ints(linkorderid, wide=True),
+        _IN_CAT.column(rows["cat"]), _IN_SECCAT.column(rows["seccat"]), _IN_COMP.column(rows["comp"]),
+        _IN_CATDESC.column(rows["catdesc"]), floats(weight[stay]), floats(rows["total"]), const("ml", m),
+        ints(rows["openbag"].astype(np.int8)), ints(np.zeros(m, np.int8)), _IN_STATUS.column(rows["status"]),
+        floats(rows["origamount"]), floats(rows["origrate"]),
+    ]
+    return pa.Table.from_arrays(cols, names=INPUT_COLUMNS)
+
+
+
+def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np.ndarray,
+                      params: Mapping[str, Any], order_base: int,
+                      late: Mapping[str, np.ndarray] | None = None) -> tuple[list[pa.Table], int, np.ndarray]:
+    """IV magnesium sulfate, vasopressors, saline, IV vancomycin of the stays in ``st``.
+
+    Baseline doses: treated stays, first dose 1-20 h after intime. ``late``: the late doses of
+    these stays (:func:`late_mgso4_doses`, ``stay`` re-indexed to rows of ``st``), written as a
+    second table after the first so that the first is the same with or without them.
+    Returns ([table, late table], number of order ids used by the first table -- the caller
+    advances ``order_base`` -- and the first IV magnesium sulfate start per stay, -1 if none).
     """
     M = params["medication"]
     n = len(st)
@@ -397,9 +532,6 @@ def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
 
     # ---- IV magnesium sulfate: first dose 1-20 h after intime, further doses while in the ICU
     treated = np.flatnonzero(st["treated"].to_numpy() == 1)
-    max_doses = 8
-    grams_opts = np.array([float(g) for g in M["mgso4_dose_grams"]])
-    grams_p = np.array([float(p) for p in M["mgso4_dose_grams"].values()])
     lo, hi = float(M["mgso4_first_dose_hours"]["min"]), float(M["mgso4_first_dose_hours"]["max"])
     # a whole minute in [intime + lo h, intime + hi h] (intime has seconds: round up, draw below hi)
     first = ceil_to(intime[treated] + np.floor(HOUR * rng.uniform(lo, hi - 1.0 / 60.0, treated.size)).astype(np.int64),
@@ -407,33 +539,11 @@ def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
     # stays too short for the drawn time (only non-eligible ones) get it earlier
     first = np.minimum(first, (outtime[treated] - 150 * MINUTE) // MINUTE * MINUTE)
     first = np.maximum(first, intime[treated] // MINUTE * MINUTE + 30 * MINUTE)
-    g = grams_opts[np.searchsorted(np.cumsum(grams_p / grams_p.sum()),
-                                   rng.random((treated.size, max_doses)), side="right").clip(0, grams_opts.size - 1)]
-    dur = np.where(g > 2, 2 * HOUR, HOUR)
-    gaps = np.round(HOUR * rng.uniform(3.0, 22.0, (treated.size, max_doses))).astype(np.int64) // MINUTE * MINUTE
-    starts = first[:, None] + np.cumsum(np.concatenate([np.zeros((treated.size, 1), np.int64),
-                                                        (dur + gaps)[:, :-1]], axis=1), axis=1)
-    n_extra = rng.poisson(float(M["mgso4_extra_doses_mean"]), treated.size)
-    keep = (np.arange(max_doses)[None, :] <= n_extra[:, None]) & (starts + dur <= outtime[treated][:, None] - 10 * MINUTE)
-    keep[:, 0] = True
-    ds, dj = np.nonzero(keep)
-    dstay = treated[ds]
-    d_start, d_dur, d_g = starts[ds, dj], dur[ds, dj], g[ds, dj]
-    vol = np.where(d_g > 2, 100.0, 50.0)
-    order_key = np.arange(ds.size)
+    ds, d_start, d_dur, d_g = mgso4_doses(first, outtime[treated], rng, M, keep_first=True)
     nk = ds.size
-    common = dict(stay=dstay, start=d_start, end=d_start + d_dur, order=order_key, link=order_key,
-                  cat=_IN_CAT.code("02-Fluids (Crystalloids)"),
-                  seccat=_IN_SECCAT.code("Additive (Crystalloid)"),
-                  catdesc=_IN_CATDESC.code("Continuous IV"), total=vol, openbag=0,
-                  status=_IN_STATUS.code("FinishedRunning"))
-    R.add(item=MGSO4_GRAMS, amount=d_g * _GRAM_ARTEFACT, amountuom=_IN_AMOUNT_UOM.code("grams"),
-          rate=np.nan, rateuom=-1, comp=_IN_COMP.code(_ADDITIVE), origamount=d_g,
-          origrate=_f32(d_g / (d_dur / MINUTE)), **common)
-    R.add(item=MGSO4_BOLUS_ML, amount=vol * _ML_ARTEFACT, amountuom=_IN_AMOUNT_UOM.code("ml"),
-          rate=vol / (d_dur / HOUR), rateuom=_IN_RATE_UOM.code("mL/hour"),
-          comp=_IN_COMP.code("Main order parameter"), origamount=vol,
-          origrate=vol / (d_dur / HOUR), **common)
+    _add_mgso4_rows(R, treated[ds], d_start, d_dur, d_g, np.arange(nk))
+    first_dose = np.full(n, -1, np.int64)
+    first_dose[treated] = first
 
     # ---- vasopressors: contiguous segments from vaso_start, >= 6 h; the 2nd runs at the max
     agent = st["_vaso_agent"].to_numpy()
@@ -514,22 +624,19 @@ def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
     base += ab.size
 
     rows = R.get()
-    stay = rows["stay"]
-    m = stay.size
-    orderid = ids_from_counter(order_base + rows["order"])
-    linkorderid = ids_from_counter(order_base + rows["link"])
-    cols = _ids(st, stay) + [
-        ints(caregivers[rng.integers(0, caregivers.size, m)]), times(rows["start"]), times(rows["end"]),
-        times(rows["start"] + MINUTE * rng.integers(0, 30, m)), ints(rows["item"]),
-        floats(rows["amount"]), _IN_AMOUNT_UOM.column(rows["amountuom"]),
-        floats(rows["rate"]), _IN_RATE_UOM.column(np.maximum(rows["rateuom"], 0), mask=rows["rateuom"] < 0),
-        ints(orderid, wide=True), ints(linkorderid, wide=True),
-        _IN_CAT.column(rows["cat"]), _IN_SECCAT.column(rows["seccat"]), _IN_COMP.column(rows["comp"]),
-        _IN_CATDESC.column(rows["catdesc"]), floats(weight[stay]), floats(rows["total"]), const("ml", m),
-        ints(rows["openbag"].astype(np.int8)), ints(np.zeros(m, np.int8)), _IN_STATUS.column(rows["status"]),
-        floats(rows["origamount"]), floats(rows["origrate"]),
-    ]
-    return pa.Table.from_arrays(cols, names=INPUT_COLUMNS), base
+    m = rows["stay"].size
+    if order_base + base > LATE_ORDER_BASE:
+        raise ValueError("too many inputevents orders for the late-dose order counters")
+    caregiver = caregivers[rng.integers(0, caregivers.size, m)]
+    store = rows["start"] + MINUTE * rng.integers(0, 30, m)
+    table = _input_table(st, rows, caregiver, store, ids_from_counter(order_base + rows["order"]),
+                         ids_from_counter(order_base + rows["link"]))
+    tables = [table]
+    if late is not None and late["stay"].size:
+        tables.append(_late_rows_table(st, late, caregivers))
+        has = late["first"] >= 0
+        first_dose[has] = late["first"][has]
+    return tables, base, first_dose
 
 
 # --------------------------------------------------------------------------------------

@@ -152,3 +152,8 @@ def _validate(p: Mapping[str, Any]) -> None:
     hi = float(p["medication"]["mgso4_first_dose_hours"]["max"])
     if not 0.5 <= lo <= hi <= 20.0:
         raise ValueError("medication.mgso4_first_dose_hours must satisfy 0.5 <= min <= max <= 20")
+    late = p["late_dose"]
+    if not 0.0 <= float(late["share"]) <= 1.0:
+        raise ValueError(f"late_dose.share must be a probability, got {late['share']}")
+    if not hi <= float(late["min_hours"]) <= float(late["max_hours"]):
+        raise ValueError("late_dose must satisfy medication.mgso4_first_dose_hours.max <= min_hours <= max_hours")
