@@ -66,15 +66,22 @@ def test_default_run_finds_exactly_the_generators_eligible_stays(default_run):
     truth = pd.read_csv(truth_dir / "ground_truth_stays.csv")
     icustays = pd.read_csv(truth_dir / "icu" / "icustays.csv.gz")
     assert set(truth["stay_id"]) == set(icustays["stay_id"])
-    cohort = pd.read_parquet(default_run / "results" / "sae_mgso4" / "cohort.parquet")
     eligible = truth[truth["eligible"] == 1]
-    assert set(cohort["stay_id"]) == set(eligible["stay_id"])
-    both = cohort.merge(eligible, on="stay_id", suffixes=("", "_truth"))
-    assert (both["treated"] == both["treated_truth"]).all()
-    # the observed outcome is the potential outcome under the stay's own treatment
-    day = both["death_day_if_treated"].where(both["treated"] == 1, both["death_day_if_untreated"])
-    died = day.notna() & (day <= 28)
-    assert (both["death_28d"] == died.astype(int)).mean() > 0.99  # dod-only deaths round to midday
+    for study, window_end in (("sae_mgso4", None), ("sae_mgso4_48h", 48)):
+        cohort = pd.read_parquet(default_run / "results" / study / "cohort.parquet")
+        assert set(cohort["stay_id"]) == set(eligible["stay_id"])
+        both = cohort.merge(eligible, on="stay_id", suffixes=("", "_truth"))
+        # exposure as each study defines it: any IV dose in the stay, or a first dose within 48 h
+        # (the planted, baseline treatment; later first doses are the immortal-time decoys)
+        first = both["iv_mgso4_first_dose_hours"]
+        exposed = first.notna() if window_end is None else first < window_end
+        assert (both["treated"] == exposed.astype(int)).all(), study
+        if window_end == 48:
+            assert (both["treated"] == both["treated_truth"]).all()
+        # the observed outcome is the potential outcome under the baseline decision
+        day = both["death_day_if_treated"].where(both["treated_truth"] == 1, both["death_day_if_untreated"])
+        died = day.notna() & (day <= 28)
+        assert (both["death_28d"] == died.astype(int)).mean() > 0.99  # dod-only deaths round to midday
 
 
 def test_report_is_self_contained_and_has_no_identifiers(default_run):
