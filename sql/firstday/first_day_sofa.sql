@@ -6,33 +6,14 @@
 -- first_day_lab, first_day_urine_output, first_day_gcs, bg with ventilation, and the
 -- vasopressor tables: highest rate of infusions starting in the window, mcg/kg/min).
 WITH vaso_stg AS (
-    SELECT ie.stay_id, 'norepinephrine' AS treatment, mv.vaso_rate AS rate
+    -- infusions starting in [intime - 6 h, intime + 24 h]
+    SELECT ie.stay_id, mv.agent AS treatment, mv.vaso_rate AS rate
     FROM mimiciv_icu.icustays AS ie
-    INNER JOIN mimiciv_derived.norepinephrine AS mv
+    INNER JOIN mimiciv_derived.vasoactive_infusion AS mv
         ON ie.stay_id = mv.stay_id
             AND mv.starttime >= ie.intime - INTERVAL 6 HOUR
             AND mv.starttime <= ie.intime + INTERVAL 1 DAY
-    UNION ALL
-    SELECT ie.stay_id, 'epinephrine' AS treatment, mv.vaso_rate AS rate
-    FROM mimiciv_icu.icustays AS ie
-    INNER JOIN mimiciv_derived.epinephrine AS mv
-        ON ie.stay_id = mv.stay_id
-            AND mv.starttime >= ie.intime - INTERVAL 6 HOUR
-            AND mv.starttime <= ie.intime + INTERVAL 1 DAY
-    UNION ALL
-    SELECT ie.stay_id, 'dobutamine' AS treatment, mv.vaso_rate AS rate
-    FROM mimiciv_icu.icustays AS ie
-    INNER JOIN mimiciv_derived.dobutamine AS mv
-        ON ie.stay_id = mv.stay_id
-            AND mv.starttime >= ie.intime - INTERVAL 6 HOUR
-            AND mv.starttime <= ie.intime + INTERVAL 1 DAY
-    UNION ALL
-    SELECT ie.stay_id, 'dopamine' AS treatment, mv.vaso_rate AS rate
-    FROM mimiciv_icu.icustays AS ie
-    INNER JOIN mimiciv_derived.dopamine AS mv
-        ON ie.stay_id = mv.stay_id
-            AND mv.starttime >= ie.intime - INTERVAL 6 HOUR
-            AND mv.starttime <= ie.intime + INTERVAL 1 DAY
+    WHERE mv.agent IN ('norepinephrine', 'epinephrine', 'dobutamine', 'dopamine')
 )
 
 , vaso_mv AS (

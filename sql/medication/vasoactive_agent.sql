@@ -4,19 +4,7 @@
 -- phenylephrine, dobutamine, milrinone in mcg/kg/min; vasopressin in units/hour).
 -- Source: MIT-LCP mimic-code, mimic-iv/concepts/medication/vasoactive_agent.sql.
 WITH drug AS (
-    SELECT 'dobutamine' AS agent, stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.dobutamine
-    UNION ALL
-    SELECT 'dopamine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.dopamine
-    UNION ALL
-    SELECT 'epinephrine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.epinephrine
-    UNION ALL
-    SELECT 'norepinephrine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.norepinephrine
-    UNION ALL
-    SELECT 'phenylephrine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.phenylephrine
-    UNION ALL
-    SELECT 'vasopressin', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.vasopressin
-    UNION ALL
-    SELECT 'milrinone', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.milrinone
+    SELECT agent, stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.vasoactive_infusion
 )
 
 -- every start and stop time of any agent

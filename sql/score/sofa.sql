@@ -210,13 +210,9 @@ WITH soi AS (
 )
 
 , vaso_rows AS (
-    SELECT 'epinephrine' AS agent, stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.epinephrine
-    UNION ALL
-    SELECT 'norepinephrine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.norepinephrine
-    UNION ALL
-    SELECT 'dopamine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.dopamine
-    UNION ALL
-    SELECT 'dobutamine', stay_id, vaso_rate, starttime, endtime FROM mimiciv_derived.dobutamine
+    SELECT agent, stay_id, vaso_rate, starttime, endtime
+    FROM mimiciv_derived.vasoactive_infusion
+    WHERE agent IN ('epinephrine', 'norepinephrine', 'dopamine', 'dobutamine')
 )
 
 , vaso_hours AS (

@@ -97,7 +97,7 @@ PHASES: dict[str, list[Step]] = {
             "medication",
             [
                 "antibiotic", "norepinephrine", "epinephrine", "dopamine", "dobutamine",
-                "phenylephrine", "vasopressin", "milrinone", "vasoactive_agent",
+                "phenylephrine", "vasopressin", "milrinone", "vasoactive_infusion", "vasoactive_agent",
             ],
         )
         + _steps("mimiciv_derived", "treatment", ["ventilation", "rrt"])
