@@ -79,3 +79,13 @@ def test_a_study_can_extend_another_and_state_only_what_differs(tmp_path):
     (tmp_path / "noname.yaml").write_text(yaml.safe_dump({"extends": "base"}))
     with pytest.raises(ConfigError, match=r"noname\.yaml: name: 'base' must equal the file name 'noname'"):
         load_study("noname", tmp_path)
+
+
+def test_covariate_list_gives_each_column_with_its_kind():
+    from icu_cohort.config import covariate_list
+
+    study = {"covariates": {"continuous": ["age", "sofa"], "binary": ["male"], "categorical": ["race"]}}
+    assert covariate_list(study) == [
+        {"name": "age", "type": "continuous"}, {"name": "sofa", "type": "continuous"},
+        {"name": "male", "type": "binary"}, {"name": "race", "type": "categorical"}]
+    assert covariate_list({}) == []

@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from icu_cohort import loader
+from icu_cohort.cohort import required_tables
 from icu_cohort.config import ConfigError, load_study, validate_config
 from icu_cohort.mimic_tables import TABLES, table
 
@@ -31,14 +32,9 @@ DUCKDB = CFG["duckdb"]
 SQL_FILES = sorted(str(p) for p in SQL_DIR.rglob("*.sql"))
 
 
-def required_tables(study):
-    """MIMIC-IV tables (``"icu/chartevents"``) a study's SQL reads."""
-    from icu_cohort.cohort import required_tables as _required
-
-    return list(_required(study))
-
-
-NEEDED_TABLES = sorted({key for study in STUDIES.values() for key in required_tables(study)})
+# MIMIC-IV tables (``"icu/chartevents"``) each study's SQL reads, found once by reading sql/.
+STUDY_TABLES = {name: required_tables(study, SQL_DIR) for name, study in STUDIES.items()}
+NEEDED_TABLES = sorted({key for keys in STUDY_TABLES.values() for key in keys})
 
 if CFG["mimic_dir"]:
     # Real MIMIC-IV: check every file and header now, before any job runs.
@@ -67,7 +63,7 @@ def study_file(wildcards):
 
 
 def study_parquet(wildcards):
-    return parquet_files(required_tables(STUDIES[wildcards.study]))
+    return parquet_files(STUDY_TABLES[wildcards.study])
 
 
 wildcard_constraints:

@@ -172,15 +172,11 @@ def covariate_list(study: dict) -> list[dict]:
     ``kind`` is ``continuous``, ``binary`` or ``categorical``.
     """
     spec = study.get("covariates") or {}
-    out: list[dict] = []
-    if isinstance(spec, dict):
-        for kind in ("continuous", "binary", "categorical"):
-            for name in spec.get(kind, []) or []:
-                out.append({"name": name, "type": kind})
-    else:
-        for item in spec:
-            out.append({"name": item["name"], "type": item["type"]})
-    return out
+    return [
+        {"name": name, "type": kind}
+        for kind in ("continuous", "binary", "categorical")
+        for name in spec.get(kind) or []
+    ]
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
