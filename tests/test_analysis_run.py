@@ -77,6 +77,10 @@ def test_contract_keys_and_files(default_run, cohort):
             assert set(cols) <= set(df.columns), (name, set(cols) - set(df.columns))
     assert json.loads((out / "estimates.json").read_text()) == est
     assert not [p for p in out.iterdir() if p.name.startswith(".analysis-tmp")]
+    # the Snakemake rule's outputs are exactly the files written
+    from icu_cohort.analysis import OUTPUT_FILES
+
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
 
 
 def test_extended_estimates(default_run):

@@ -1,16 +1,9 @@
 # Stage 3: propensity score, matching, balance, Kaplan-Meier, Cox, IPTW, subgroups.
 
-ANALYSIS_TABLES = [
-    "propensity.parquet",
-    "matched.parquet",
-    "table1.csv",
-    "km.csv",
-    "km_at_risk.csv",
-    "cox_multivariable.csv",
-    "subgroups.csv",
-    "ph_test.csv",
-    "ps_summary.csv",
-]
+from icu_cohort.analysis import OUTPUT_FILES
+
+# Reported separately below (Snakemake report entries): balance.csv and estimates.json.
+ANALYSIS_TABLES = [name for name in OUTPUT_FILES if name not in ("balance.csv", "estimates.json")]
 
 
 rule analysis:

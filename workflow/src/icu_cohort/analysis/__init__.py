@@ -18,6 +18,6 @@ Modules (small pure functions, each documenting what its numbers mean):
 * :mod:`.run` -- the orchestration and atomic writing.
 """
 
-from .run import run_analysis
+from .run import OUTPUT_FILES, run_analysis
 
-__all__ = ["run_analysis"]
+__all__ = ["OUTPUT_FILES", "run_analysis"]

@@ -60,6 +60,13 @@ def _guard(label: str, notes: list, fn, fallback):
         return fallback
 GROUP_WORD = {1: "treated", 0: "control"}
 
+#: The files :func:`run_analysis` writes into its output folder (the Snakemake rule's outputs).
+OUTPUT_FILES = (
+    "propensity.parquet", "matched.parquet", "balance.csv", "table1.csv", "km.csv",
+    "km_at_risk.csv", "cox_multivariable.csv", "subgroups.csv", "ph_test.csv", "ps_summary.csv",
+    "estimates.json",
+)
+
 
 def _check_cohort(cohort: pd.DataFrame, covariates: list[dict]) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in cohort.columns]
