@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from test_report import resource_references
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT_FILES = ["cohort.parquet", "attrition.csv", "propensity.parquet", "matched.parquet",
@@ -90,7 +91,7 @@ def test_report_is_self_contained_and_has_no_identifiers(default_run):
     for column in ("subject_id", "hadm_id", "stay_id"):
         for value in cohort[column].astype(str).head(50):
             assert value not in html
-    assert "<script src" not in html and "https://" not in html.replace('xmlns="http', "")
+    assert resource_references(html) == []  # nothing the page would fetch (src, href, url(), @import)
 
 
 def test_second_run_has_nothing_to_do(default_run):
