@@ -1,5 +1,6 @@
-# icu-cohort: MIMIC-IV (or the embedded synthetic set) -> Parquet -> SQL cohort -> propensity-score
-# matching, balance, survival -> one self-contained HTML report per study.
+# icu-cohort: MIMIC-IV (or the embedded synthetic set) -> Parquet -> concepts (once per data
+# source) -> each study's cohort -> propensity-score matching, balance, survival -> one
+# self-contained HTML report per study, under results/<source>/<study>/.
 #
 #   snakemake --cores 2                                        # synthetic data, every study
 #   snakemake --cores 2 --config mimic_dir=/path/to/mimiciv/2.2  # real MIMIC-IV
@@ -17,6 +18,7 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/concepts.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
@@ -27,5 +29,5 @@ report: "workflow/report/workflow.rst"
 
 rule all:
     input:
-        expand(f"{RESULTS}/{{study}}/report.html", study=STUDY_NAMES),
+        expand(f"{RESULTS_SOURCE}/{{study}}/{artifacts.REPORT.name}", study=STUDY_NAMES),
     default_target: True

@@ -1,10 +1,12 @@
 -- study.stay_eligibility: one row per ICU stay with the inclusion criteria of the study,
--- each as a boolean (NULL data count as not met), in the order of the attrition table:
+-- each as a boolean (NULL data count as not met). The study's ordered criteria
+-- (icu_cohort.study.Study.criteria) read these columns; study.final_stay and attrition.csv
+-- are both generated from that list (icu_cohort.cohort):
 --   adult          age at hospital admission (mimiciv_derived.age) >= ${min_age}
 --   first_icu_stay the patient's earliest ICU stay (by intime, then stay_id, among ALL the
 --                  patient's ICU stays)
 --   icu_los_ok     outtime - intime > ${min_icu_los_hours} hours
---   sepsis3        a row in mimiciv_derived.sepsis3 (Sepsis-3 in the ICU)
+--   sepsis3        a row in study.sepsis3 (Sepsis-3 in the ICU, with the study's window)
 --   encephalopathy lowest first-day GCS (mimiciv_derived.first_day_gcs) < ${gcs_below}, or a
 --                  delirium code (study.admission_icd_group, kind 'delirium') on the admission
 -- Sources: study file (cohort section); Sepsis-3: Singer M et al., JAMA 2016; SAE:
@@ -24,7 +26,7 @@ WITH ranked AS (
 
 , sepsis AS (
     SELECT DISTINCT stay_id
-    FROM mimiciv_derived.sepsis3
+    FROM study.sepsis3
     WHERE sepsis3
 )
 

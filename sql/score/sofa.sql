@@ -1,20 +1,15 @@
 -- mimiciv_derived.sofa: the Sequential Organ Failure Assessment score per ICU stay and hour,
--- each organ scored over the hour (respiration: PaO2/FiO2 split by invasive ventilation;
--- coagulation: platelets; liver: bilirubin; cardiovascular: MAP and vasopressor rates in
--- mcg/kg/min; CNS: GCS; renal: creatinine and 24-hour urine output), then the worst value
--- of each organ over the last 24 hours (*_24hours) and their sum sofa_24hours (a missing
--- organ counts 0).
+-- over every hour of every ICU stay: each organ scored over the hour (respiration:
+-- PaO2/FiO2 split by invasive ventilation; coagulation: platelets; liver: bilirubin;
+-- cardiovascular: MAP and vasopressor rates in mcg/kg/min; CNS: GCS; renal: creatinine and
+-- 24-hour urine output), then the worst value of each organ over the last 24 hours
+-- (*_24hours) and their sum sofa_24hours (a missing organ counts 0).
 -- Sources: Vincent J-L et al., Intensive Care Med 1996;22:707-710 (SOFA); MIT-LCP mimic-code,
 -- mimic-iv/concepts/score/sofa.sql (thresholds, data sources, hourly clock, 24-hour
--- rolling window, output columns) and demographics/icustay_hourly.sql (the clock).
+-- rolling window, output columns) and demographics/icustay_hourly.sql (the clock: hours
+-- -24 .. ceil(ICU length of stay), rows kept from hour 0).
 --
--- Differences from mimic-code, for speed; the values of the rows present are the same:
---   * Rows are computed only where Sepsis-3 can use them: for ICU stays with a suspected
---     infection (mimiciv_derived.suspicion_of_infection, stay_id not null), for the hours
---     whose end lies in [earliest suspected infection - ${sepsis3_hours_before} h,
---     latest suspected infection + ${sepsis3_hours_after} h] (the window of sepsis3.sql), and
---     not before hour 0. The 23 hours before the first row (down to hour -24, as mimic-code)
---     are computed too, so the 24-hour rolling maxima are exact.
+-- Differences from mimic-code, for speed; the values are the same:
 --   * Measurements are placed in their hour by arithmetic (hour = ceil((charttime -
 --     hour-0 end) / 1 h), i.e. the interval (endtime - 1 h, endtime]) instead of a range join
 --     to mimic-code's icustay_hourly table; infusions are expanded to the hour ends they
@@ -25,29 +20,14 @@
 --     of the last heart rate or of the ICU outtime, whichever is later (mimic-code: the last
 --     heart rate only; in MIMIC-IV heart rate is charted to the end of the stay, so this only
 --     matters for sparsely charted data).
-WITH soi AS (
-    SELECT
-        stay_id
-        , MIN(suspected_infection_time) - to_seconds(${sepsis3_hours_before} * 3600.0) AS need_from
-        , MAX(suspected_infection_time) + to_seconds(${sepsis3_hours_after} * 3600.0) AS need_to
-    FROM mimiciv_derived.suspicion_of_infection
-    WHERE stay_id IS NOT NULL
-        AND suspected_infection = 1
-    GROUP BY stay_id
-)
-
-, clock AS (
+WITH clock AS (
     SELECT
         ie.stay_id
         , ie.hadm_id
         , ie.subject_id
-        , soi.need_from
-        , soi.need_to
         , COALESCE(it.intime_hr, ie.intime) AS intime_hr
         , GREATEST(COALESCE(it.outtime_hr, ie.outtime), ie.outtime) AS outtime_hr
     FROM mimiciv_icu.icustays AS ie
-    INNER JOIN soi
-        ON ie.stay_id = soi.stay_id
     LEFT JOIN mimiciv_derived.icustay_times AS it
         ON ie.stay_id = it.stay_id
 )
@@ -63,36 +43,22 @@ WITH soi AS (
     FROM clock
 )
 
-, needed AS (
-    SELECT
-        stay_id
-        , hadm_id
-        , subject_id
-        , endtime0
-        -- first and last hour whose end lies in the Sepsis-3 window, within [0, ICU stay]
-        , GREATEST(0, CAST(ceil(date_diff('second', endtime0, need_from) / 3600.0) AS INTEGER)) AS hr_first
-        , LEAST(
-            CAST(ceil(date_diff('second', intime_hr, outtime_hr) / 3600.0) AS INTEGER)
-            , CAST(floor(date_diff('second', endtime0, need_to) / 3600.0) AS INTEGER)
-        ) AS hr_last
-    FROM clock0
-)
-
 , co AS (
-    -- the hours computed: 23 hours before the first needed one (not before -24) to the last
+    -- the hours computed: -24 (for the 24-hour rolling maxima of the first rows) to the
+    -- last hour of the stay; rows are kept from hour 0
     SELECT
         stay_id
         , hadm_id
         , subject_id
         , endtime0
-        , hr_first
-        , hr_last
-        , GREATEST(-24, hr_first - 23) AS hr_lo
+        , 0 AS hr_first
+        , CAST(ceil(date_diff('second', intime_hr, outtime_hr) / 3600.0) AS INTEGER) AS hr_last
+        , -24 AS hr_lo
         -- measurements in hours hr_lo .. hr_last lie in (lo_time, hi_time]
-        , endtime0 + to_hours(GREATEST(-24, hr_first - 23) - 1) AS lo_time
-        , endtime0 + to_hours(hr_last) AS hi_time
-    FROM needed
-    WHERE hr_first <= hr_last
+        , endtime0 + to_hours(-25) AS lo_time
+        , endtime0 + to_hours(CAST(ceil(date_diff('second', intime_hr, outtime_hr) / 3600.0) AS INTEGER)) AS hi_time
+    FROM clock0
+    WHERE outtime_hr IS NOT NULL
 )
 
 , grid AS (

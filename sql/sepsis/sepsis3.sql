@@ -1,75 +1,9 @@
--- mimiciv_derived.sepsis3: ICU stays meeting Sepsis-3 in the ICU, with the earliest
--- suspected infection (mimiciv_derived.suspicion_of_infection, antibiotic started during the
--- stay) that has a 24-hour SOFA (mimiciv_derived.sofa) >= ${sepsis3_sofa_threshold} with its end time
--- within [suspected infection time - ${sepsis3_hours_before} h, suspected infection time + ${sepsis3_hours_after} h].
--- Baseline SOFA is assumed 0, as in mimic-code. Every row has sepsis3 = true.
--- Source: MIT-LCP mimic-code, mimic-iv/concepts/sepsis/sepsis3.sql; Singer M et al.,
--- JAMA 2016;315(8):801-810 (Sepsis-3); thresholds and window from the study file
--- (cohort.sepsis3).
-WITH sofa AS (
-    SELECT
-        stay_id
-        , starttime
-        , endtime
-        , respiration_24hours AS respiration
-        , coagulation_24hours AS coagulation
-        , liver_24hours AS liver
-        , cardiovascular_24hours AS cardiovascular
-        , cns_24hours AS cns
-        , renal_24hours AS renal
-        , sofa_24hours AS sofa_score
-    FROM mimiciv_derived.sofa
-    WHERE sofa_24hours >= ${sepsis3_sofa_threshold}
-)
-
-, s1 AS (
-    SELECT
-        soi.subject_id
-        , soi.stay_id
-        , soi.ab_id
-        , soi.antibiotic
-        , soi.antibiotic_time
-        , soi.culture_time
-        , soi.suspected_infection
-        , soi.suspected_infection_time
-        , soi.specimen
-        , soi.positive_culture
-        , sofa.starttime
-        , sofa.endtime
-        , sofa.respiration
-        , sofa.coagulation
-        , sofa.liver
-        , sofa.cardiovascular
-        , sofa.cns
-        , sofa.renal
-        , sofa.sofa_score
-        , sofa.sofa_score >= ${sepsis3_sofa_threshold} AND soi.suspected_infection = 1 AS sepsis3
-        , ROW_NUMBER() OVER (
-            PARTITION BY soi.stay_id
-            ORDER BY soi.suspected_infection_time, soi.antibiotic_time, soi.culture_time, sofa.endtime, soi.ab_id
-        ) AS rn_sus
-    FROM mimiciv_derived.suspicion_of_infection AS soi
-    INNER JOIN sofa
-        ON soi.stay_id = sofa.stay_id
-            AND sofa.endtime >= soi.suspected_infection_time - to_seconds(${sepsis3_hours_before} * 3600.0)
-            AND sofa.endtime <= soi.suspected_infection_time + to_seconds(${sepsis3_hours_after} * 3600.0)
-    WHERE soi.stay_id IS NOT NULL
-)
-
-SELECT
-    subject_id
-    , stay_id
-    , antibiotic_time
-    , culture_time
-    , suspected_infection_time
-    , endtime AS sofa_time
-    , sofa_score
-    , respiration
-    , coagulation
-    , liver
-    , cardiovascular
-    , cns
-    , renal
-    , sepsis3
-FROM s1
-WHERE rn_sus = 1
+-- mimiciv_derived.sepsis3: ICU stays meeting Sepsis-3 in the ICU with the standard
+-- parameters: a suspected infection with a 24-hour SOFA >= 2 whose end lies from 48 h before
+-- to 24 h after the suspected infection time (the rule itself: sepsis3_rule.sql).
+-- Source: MIT-LCP mimic-code, mimic-iv/concepts/sepsis/sepsis3.sql ("sofa_score >= 2",
+-- "BETWEEN suspected_infection_time - INTERVAL '48' HOUR AND ... + INTERVAL '24' HOUR");
+-- Singer M et al., JAMA 2016;315(8):801-810 (Sepsis-3: an acute increase in SOFA of 2 or
+-- more, baseline assumed 0; the 48 h / 24 h window of Seymour CW et al., JAMA 2016;315(8):762-774).
+SELECT *
+FROM sepsis3_rule(2, 48, 24)

@@ -1,34 +1,36 @@
-# Stage 3: propensity score, matching, balance, Kaplan-Meier, Cox, IPTW, subgroups.
-
-from icu_cohort.analysis import OUTPUT_FILES
+# Stage 4: propensity score, matching, balance, Kaplan-Meier, Cox, IPTW, subgroups.
 
 # Reported separately below (Snakemake report entries): balance.csv and estimates.json.
-ANALYSIS_TABLES = [name for name in OUTPUT_FILES if name not in ("balance.csv", "estimates.json")]
+ANALYSIS_TABLES = [
+    a.name for a in artifacts.ANALYSIS_OUTPUTS if a not in (artifacts.BALANCE, artifacts.ESTIMATES)
+]
 
 
 rule analysis:
     """The study's estimates from its cohort."""
     input:
-        cohort=f"{RESULTS}/{{study}}/cohort.parquet",
-        study=study_file,
+        cohort=f"{RESULTS_SOURCE}/{{study}}/{artifacts.COHORT.name}",
+        study=study_files,
     output:
-        tables=[f"{RESULTS}/{{study}}/{name}" for name in ANALYSIS_TABLES],
+        tables=[f"{RESULTS_SOURCE}/{{study}}/{name}" for name in ANALYSIS_TABLES],
         balance=report(
-            f"{RESULTS}/{{study}}/balance.csv",
+            f"{RESULTS_SOURCE}/{{study}}/{artifacts.BALANCE.name}",
             caption="../report/balance.rst",
             category="Analysis",
             subcategory="{study}",
         ),
         estimates=report(
-            f"{RESULTS}/{{study}}/estimates.json",
+            f"{RESULTS_SOURCE}/{{study}}/{artifacts.ESTIMATES.name}",
             caption="../report/estimates.rst",
             category="Analysis",
             subcategory="{study}",
         ),
+    params:
+        study=study_params,
     log:
-        f"logs/analysis/{{study}}.log",
+        f"logs/{SOURCE}/analysis/{{study}}.log",
     benchmark:
-        f"logs/benchmarks/analysis_{{study}}.tsv"
+        f"logs/benchmarks/{SOURCE}/analysis_{{study}}.tsv"
     threads: 1
     script:
         "../scripts/run_analysis.py"

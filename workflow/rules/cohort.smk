@@ -1,29 +1,30 @@
-# Stage 2: the study cohort, by the SQL concepts in sql/ run in DuckDB over the Parquet views.
+# Stage 3: the study cohort: the study's own SQL (schema study) over the concepts.
 
 
 rule cohort:
-    """Cohort, exposure, outcome and covariates for one study; the attrition table."""
+    """Eligibility, exposure, outcome and covariates for one study; the attrition table."""
     input:
-        tables=study_parquet,
-        study=study_file,
-        sql=SQL_FILES,
+        tables=parquet_files(STUDY_TABLES),
+        concepts=CONCEPTS,
+        study=study_files,
+        sql=STUDY_SQL,
     output:
-        cohort=f"{RESULTS}/{{study}}/cohort.parquet",
+        cohort=f"{RESULTS_SOURCE}/{{study}}/{artifacts.COHORT.name}",
         attrition=report(
-            f"{RESULTS}/{{study}}/attrition.csv",
+            f"{RESULTS_SOURCE}/{{study}}/{artifacts.ATTRITION.name}",
             caption="../report/attrition.rst",
             category="Cohort",
             subcategory="{study}",
         ),
-        missingness=f"{RESULTS}/{{study}}/covariate_missingness.csv",
+        missingness=f"{RESULTS_SOURCE}/{{study}}/{artifacts.MISSINGNESS.name}",
     params:
+        study=study_params,
         parquet_dir=PARQUET,
-        sql_dir=str(SQL_DIR),
         duckdb=DUCKDB,
     log:
-        f"logs/cohort/{{study}}.log",
+        f"logs/{SOURCE}/cohort/{{study}}.log",
     benchmark:
-        f"logs/benchmarks/cohort_{{study}}.tsv"
+        f"logs/benchmarks/{SOURCE}/cohort_{{study}}.tsv"
     threads: DUCKDB["threads"]
     script:
         "../scripts/build_cohort.py"

@@ -1,16 +1,22 @@
 # Configuration, validated once at start-up: a wrong key or type stops the run naming the key.
-import hashlib
+# Each study is loaded once into a Study object (extends: resolved, defaults filled); jobs
+# receive its resolved definition as a parameter and never validate again.
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from icu_cohort import loader
-from icu_cohort.cohort import required_tables
-from icu_cohort.config import ConfigError, load_study, validate_config
+from icu_cohort import artifacts, cohort, concepts, loader
+from icu_cohort.config import ConfigError, validate_config
 from icu_cohort.mimic_tables import TABLES, table
+from icu_cohort.resources import sql_dir
+from icu_cohort.study import load_study
 
 REPO = Path(workflow.basedir)
-SQL_DIR = REPO / "sql"
+SQL_DIR = sql_dir()
+# The interpreter running Snakemake: rules call the package through it, never through a
+# command that may not be on PATH.
+PYTHON = sys.executable
 
 
 def repo_path(path):
@@ -29,12 +35,13 @@ STUDY_NAMES = list(STUDIES)
 DATA = CFG["data_dir"]
 RESULTS = CFG["results_dir"]
 DUCKDB = CFG["duckdb"]
-SQL_FILES = sorted(str(p) for p in SQL_DIR.rglob("*.sql"))
 
-
-# MIMIC-IV tables (``"icu/chartevents"``) each study's SQL reads, found once by reading sql/.
-STUDY_TABLES = {name: required_tables(study, SQL_DIR) for name, study in STUDIES.items()}
-NEEDED_TABLES = sorted({key for keys in STUDY_TABLES.values() for key in keys})
+# The SQL each stage runs, found once at start-up: the concepts' run list and the study layer.
+CONCEPT_SQL = [str(SQL_DIR / f.path) for f in concepts.concept_files(SQL_DIR)] + [str(SQL_DIR / concepts.RUN_LIST)]
+STUDY_SQL = [str(SQL_DIR / path) for path in cohort.STUDY_FILES]
+CONCEPT_TABLES = concepts.required_tables(SQL_DIR)
+STUDY_TABLES = cohort.required_tables(SQL_DIR)
+NEEDED_TABLES = sorted(set(CONCEPT_TABLES) | set(STUDY_TABLES))
 
 if CFG["mimic_dir"]:
     # Real MIMIC-IV: check every file and header now, before any job runs.
@@ -44,26 +51,31 @@ if CFG["mimic_dir"]:
         SOURCES = loader.check_sources(Path(MIMIC_DIR), NEEDED_TABLES, CFG["allow_missing_tables"])
     except loader.MimicInputError as exc:
         raise WorkflowError(str(exc)) from None
-    _tag = hashlib.sha1(MIMIC_DIR.encode()).hexdigest()[:10]
-    PARQUET = f"{DATA}/parquet/mimic-{_tag}"
+    SOURCE = artifacts.mimic_source(MIMIC_DIR)
 else:
     SOURCE_KIND = "synthetic"
     _syn = CFG["synthetic"]
-    MIMIC_DIR = f"{DATA}/synthetic/p{_syn['patients']}-s{_syn['seed']}"
+    SOURCE = artifacts.synthetic_source(_syn["patients"], _syn["seed"])
+    MIMIC_DIR = f"{DATA}/synthetic/{SOURCE}"
     SOURCES = {key: Path(MIMIC_DIR) / table(key).relpath for key in NEEDED_TABLES}
-    PARQUET = f"{DATA}/parquet/synthetic-p{_syn['patients']}-s{_syn['seed']}"
+
+PARQUET = str(artifacts.parquet_dir(DATA, SOURCE))
+CONCEPTS = str(artifacts.concepts_dir(DATA, SOURCE))
+RESULTS_SOURCE = f"{RESULTS}/{SOURCE}"
+print(f"icu-cohort: data source {SOURCE} ({SOURCE_KIND}); results in {RESULTS_SOURCE}/", file=sys.stderr)
 
 
 def parquet_files(keys):
     return [str(loader.parquet_path(Path(PARQUET), key)) for key in keys]
 
 
-def study_file(wildcards):
-    return str(STUDY_DIR / f"{wildcards.study}.yaml")
+def study_files(wildcards):
+    """The study file and every file it extends: a change to any of them rebuilds the study."""
+    return list(STUDIES[wildcards.study].files)
 
 
-def study_parquet(wildcards):
-    return parquet_files(STUDY_TABLES[wildcards.study])
+def study_params(wildcards):
+    return STUDIES[wildcards.study].to_dict()
 
 
 wildcard_constraints:

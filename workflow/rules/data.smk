@@ -10,16 +10,18 @@ if SOURCE_KIND == "synthetic":
             truth=f"{MIMIC_DIR}/ground_truth.json",
             truth_stays=f"{MIMIC_DIR}/ground_truth_stays.csv",
         params:
+            python=PYTHON,
             patients=CFG["synthetic"]["patients"],
             seed=CFG["synthetic"]["seed"],
             out=MIMIC_DIR,
         log:
-            f"logs/synthetic_mimic/p{CFG['synthetic']['patients']}-s{CFG['synthetic']['seed']}.log",
+            f"logs/{SOURCE}/synthetic_mimic.log",
         benchmark:
-            f"logs/benchmarks/synthetic_mimic.tsv"
+            f"logs/benchmarks/{SOURCE}/synthetic_mimic.tsv"
         threads: 2
         shell:
-            "icu-cohort synth --patients {params.patients} --seed {params.seed} --out {params.out} > {log} 2>&1"
+            "{params.python:q} -m icu_cohort synth --patients {params.patients} --seed {params.seed}"
+            " --threads {threads} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule check_mimic:
@@ -35,7 +37,7 @@ rule check_mimic:
         allow_missing=CFG["allow_missing_tables"],
         checksums=CFG["data_checksums"],
     log:
-        f"logs/check_mimic/{Path(PARQUET).name}.log",
+        f"logs/{SOURCE}/check_mimic.log",
     script:
         "../scripts/check_mimic.py"
 
@@ -49,13 +51,12 @@ rule mimic_to_parquet:
         f"{PARQUET}/{{module}}/{{table}}.parquet",
     params:
         key=lambda w: f"{w.module}/{w.table}",
-        threads=DUCKDB["threads"],
         memory_limit=DUCKDB["memory_limit"],
         temp_directory=DUCKDB["temp_directory"],
     log:
-        f"logs/mimic_to_parquet/{Path(PARQUET).name}/{{module}}_{{table}}.log",
+        f"logs/{SOURCE}/mimic_to_parquet/{{module}}_{{table}}.log",
     benchmark:
-        f"logs/benchmarks/{Path(PARQUET).name}/mimic_to_parquet_{{module}}_{{table}}.tsv"
+        f"logs/benchmarks/{SOURCE}/mimic_to_parquet_{{module}}_{{table}}.tsv"
     threads: 1
     script:
         "../scripts/mimic_to_parquet.py"

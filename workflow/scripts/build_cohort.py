@@ -1,13 +1,14 @@
-"""Snakemake script: a study's cohort and attrition table from the SQL in sql/."""
+"""Snakemake script: a study's cohort and attrition table, from the concepts."""
 from pathlib import Path
 
 from icu_cohort.pipeline import build_cohort, logged
+from icu_cohort.study import Study
 
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     build_cohort(
-        snakemake.input.study,
+        Study.from_dict(snakemake.params.study),
         snakemake.params.parquet_dir,
-        Path(snakemake.params.sql_dir),
+        snakemake.input.concepts,
         Path(snakemake.output.cohort).parent,
         dict(snakemake.params.duckdb, threads=snakemake.threads),
     )

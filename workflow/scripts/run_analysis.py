@@ -2,6 +2,8 @@
 from pathlib import Path
 
 from icu_cohort.pipeline import logged, run_analysis
+from icu_cohort.study import Study
 
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
-    run_analysis(snakemake.input.study, snakemake.input.cohort, Path(snakemake.output.estimates).parent)
+    run_analysis(Study.from_dict(snakemake.params.study), snakemake.input.cohort,
+                 Path(snakemake.output.estimates).parent)

@@ -2,10 +2,11 @@
 from pathlib import Path
 
 from icu_cohort.pipeline import logged, study_report
+from icu_cohort.study import Study
 
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     study_report(
-        snakemake.input.study,
+        Study.from_dict(snakemake.params.study),
         Path(snakemake.output.html).parent,
         snakemake.input.manifest,
         snakemake.params.benchmarks,

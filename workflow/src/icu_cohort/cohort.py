@@ -1,234 +1,86 @@
-"""The cohort stage: run the SQL concepts in DuckDB and return the study cohort.
+"""The study layer: one study's cohort, from the concepts and the study's own SQL.
 
-:func:`build_cohort` runs the SQL files under ``sql/`` in a fixed order (:data:`PHASES`) on a
-DuckDB connection that already has the ``mimiciv_hosp.<table>`` / ``mimiciv_icu.<table>``
-views (made by :func:`icu_cohort.loader.connect`, or by hand in tests):
+:func:`build_cohort` runs, on a DuckDB connection that holds the MIMIC-IV tables
+(``mimiciv_hosp.*`` / ``mimiciv_icu.*``) and the derived concepts (``mimiciv_derived.*``:
+read-only views of ``data/concepts/<source>/``, :func:`icu_cohort.concepts.attach_concepts`,
+or tables built in place for tests), everything the study parameterises, in schema ``study``:
 
-1. ``stage.chartevents`` -- chartevents filtered once to the itemids any concept reads;
-2. mimic-code concepts under their mimic-code names in schema ``mimiciv_derived``
-   (``age``, ``gcs``, ``vitalsign``, ``bg``, ..., ``sofa``, ``suspicion_of_infection``,
-   ``sepsis3``, ``first_day_*``, ``charlson``, ``apsiii``);
-3. the study's own tables in schema ``study``: ICD groups, eligibility flags, exclusions,
-   exposure and outcome for every ICU stay, the final cohort (``study.final_stay``) and its
-   covariates, assembled in ``study.cohort``.
+1. its ICD groups, Sepsis-3 with its own window (the concept's rule, ``sepsis3_rule``),
+   the eligibility flags of every ICU stay and the exclusions (:data:`ELIGIBILITY`);
+2. ``study.final_stay``, generated from the study's ordered criteria
+   (:attr:`icu_cohort.study.Study.criteria`), the same list that gives ``attrition.csv``;
+3. exposure, outcome and covariates of the cohort, assembled in ``study.cohort``
+   (:data:`COVARIATES`).
 
-Each file holds one concept; a file that is a single query (``SELECT``/``WITH``/...) is
-materialised as ``CREATE OR REPLACE TABLE <schema>.<name> AS <query>``; a file that starts with
-another statement (``CREATE ...``) is run as written and must create its table.
-
-Study parameters reach the SQL through ``${name}`` placeholders only (:func:`render_sql`),
-rendered from the study file as SQL literals: numbers, ``NULL``, quoted and escaped strings,
-comma-separated lists (for ``IN (...)``) and ``VALUES`` rows. An unknown placeholder is an
-error naming the file and the placeholder; there is no other way for configuration text to
-become SQL.
+No concept table is computed here. Study parameters reach the SQL only through ``${name}``
+placeholders (:func:`icu_cohort.sqlrun.render_sql`, values from :func:`sql_params`).
 
 :func:`write_cohort` writes ``cohort.parquet``, ``attrition.csv`` and
-``covariate_missingness.csv`` atomically (temporary files, then renames).
+``covariate_missingness.csv`` all or nothing (:func:`icu_cohort.artifacts.write_files`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import os
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import duckdb
 import pandas as pd
 
-from icu_cohort.mimic_tables import TABLES
+from icu_cohort import artifacts
+from icu_cohort.resources import sql_dir as default_sql_dir
+from icu_cohort.sqlrun import Rows, SqlError, mimic_tables_read, relations, run_file
+from icu_cohort.study import Study
 
 log = logging.getLogger("icu_cohort.cohort")
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-#: The repository's SQL folder (the default ``sql_dir``).
-DEFAULT_SQL_DIR = REPO_ROOT / "sql"
-SCHEMA_FILE = REPO_ROOT / "workflow" / "schemas" / "study_cohort.schema.yaml"
 
 ID_COLUMNS = ["subject_id", "hadm_id", "stay_id", "intime"]
 OUTCOME_COLUMNS = ["treated", "time_days", "death_28d"]
 DOSE_SUFFIXES = ("_first_dose_hours", "_total_dose_g")
 
+#: Macro files of the concept layer that the study layer calls (definitions only: they
+#: compute nothing until a study query uses them).
+MACROS = ("sepsis/sepsis3_rule.sql",)
 
-class CohortError(RuntimeError):
+#: The study's SQL files (under ``sql/``) and the tables they create, before the final cohort.
+ELIGIBILITY = (
+    ("cohort/icd_prefix.sql", "study.icd_prefix"),
+    ("cohort/admission_icd_group.sql", "study.admission_icd_group"),
+    ("cohort/sepsis3.sql", "study.sepsis3"),
+    ("cohort/stay_eligibility.sql", "study.stay_eligibility"),
+    ("cohort/stay_exclusion.sql", "study.stay_exclusion"),
+)
+#: ... and after it (``study.final_stay``): exposure, outcome, covariates, the cohort.
+COVARIATES = (
+    ("cohort/exposure.sql", "study.exposure"),
+    ("cohort/outcome.sql", "study.outcome"),
+    ("cohort/covariate_demographics.sql", "study.covariate_demographics"),
+    ("cohort/covariate_vitals.sql", "study.covariate_vitals"),
+    ("cohort/covariate_labs.sql", "study.covariate_labs"),
+    ("cohort/covariate_treatments.sql", "study.covariate_treatments"),
+    ("cohort/covariate_comorbidities.sql", "study.covariate_comorbidities"),
+    ("cohort/cohort.sql", "study.cohort"),
+)
+STUDY_FILES = MACROS + tuple(path for path, _ in ELIGIBILITY + COVARIATES)
+
+
+class CohortError(SqlError):
     """The cohort stage cannot run: a SQL file failed, a table or a column is missing."""
 
 
 class MissingTableError(CohortError):
-    """A MIMIC-IV table the study's SQL reads is not available in the connection."""
-
-
-class SqlTemplateError(CohortError):
-    """A SQL file holds a placeholder the study does not define, or a malformed one."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One SQL file and the table it creates (``schema.name``); ``None`` for a file that
-    only defines macros used by later files."""
-
-    path: str
-    table: str | None
-
-
-def _steps(table_schema: str, folder: str, names: Sequence[str]) -> list[Step]:
-    return [Step(f"{folder}/{n}.sql", f"{table_schema}.{n}") for n in names]
-
-
-#: Phase 1: everything up to the final cohort's stay list; phase 2: its covariates.
-PHASES: dict[str, list[Step]] = {
-    "concepts": (
-        [Step("stage/chartevents.sql", "stage.chartevents")]
-        + _steps("mimiciv_derived", "demographics", ["age", "icustay_times", "icustay_detail", "weight_durations"])
-        + _steps(
-            "mimiciv_derived",
-            "measurement",
-            [
-                "gcs", "vitalsign", "bg", "chemistry", "complete_blood_count", "coagulation", "enzyme",
-                "urine_output", "urine_output_rate", "ventilator_setting", "oxygen_delivery",
-            ],
-        )
-        + _steps(
-            "mimiciv_derived",
-            "medication",
-            [
-                "antibiotic", "norepinephrine", "epinephrine", "dopamine", "dobutamine",
-                "phenylephrine", "vasopressin", "milrinone", "vasoactive_infusion", "vasoactive_agent",
-            ],
-        )
-        + _steps("mimiciv_derived", "treatment", ["ventilation", "rrt"])
-        + [
-            Step("sepsis/suspicion_of_infection.sql", "mimiciv_derived.suspicion_of_infection"),
-            Step("score/sofa_organ_scores.sql", None),
-            Step("score/sofa.sql", "mimiciv_derived.sofa"),
-            Step("sepsis/sepsis3.sql", "mimiciv_derived.sepsis3"),
-        ]
-        + _steps(
-            "mimiciv_derived",
-            "firstday",
-            [
-                "first_day_gcs", "first_day_vitalsign", "first_day_lab", "first_day_urine_output",
-                "first_day_weight", "first_day_rrt", "first_day_sofa",
-            ],
-        )
-        + _steps("mimiciv_derived", "score", ["charlson", "apsiii"])
-    ),
-    "eligibility": _steps(
-        "study",
-        "cohort",
-        ["icd_prefix", "admission_icd_group", "stay_eligibility", "stay_exclusion", "final_stay",
-         "exposure", "outcome"],
-    ),
-    "covariates": _steps(
-        "study",
-        "cohort",
-        ["covariate_demographics", "covariate_vitals", "covariate_labs", "covariate_treatments",
-         "covariate_comorbidities", "cohort"],
-    ),
-}
-
-SCHEMAS = ("stage", "mimiciv_derived", "study")
+    """A table the study's SQL reads (MIMIC-IV or a concept) is not in the connection."""
 
 
 # --------------------------------------------------------------------------------------------
-# Study sections and SQL parameters
+# Study parameters
 # --------------------------------------------------------------------------------------------
 
 
-def cohort_sections(study: dict) -> dict:
-    """The study with its cohort/exposure/outcome/covariates sections validated and defaulted.
-
-    Uses ``workflow/schemas/study_cohort.schema.yaml`` (the same schema the config loader
-    uses); values already filled in are kept. Other sections pass through untouched.
-    """
-    from icu_cohort.config import load_schema, validate
-
-    if not SCHEMA_FILE.is_file():  # not a source checkout: trust the caller's validated study
-        return study
-    schema = load_schema(SCHEMA_FILE.name, SCHEMA_FILE.parent)
-    mine = {k: study[k] for k in schema.get("properties", {}) if k in study}
-    filled = validate(mine, schema, f"study {study.get('name', '(unnamed)')!r}")
-    return {**study, **filled}
-
-
-class Rows(list):
-    """``VALUES`` rows: a list of equally long tuples, rendered ``(a, b), (c, d)``.
-
-    With no rows it renders one row of ``NULL``s (``width`` of them), which the SQL filters out,
-    because ``VALUES`` cannot be empty.
-    """
-
-    def __init__(self, rows: Iterable[tuple], width: int):
-        super().__init__(rows)
-        self.width = width
-
-
-def sql_literal(value: Any) -> str:
-    """A Python value as a SQL literal: the only way configuration reaches the SQL text."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise SqlTemplateError(f"cannot use the non-finite number {value!r} in SQL")
-        return repr(float(value))
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise SqlTemplateError("a string for SQL contains a NUL character")
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, Rows):
-        if not value:
-            return "(" + ", ".join(["NULL"] * value.width) + ")"
-        for row in value:
-            if len(row) != value.width:
-                raise SqlTemplateError(f"VALUES row {row!r} does not have {value.width} columns")
-        return ", ".join(sql_literal(tuple(row)) for row in value)
-    if isinstance(value, tuple):
-        return "(" + ", ".join(sql_literal(v) for v in value) + ")"
-    if isinstance(value, (list, set, frozenset)):
-        items = sorted(value) if isinstance(value, (set, frozenset)) else value
-        # an empty IN list: IN (NULL) matches nothing
-        return ", ".join(sql_literal(v) for v in items) if items else "NULL"
-    raise SqlTemplateError(f"cannot render {type(value).__name__} value {value!r} as SQL")
-
-
-_PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def render_sql(text: str, params: dict[str, Any], source: str = "<sql>") -> str:
-    """Replace every ``${name}`` in ``text`` by ``sql_literal(params[name])``.
-
-    An unknown name, a malformed placeholder or a stray ``${`` raises
-    :class:`SqlTemplateError` naming ``source`` and the placeholder.
-    """
-
-    def repl(match: re.Match) -> str:
-        name = match.group(1)
-        if not _NAME.match(name):
-            raise SqlTemplateError(f"{source}: malformed placeholder ${{{name}}}")
-        if name not in params:
-            raise SqlTemplateError(
-                f"{source}: unknown placeholder ${{{name}}} (the study defines: {', '.join(sorted(params))})"
-            )
-        return sql_literal(params[name])
-
-    out = _PLACEHOLDER.sub(repl, text)
-    if "${" in out:
-        line = out[: out.index("${")].count("\n") + 1
-        raise SqlTemplateError(f"{source}: unterminated placeholder '${{' on line {line}")
-    return out
-
-
-def sql_params(study: dict) -> dict[str, Any]:
-    """The values the SQL files may use, from a study (after :func:`cohort_sections`)."""
+def sql_params(study: Study) -> dict[str, Any]:
+    """The values the study-layer SQL files may use, from the study."""
     c, e, o, v = study["cohort"], study["exposure"], study["outcome"], study["covariates"]
 
     icd_rows: list[tuple] = []
@@ -259,13 +111,11 @@ def sql_params(study: dict) -> dict[str, Any]:
         # inclusion
         "min_age": c["min_age"],
         "min_icu_los_hours": c["min_icu_los_hours"],
-        "require_first_icu_stay": bool(c["first_icu_stay_only"]),
         "gcs_below": c["encephalopathy"]["gcs_below"],
         "sepsis3_sofa_threshold": sep["sofa_threshold"],
         "sepsis3_hours_before": sep["hours_before_suspicion"],
         "sepsis3_hours_after": sep["hours_after_suspicion"],
         "icd_prefix_rows": Rows(icd_rows, 4),
-        "exclusion_names": [step["name"] for step in c["exclusions"]],
         # exposure
         "exposure_itemids": [int(i) for i in e["itemids"]],
         "exposure_window_start_hours": e["window_start_hours"],
@@ -294,167 +144,85 @@ def sql_params(study: dict) -> dict[str, Any]:
     }
 
 
-def covariate_columns(study: dict) -> list[str]:
-    """The study's covariate columns, in the order of ``icu_cohort.config.covariate_list``."""
-    spec = study.get("covariates") or {}
-    cols: list[str] = []
-    for kind in ("continuous", "binary", "categorical"):
-        for name in spec.get(kind, []) or []:
-            if name not in cols:
-                cols.append(name)
-    return cols
-
-
 # --------------------------------------------------------------------------------------------
-# Tables the SQL needs
+# Tables the study layer needs
 # --------------------------------------------------------------------------------------------
 
-_MIMIC_REF = re.compile(r"\bmimiciv_(hosp|icu)\.([a-z_][a-z0-9_]*)", re.IGNORECASE)
+
+def required_tables(sql_dir: Path | None = None) -> list[str]:
+    """The MIMIC-IV tables (``"icu/icustays"``) the study-layer SQL reads directly."""
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    return mimic_tables_read(sql_dir / path for path in STUDY_FILES)
 
 
-def all_steps() -> list[Step]:
-    return [step for phase in PHASES.values() for step in phase]
+def required_concepts(sql_dir: Path | None = None) -> list[str]:
+    """The concept tables (``mimiciv_derived.<name>``) the study-layer SQL reads."""
+    import re
+
+    from icu_cohort.sqlrun import strip_comments
+
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    names: set[str] = set()
+    for path in STUDY_FILES:
+        names |= set(re.findall(r"\bmimiciv_derived\.([a-z_][a-z0-9_]*)", strip_comments((sql_dir / path).read_text())))
+    return sorted(names)
 
 
-def _strip_sql_comments(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.DOTALL)
-    return re.sub(r"--[^\n]*", " ", text)
+def check_tables(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> None:
+    """Raise :class:`MissingTableError` naming every MIMIC-IV table or concept the study needs
+    that the connection lacks."""
+    from icu_cohort.mimic_tables import table
 
-
-def required_tables(study: dict | None = None, sql_dir: Path | None = None) -> list[str]:
-    """The MIMIC-IV tables (``mimic_tables`` keys such as ``"icu/chartevents"``) the study reads.
-
-    Found by reading the ``mimiciv_hosp.*`` / ``mimiciv_icu.*`` references of every SQL file
-    the stage runs (comments ignored). The same list for every study today, as the study file
-    changes parameters, not which concepts run.
-    """
-    sql_dir = Path(sql_dir) if sql_dir is not None else DEFAULT_SQL_DIR
-    keys: set[str] = set()
-    for step in all_steps():
-        path = sql_dir / step.path
-        if not path.is_file():
-            continue
-        for module, name in _MIMIC_REF.findall(_strip_sql_comments(path.read_text())):
-            key = f"{module.lower()}/{name.lower()}"
-            if key in TABLES:
-                keys.add(key)
-            else:
-                raise CohortError(f"{path}: reads mimiciv_{module}.{name}, which is not a known MIMIC-IV table")
-    return sorted(keys)
-
-
-def _existing_relations(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables"
-    ).fetchall()
-    return {r[0].lower() for r in rows}
-
-
-def check_tables(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> None:
-    """Raise :class:`MissingTableError` naming every needed MIMIC-IV table the connection lacks."""
-    have = _existing_relations(con)
-    missing = [TABLES[k].qualified for k in keys if TABLES[k].qualified.lower() not in have]
+    have = relations(con)
+    needed = [table(k).qualified for k in required_tables(sql_dir)]
+    needed += [f"mimiciv_derived.{name}" for name in required_concepts(sql_dir)]
+    missing = [name for name in needed if name.lower() not in have]
     if missing:
         raise MissingTableError(
-            "MIMIC-IV table(s) not available to the cohort SQL: "
-            + ", ".join(missing)
-            + " (the loader creates one view per table from its Parquet file; an absent table "
-            "such as the demo's chartevents must still be given as an empty view with its columns)"
+            "table(s) not available to the study SQL: " + ", ".join(missing)
+            + " (MIMIC-IV tables come from the loader's Parquet views, mimiciv_derived tables from "
+            "the concepts stage: data/concepts/<source>/)"
         )
 
 
 # --------------------------------------------------------------------------------------------
-# Running the SQL
-# --------------------------------------------------------------------------------------------
-
-_QUERY_START = re.compile(r"^\s*\(?\s*(with|select|from|values|pivot|unpivot)\b", re.IGNORECASE)
-
-
-def run_step(con: duckdb.DuckDBPyConnection, sql_dir: Path, step: Step, params: dict[str, Any]) -> float:
-    """Run one SQL file; return its duration in seconds. Errors name the file."""
-    path = Path(sql_dir) / step.path
-    if not path.is_file():
-        raise CohortError(f"{path}: SQL file not found (it creates {step.table})")
-    sql = render_sql(path.read_text(), params, str(path))
-    start = time.perf_counter()
-    try:
-        if step.table is not None and _QUERY_START.match(_strip_sql_comments(sql)):
-            body = sql.rstrip().rstrip(";")
-            con.execute(f"CREATE OR REPLACE TABLE {step.table} AS\n{body}\n")
-        else:
-            con.execute(sql)
-    except duckdb.Error as exc:
-        raise CohortError(f"{path}: {type(exc).__name__}: {exc}") from exc
-    if step.table is None:
-        log.info("%-40s -> (macros) %6.2f s", step.path, time.perf_counter() - start)
-        return time.perf_counter() - start
-    schema, name = step.table.split(".")
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchall()[0][0]
-    if not found:
-        raise CohortError(f"{path}: ran, but did not create {step.table}")
-    seconds = time.perf_counter() - start
-    log.info("%-40s -> %-45s %6.2f s", step.path, step.table, seconds)
-    return seconds
-
-
-def run_phase(con: duckdb.DuckDBPyConnection, sql_dir: Path, phase: str, params: dict[str, Any]) -> dict[str, float]:
-    return {step.table: run_step(con, sql_dir, step, params) for step in PHASES[phase]}
-
-
-# --------------------------------------------------------------------------------------------
-# Attrition
+# Criteria: study.final_stay and the attrition table from one list
 # --------------------------------------------------------------------------------------------
 
 
-def attrition_table(con: duckdb.DuckDBPyConnection, study: dict) -> pd.DataFrame:
-    """Stays remaining after each inclusion and exclusion step, from ``study.stay_eligibility``."""
-    c = study["cohort"]
-    flags = con.execute(
-        "SELECT stay_id, adult, first_icu_stay, icu_los_ok, sepsis3, encephalopathy "
-        "FROM study.stay_eligibility"
-    ).df()
-    excluded = con.execute("SELECT stay_id, name FROM study.stay_exclusion").df()
-    sep, enc = c["sepsis3"], c["encephalopathy"]
-    steps: list[tuple[str, pd.Series | None]] = [
-        ("all ICU stays (icu.icustays)", None),
-        (f"age >= {_num(c['min_age'])} years at hospital admission", flags["adult"]),
+def _kept(study: Study, upto: int) -> str:
+    """SQL: the stay passes the first ``upto`` criteria (TRUE for none)."""
+    preds = [f"COALESCE({c.predicate}, FALSE)" for c in study.criteria[:upto]]
+    return " AND ".join(preds) if preds else "TRUE"
+
+
+def final_stay_sql(study: Study) -> str:
+    """``study.final_stay``: the ICU stays that pass every criterion of the study."""
+    return (
+        "CREATE OR REPLACE TABLE study.final_stay AS\n"
+        "SELECT e.subject_id, e.hadm_id, e.stay_id, e.intime, e.outtime\n"
+        "FROM study.stay_eligibility AS e\n"
+        f"WHERE {_kept(study, len(study.criteria))}"
+    )
+
+
+def attrition_table(con: duckdb.DuckDBPyConnection, study: Study) -> pd.DataFrame:
+    """Stays remaining after each criterion, in order, from ``study.stay_eligibility``.
+
+    Step 1 is every ICU stay; step k + 1 keeps the stays passing criteria 1..k. The
+    descriptions are the criteria's own.
+    """
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {_kept(study, k)})" for k in range(len(study.criteria) + 1)
+    )
+    remaining = [int(n) for n in con.execute(f"SELECT {counts} FROM study.stay_eligibility AS e").fetchone()]
+    descriptions = ["all ICU stays (icu.icustays)"] + [c.description for c in study.criteria]
+    rows = [
+        {"step": k + 1, "description": descriptions[k], "n_remaining": remaining[k],
+         "n_excluded": (remaining[k - 1] - remaining[k]) if k else 0}
+        for k in range(len(descriptions))
     ]
-    if c["first_icu_stay_only"]:
-        steps.append(("first ICU stay of the patient", flags["first_icu_stay"]))
-    steps += [
-        (f"ICU length of stay > {_num(c['min_icu_los_hours'])} h", flags["icu_los_ok"]),
-        (
-            f"Sepsis-3: suspected infection and SOFA >= {_num(sep['sofa_threshold'])} from "
-            f"{_num(sep['hours_before_suspicion'])} h before to {_num(sep['hours_after_suspicion'])} h after it",
-            flags["sepsis3"],
-        ),
-        (
-            f"encephalopathy: lowest first-day GCS < {_num(enc['gcs_below'])} or a delirium code",
-            flags["encephalopathy"],
-        ),
-    ]
-    for step in c["exclusions"]:
-        hit = flags["stay_id"].isin(excluded.loc[excluded["name"] == step["name"], "stay_id"])
-        steps.append((f"exclude {step.get('description') or step['name']}", ~hit))
-
-    keep = pd.Series(True, index=flags.index)
-    rows = []
-    for number, (description, criterion) in enumerate(steps, start=1):
-        before = int(keep.sum())
-        if criterion is not None:
-            keep = keep & criterion.fillna(False).astype(bool)
-        rows.append(
-            {"step": number, "description": description, "n_remaining": int(keep.sum()),
-             "n_excluded": before - int(keep.sum())}
-        )
-    return pd.DataFrame(rows, columns=["step", "description", "n_remaining", "n_excluded"])
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
+    return pd.DataFrame(rows, columns=list(artifacts.ATTRITION.columns))
 
 
 # --------------------------------------------------------------------------------------------
@@ -463,44 +231,45 @@ def _num(x: float) -> str:
 
 
 def build_cohort(
-    con: duckdb.DuckDBPyConnection, study: dict, sql_dir: Path | None = None
+    con: duckdb.DuckDBPyConnection, study: Study, sql_dir: Path | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the study's SQL on ``con``; return ``(cohort, attrition)``.
 
-    ``con`` must hold the ``mimiciv_hosp.*`` / ``mimiciv_icu.*`` views of
-    :func:`required_tables`. ``cohort`` has one row per ICU stay of the final cohort:
+    ``con`` must hold the MIMIC-IV tables of :func:`required_tables` and the concepts of
+    :func:`required_concepts`. ``cohort`` has one row per ICU stay of the final cohort:
     ``subject_id, hadm_id, stay_id, intime, treated, time_days, death_28d``, the study's
     covariates (continuous, binary, categorical, in the study file's order) and
     ``<exposure>_first_dose_hours, <exposure>_total_dose_g``. ``attrition`` has ``step,
     description, n_remaining, n_excluded`` from all ICU stays to the final cohort.
-    The derived tables stay in ``con`` (schemas ``stage``, ``mimiciv_derived``, ``study``).
+    The study's tables stay in ``con`` (schema ``study``).
     """
-    sql_dir = Path(sql_dir) if sql_dir is not None else DEFAULT_SQL_DIR
-    study = cohort_sections(study)
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
     params = sql_params(study)
-    check_tables(con, required_tables(study, sql_dir))
-    for schema in SCHEMAS:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    check_tables(con, sql_dir)
+    con.execute("CREATE SCHEMA IF NOT EXISTS study")
 
     start = time.perf_counter()
-    run_phase(con, sql_dir, "concepts", params)
-    run_phase(con, sql_dir, "eligibility", params)
+    for path in MACROS:
+        run_file(con, sql_dir / path)
+    for path, table in ELIGIBILITY:
+        run_file(con, sql_dir / path, params, table)
+    con.execute(final_stay_sql(study))
     attrition = attrition_table(con, study)
-    n_final = con.execute("SELECT count(*) FROM study.final_stay").fetchall()[0][0]
-    if n_final != attrition["n_remaining"].iloc[-1]:
-        raise CohortError(
-            f"study.final_stay has {n_final} stays but the attrition table ends with "
-            f"{attrition['n_remaining'].iloc[-1]}; sql/cohort/final_stay.sql and the attrition steps disagree"
-        )
-    run_phase(con, sql_dir, "covariates", params)
+    for path, table in COVARIATES:
+        run_file(con, sql_dir / path, params, table)
     cohort = _select_columns(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
+    if len(cohort) != attrition["n_remaining"].iloc[-1]:
+        raise CohortError(
+            f"study.cohort has {len(cohort)} stays but the attrition table ends with "
+            f"{attrition['n_remaining'].iloc[-1]}; sql/cohort/cohort.sql changes the stays of study.final_stay"
+        )
     log.info("cohort: %d stays (%d treated) in %.1f s", len(cohort), int(cohort["treated"].sum()),
              time.perf_counter() - start)
     return cohort, attrition
 
 
-def _select_columns(raw: pd.DataFrame, study: dict) -> pd.DataFrame:
-    covariates = covariate_columns(study)
+def _select_columns(raw: pd.DataFrame, study: Study) -> pd.DataFrame:
+    covariates = study.covariate_columns
     unknown = [c for c in covariates if c not in raw.columns or c in ID_COLUMNS + OUTCOME_COLUMNS]
     if unknown:
         internal = ID_COLUMNS + OUTCOME_COLUMNS + ["death_time", "first_dose_hours", "total_dose_g"]
@@ -542,31 +311,15 @@ def covariate_missingness(cohort: pd.DataFrame, covariates: Sequence[str] | None
     for col in covariates:
         missing = int(cohort[col].isna().sum())
         rows.append({"covariate": col, "n_missing": missing, "fraction_missing": missing / n if n else float("nan")})
-    return pd.DataFrame(rows, columns=["covariate", "n_missing", "fraction_missing"])
+    return pd.DataFrame(rows, columns=list(artifacts.MISSINGNESS.columns))
 
 
 def write_cohort(cohort: pd.DataFrame, attrition: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
-    """Write ``cohort.parquet``, ``attrition.csv`` and ``covariate_missingness.csv`` to ``out_dir``.
-
-    All three are written to temporary files first and renamed only when all three are
-    complete, so a failure never leaves a half-written result behind.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = {
-        "cohort": out_dir / "cohort.parquet",
-        "attrition": out_dir / "attrition.csv",
-        "covariate_missingness": out_dir / "covariate_missingness.csv",
-    }
-    temps = {k: p.with_name(f".{p.name}.{os.getpid()}.tmp") for k, p in targets.items()}
-    try:
-        cohort.to_parquet(temps["cohort"], index=False)
-        attrition.to_csv(temps["attrition"], index=False)
-        covariate_missingness(cohort).to_csv(temps["covariate_missingness"], index=False)
-        for key, path in targets.items():
-            os.replace(temps[key], path)
-    finally:
-        for tmp in temps.values():
-            if tmp.exists():
-                tmp.unlink()
-    return targets
+    """Write ``cohort.parquet``, ``attrition.csv`` and ``covariate_missingness.csv`` to ``out_dir``,
+    all or nothing (a failure leaves no half-written result behind)."""
+    missingness = covariate_missingness(cohort)
+    return artifacts.write_files(Path(out_dir), {
+        artifacts.COHORT.name: lambda p: cohort.to_parquet(p, index=False),
+        artifacts.ATTRITION.name: lambda p: attrition.to_csv(p, index=False),
+        artifacts.MISSINGNESS.name: lambda p: missingness.to_csv(p, index=False),
+    })

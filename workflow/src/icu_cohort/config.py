@@ -1,4 +1,4 @@
-"""Loading and validating the run configuration and the study definitions.
+"""Reading and validating YAML against the project's JSON Schemas.
 
 Two kinds of YAML file:
 
@@ -9,6 +9,9 @@ Two kinds of YAML file:
   covariates, analysis. Its schema is assembled from ``workflow/schemas/study*.schema.yaml``:
   ``study.schema.yaml`` holds the top-level keys, and each ``study_<section>.schema.yaml``
   adds the properties of the sections it owns.
+
+Studies are loaded into :class:`icu_cohort.study.Study` objects by :mod:`icu_cohort.study`,
+which uses the study schema assembled here.
 
 Validation fills in every default the schemas declare and fails on the first problem with a
 message naming the file and the key (``duckdb.threads: 'two' is not of type 'integer'``).
@@ -23,8 +26,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+from icu_cohort.resources import schema_dir
+
+SCHEMA_DIR = schema_dir()
 
 
 class ConfigError(ValueError):
@@ -115,7 +119,7 @@ def load_config(path: Path, overrides: dict | None = None) -> dict:
     """Read ``config/config.yaml``, apply command-line overrides, validate, fill defaults."""
     raw = read_yaml(path) or {}
     if overrides:
-        raw = _deep_merge(raw, overrides)
+        raw = deep_merge(raw, overrides)
     return validate_config(raw, source=str(path))
 
 
@@ -123,67 +127,12 @@ def validate_config(raw: dict, source: str = "config") -> dict:
     return validate(raw, load_schema("config.schema.yaml"), source)
 
 
-def load_study(name: str, study_dir: Path) -> dict:
-    """Read and validate ``<study_dir>/<name>.yaml``; the file's ``name`` must equal ``name``.
-
-    A study file may start from another with ``extends: <study name>`` and state only what
-    differs (see :func:`_resolve_extends`).
-    """
-    path = Path(study_dir) / f"{name}.yaml"
-    if not path.is_file():
-        available = sorted(p.stem for p in Path(study_dir).glob("*.yaml"))
-        raise ConfigError(
-            f"study {name!r}: {path} not found (studies available in {study_dir}: "
-            f"{', '.join(available) or 'none'})"
-        )
-    study = validate(_resolve_extends(read_yaml(path), path, Path(study_dir), (name,)), study_schema(), str(path))
-    if study.get("name") != name:
-        raise ConfigError(f"{path}: name: {study.get('name')!r} must equal the file name {name!r}")
-    return study
-
-
-def _resolve_extends(raw: Any, path: Path, study_dir: Path, chain: tuple[str, ...]) -> Any:
-    """A study file's content with ``extends: <base study>`` applied.
-
-    The base study's file (in the same folder, itself possibly extending another) is read and
-    this file's keys are merged over it: mappings merge key by key, anything else (lists,
-    numbers, strings) replaces the base's value. So a variant states only what differs.
-    """
-    if not isinstance(raw, dict) or "extends" not in raw:
-        return raw
-    raw = dict(raw)
-    base_name = raw.pop("extends")
-    if not isinstance(base_name, str):
-        raise ConfigError(f"{path}: extends: expected the name of another study, got {base_name!r}")
-    if base_name in chain:
-        raise ConfigError(f"{path}: extends: circular ({' -> '.join(chain + (base_name,))})")
-    base_path = study_dir / f"{base_name}.yaml"
-    if not base_path.is_file():
-        raise ConfigError(f"{path}: extends: {base_name!r} but {base_path} does not exist")
-    base = _resolve_extends(read_yaml(base_path), base_path, study_dir, chain + (base_name,))
-    if not isinstance(base, dict):
-        raise ConfigError(f"{base_path}: expected a mapping of keys to values at the top level")
-    return _deep_merge(base, raw)
-
-
-def covariate_list(study: dict) -> list[dict]:
-    """The study's covariates as ``[{"name": column, "type": kind}]`` for the analysis.
-
-    ``kind`` is ``continuous``, ``binary`` or ``categorical``.
-    """
-    spec = study.get("covariates") or {}
-    return [
-        {"name": name, "type": kind}
-        for kind in ("continuous", "binary", "categorical")
-        for name in spec.get(kind) or []
-    ]
-
-
-def _deep_merge(base: dict, extra: dict) -> dict:
+def deep_merge(base: dict, extra: dict) -> dict:
+    """``extra`` merged over ``base``: mappings key by key, anything else replaced."""
     merged = copy.deepcopy(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

@@ -11,16 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from icu_cohort import loader
-from icu_cohort.config import covariate_list, load_study
+from icu_cohort import artifacts, loader
 from icu_cohort.mimic_tables import table
+from icu_cohort.study import Study
 
 log = logging.getLogger("icu_cohort")
 
@@ -51,14 +49,6 @@ def logged(log_path: str | Path):
             root.removeHandler(handler)
 
 
-def write_json_atomic(obj: dict, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-
-
 def check_mimic(mimic_dir: Path, kind: str, tables: list[str], allow_missing: list[str],
                 checksums: bool, manifest_path: Path) -> dict:
     """Check the needed tables (files, headers) and write the data manifest."""
@@ -66,7 +56,7 @@ def check_mimic(mimic_dir: Path, kind: str, tables: list[str], allow_missing: li
     for key, path in sources.items():
         log.info("%s: %s", table(key).qualified, path if path else "absent, allowed: empty table")
     manifest = loader.data_manifest(Path(mimic_dir), sources, kind, checksums=checksums)
-    write_json_atomic(manifest, manifest_path)
+    artifacts.write_json(manifest, manifest_path)
     return manifest
 
 
@@ -79,42 +69,51 @@ def mimic_to_parquet(csv: Path | None, key: str, parquet: Path, threads: int, me
     return rows
 
 
-def build_cohort(study_path: Path, parquet_dir: Path, sql_dir: Path, out_dir: Path, duckdb_cfg: dict) -> None:
-    """Run the study's SQL and write cohort.parquet, attrition.csv and covariate_missingness.csv."""
-    from icu_cohort import cohort
+def concepts(parquet_dir: Path, out_dir: Path, source: str, duckdb_cfg: dict) -> dict:
+    """Build every derived concept of one data source into ``out_dir`` (with its manifest)."""
+    from icu_cohort.concepts import write_concepts
 
-    study = load_study(Path(study_path).stem, Path(study_path).parent)
+    return write_concepts(Path(parquet_dir), Path(out_dir), source, threads=duckdb_cfg["threads"],
+                          memory_limit=duckdb_cfg["memory_limit"],
+                          temp_directory=duckdb_cfg.get("temp_directory"), progress=log.info)
+
+
+def build_cohort(study: Study, parquet_dir: Path, concepts_dir: Path, out_dir: Path, duckdb_cfg: dict) -> None:
+    """The study layer over the concepts: write cohort.parquet, attrition.csv and
+    covariate_missingness.csv."""
+    from icu_cohort import cohort
+    from icu_cohort.concepts import attach_concepts
+
     con = loader.connect(Path(parquet_dir), duckdb_cfg["threads"], duckdb_cfg["memory_limit"],
-                         duckdb_cfg.get("temp_directory"), table_keys=cohort.required_tables(study))
-    cohort_df, attrition = cohort.build_cohort(con, study, Path(sql_dir))
+                         duckdb_cfg.get("temp_directory"), table_keys=cohort.required_tables())
+    attach_concepts(con, Path(concepts_dir), cohort.required_concepts())
+    cohort_df, attrition = cohort.build_cohort(con, study)
     cohort.write_cohort(cohort_df, attrition, Path(out_dir))
     for row in attrition.itertuples(index=False):
         log.info("attrition step %s: %s remaining, %s excluded (%s)", row.step, row.n_remaining,
                  row.n_excluded, row.description)
 
 
-def run_analysis(study_path: Path, cohort_path: Path, out_dir: Path) -> dict:
+def run_analysis(study: Study, cohort_path: Path, out_dir: Path) -> dict:
     """Propensity scores, matching, balance, survival and Cox models for one study."""
     from icu_cohort.analysis import run_analysis as _run
 
-    study = load_study(Path(study_path).stem, Path(study_path).parent)
     cohort_df = pd.read_parquet(cohort_path)
     try:
-        estimates = _run(cohort_df, covariate_list(study), study["analysis"], Path(out_dir), study["name"])
+        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name)
     except (ValueError, KeyError) as exc:
-        raise ValueError(f"{cohort_path} (study {study['name']}): {exc}") from exc
+        raise ValueError(f"{cohort_path} (study {study.name}): {exc}") from exc
     log.info("cohort %s stays, %s matched pairs", estimates.get("n_cohort"),
              (estimates.get("matching") or {}).get("n_pairs"))
     return estimates
 
 
-def study_report(study_path: Path, results_dir: Path, manifest_path: Path, benchmark_files: list[str],
+def study_report(study: Study, results_dir: Path, manifest_path: Path, benchmark_files: list[str],
                  out_html: Path, small_count_threshold: int | None, repo_dir: Path = Path(".")) -> None:
     """The study's self-contained HTML report."""
     from icu_cohort.report import write_report
     from icu_cohort.report.provenance import collect_provenance
 
-    study = load_study(Path(study_path).stem, Path(study_path).parent)
     manifest = json.loads(Path(manifest_path).read_text())
     provenance = collect_provenance(manifest, [Path(p) for p in benchmark_files if Path(p).exists()], Path(repo_dir))
     write_report(Path(results_dir), study, provenance, Path(out_html), small_count_threshold)

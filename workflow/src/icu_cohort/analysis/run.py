@@ -19,16 +19,13 @@ always computed on the observed (unimputed) covariate values.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import artifacts as A
 from . import balance as bal
 from . import cox as coxm
 from . import evalue as ev
@@ -40,7 +37,7 @@ from .options import with_defaults
 from .pooling import rubin
 from .subgroups import subgroup_table
 
-REQUIRED_COLUMNS = ("stay_id", "treated", "time_days", "death_28d")
+REQUIRED_COLUMNS = ("stay_id", "treated", "time_days", "death_28d")  # of artifacts.COHORT
 NA_EFFECT = dict(hr=float("nan"), ci95=[float("nan"), float("nan")], p=float("nan"),
                  log_hr=float("nan"), se=float("nan"))
 
@@ -61,11 +58,7 @@ def _guard(label: str, notes: list, fn, fallback):
 GROUP_WORD = {1: "treated", 0: "control"}
 
 #: The files :func:`run_analysis` writes into its output folder (the Snakemake rule's outputs).
-OUTPUT_FILES = (
-    "propensity.parquet", "matched.parquet", "balance.csv", "table1.csv", "km.csv",
-    "km_at_risk.csv", "cox_multivariable.csv", "subgroups.csv", "ph_test.csv", "ps_summary.csv",
-    "estimates.json",
-)
+OUTPUT_FILES = tuple(artifact.name for artifact in A.ANALYSIS_OUTPUTS)
 
 
 def _check_cohort(cohort: pd.DataFrame, covariates: list[dict]) -> pd.DataFrame:
@@ -200,46 +193,12 @@ def _estimand_sentence(est: str, n_focal: int, n_matched: int, caliper) -> str:
     return s
 
 
-def _clean(obj):
-    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    return obj
-
-
 def _pool_effect(effects: list[dict], alpha: float) -> dict:
     r = rubin([e["log_hr"] for e in effects], [e["se"] for e in effects], alpha)
     return dict(hr=math.exp(r["estimate"]), ci95=[math.exp(r["ci"][0]), math.exp(r["ci"][1])],
                 p=r["p"], log_hr=r["estimate"], se=r["se"], df=r["df"], fmi=r["fmi"],
                 pooled="Rubin's rules on the log HR over %d imputations" % r["m"],
                 by_imputation=[dict(hr=e["hr"], ci95=e["ci95"], p=e["p"]) for e in effects])
-
-
-def write_atomically(out_dir: Path, files: dict) -> None:
-    """Write ``{name: writer(path)}`` into ``out_dir``: all to a temporary folder first, then
-    each renamed into place; on error the temporary folder is removed and ``out_dir`` is
-    untouched."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".analysis-tmp-", dir=out_dir))
-    try:
-        for name, writer in files.items():
-            writer(tmp / name)
-        for name in files:
-            os.replace(tmp / name, out_dir / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | None,
@@ -466,22 +425,22 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         warnings=notes,
         analysis=opts,
     )
-    est = _clean(est)
+    est = A.json_clean(est)
 
     files = {
-        "propensity.parquet": lambda p: prop.to_parquet(p, index=False),
-        "matched.parquet": lambda p: matched_out.to_parquet(p, index=False),
-        "balance.csv": lambda p: btab.to_csv(p, index=False),
-        "table1.csv": lambda p: t1.to_csv(p, index=False),
-        "km.csv": lambda p: km.to_csv(p, index=False),
-        "km_at_risk.csv": lambda p: at_risk.to_csv(p, index=False),
-        "cox_multivariable.csv": lambda p: mv_table[["term", "hr", "ci_low", "ci_high", "p",
-                                                     "log_hr", "se"]].to_csv(p, index=False),
-        "subgroups.csv": lambda p: subs.to_csv(p, index=False),
-        "ph_test.csv": lambda p: ph.to_csv(p, index=False),
-        "ps_summary.csv": lambda p: ps_sum.to_csv(p, index=False),
-        "estimates.json": lambda p: p.write_text(json.dumps(est, indent=2, allow_nan=False)
-                                                 + "\n"),
+        A.PROPENSITY.name: lambda p: prop.to_parquet(p, index=False),
+        A.MATCHED.name: lambda p: matched_out.to_parquet(p, index=False),
+        A.BALANCE.name: lambda p: btab.to_csv(p, index=False),
+        A.TABLE1.name: lambda p: t1.to_csv(p, index=False),
+        A.KM.name: lambda p: km.to_csv(p, index=False),
+        A.KM_AT_RISK.name: lambda p: at_risk.to_csv(p, index=False),
+        A.COX_MULTIVARIABLE.name: lambda p: mv_table[["term", "hr", "ci_low", "ci_high", "p",
+                                                      "log_hr", "se"]].to_csv(p, index=False),
+        A.SUBGROUPS.name: lambda p: subs.to_csv(p, index=False),
+        A.PH_TEST.name: lambda p: ph.to_csv(p, index=False),
+        A.PS_SUMMARY.name: lambda p: ps_sum.to_csv(p, index=False),
+        A.ESTIMATES.name: lambda p: p.write_text(A.json_text(est)),
     }
-    write_atomically(Path(out_dir), files)
+    assert set(files) == set(OUTPUT_FILES)
+    A.write_files(Path(out_dir), files)
     return est

@@ -21,21 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# file key -> (file name, required columns)
+from icu_cohort.artifacts import REPORT_TABLES
+
+# file key -> (file name, required columns): the stage agreements of icu_cohort.artifacts
 CSV_FILES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "attrition": ("attrition.csv", ("step", "description", "n_remaining", "n_excluded")),
-    "missingness": ("covariate_missingness.csv", ("covariate", "n_missing", "fraction_missing")),
-    "balance": ("balance.csv", ("covariate", "smd_before", "smd_after")),
-    "table1": ("table1.csv", ("sample", "variable", "level", "kind", "smd")),
-    "km": ("km.csv", ("sample", "group", "time", "survival", "ci_lower", "ci_upper")),
-    "km_at_risk": ("km_at_risk.csv", ("sample", "group", "time", "n_at_risk")),
-    "cox_multivariable": ("cox_multivariable.csv", ("term", "hr", "ci_low", "ci_high", "p")),
-    "subgroups": (
-        "subgroups.csv",
-        ("subgroup", "level", "n", "n_treated", "n_control", "events", "hr", "ci_low", "ci_high", "p", "p_interaction"),
-    ),
-    "ph_test": ("ph_test.csv", ("model", "term", "test_statistic", "p")),
-    "ps_summary": ("ps_summary.csv", ("sample", "group", "n", "mean", "sd", "min", "q1", "median", "q3", "max")),
+    key: (artifact.name, artifact.columns) for key, artifact in REPORT_TABLES.items()
 }
 
 TABLE1_GROUP_FIELDS = ("n", "mean", "sd", "median", "q1", "q3", "count", "pct", "n_missing")

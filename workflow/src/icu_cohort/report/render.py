@@ -163,7 +163,8 @@ def exposure_label(study: Mapping[str, Any]) -> str:
 
 
 def _plain(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=str))
+    """``obj`` as plain JSON data (a Study or other mapping becomes a dict)."""
+    return json.loads(json.dumps(obj, default=lambda o: dict(o) if isinstance(o, Mapping) else str(o)))
 
 
 def _definition_html(node: Any, depth: int = 0) -> str:
