@@ -8,8 +8,9 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from icu_cohort import cohort
-from test_cohort_support import SQL_DIR, Mimic, h, study
+from icu_cohort import artifacts, cohort
+from icu_cohort.study import Study
+from test_cohort_support import SQL_DIR, Mimic, build, h, study
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def built():
     m.dx(s["psych_and_stroke"], "F319")
     m.dx(s["psych_and_stroke"], "43491", icd_version=9)
     con = m.connect()
-    cohort_df, attrition = cohort.build_cohort(con, study("sae_mgso4"), SQL_DIR)
+    cohort_df, attrition = build(con, study("sae_mgso4"))
     return con, s, cohort_df, attrition
 
 
@@ -75,7 +76,7 @@ def test_attrition_counts_each_step_and_adds_up(built):
 def test_final_cohort_columns_and_values(built):
     _, s, df, _ = built
     st = study()
-    covs = cohort.covariate_columns(st)
+    covs = Study(st).covariate_columns
     assert list(df.columns) == (["subject_id", "hadm_id", "stay_id", "intime", "treated", "time_days", "death_28d"]
                                 + covs + ["mgso4_first_dose_hours", "mgso4_total_dose_g"])
     assert set(df["stay_id"]) == {s["treated"]["stay_id"], s["delirium"]["stay_id"]}
@@ -122,12 +123,12 @@ def test_write_cohort_files(built, tmp_path):
     paths = cohort.write_cohort(df, attrition, tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "attrition.csv", "cohort.parquet", "covariate_missingness.csv"]
-    back = pd.read_parquet(paths["cohort"])
+    back = pd.read_parquet(paths[artifacts.COHORT.name])
     assert back.shape == df.shape and list(back.columns) == list(df.columns)
-    assert pd.read_csv(paths["attrition"]).equals(attrition)
-    miss = pd.read_csv(paths["covariate_missingness"])
+    assert pd.read_csv(paths[artifacts.ATTRITION.name]).equals(attrition)
+    miss = pd.read_csv(paths[artifacts.MISSINGNESS.name])
     assert list(miss.columns) == ["covariate", "n_missing", "fraction_missing"]
-    assert miss["covariate"].tolist() == cohort.covariate_columns(study())
+    assert miss["covariate"].tolist() == Study(study()).covariate_columns
     lactate = miss.set_index("covariate").loc["lactate"]
     assert (lactate.n_missing, lactate.fraction_missing) == (2, 1.0)
     assert miss.set_index("covariate").loc["age", "n_missing"] == 0
@@ -150,7 +151,7 @@ def test_first_icu_stay_can_be_switched_off(built):
     con, s, _, _ = built
     st = study()
     st["cohort"]["first_icu_stay_only"] = False
-    attrition = cohort.attrition_table(con, cohort.cohort_sections(st))
+    attrition = cohort.attrition_table(con, Study(st))
     assert len(attrition) == 9
     assert "first ICU stay" not in " ".join(attrition["description"])
     # the second stay of the treated patient is now in the cohort

@@ -10,6 +10,7 @@ import yaml
 
 from icu_cohort import cohort
 from icu_cohort.config import ConfigError
+from icu_cohort.study import Study, study_from_definition
 from test_cohort_support import study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def _groups(code: str, version: int, rows) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("name", ["sae_mgso4", "sae_mgso4_48h"])
 def test_planted_codes_fall_in_exactly_their_step(name):
     st = study(name)
-    rows = cohort.sql_params(cohort.cohort_sections(st))["icd_prefix_rows"]
+    rows = cohort.sql_params(Study(st))["icd_prefix_rows"]
     assert [e["name"] for e in st["cohort"]["exclusions"]] == [
         "neurological", "metabolic_toxic_encephalopathy", "alcohol_drug", "psychiatric"]
     for group, codes in PLANTED.items():
@@ -77,7 +78,7 @@ def test_the_48h_study_differs_from_the_default_only_in_the_exposure_window():
 
 def test_study_covariates_are_those_of_the_spec():
     st = study()
-    assert cohort.covariate_columns(st) == [
+    assert Study(st).covariate_columns == [
         "age", "weight", "heart_rate", "mbp", "resp_rate", "temperature", "spo2", "wbc", "hemoglobin",
         "platelets", "creatinine", "bun", "glucose", "sodium", "potassium", "calcium", "magnesium", "lactate",
         "bilirubin", "inr", "sofa", "gcs_min", "charlson", "apsiii", "male", "mechanical_ventilation",
@@ -88,7 +89,7 @@ def test_study_covariates_are_those_of_the_spec():
 
 
 def test_defaults_fill_a_minimal_study():
-    filled = cohort.cohort_sections({"name": "x", "exposure": {"itemids": [222011]}})
+    filled = study_from_definition({"name": "x", "title": "t", "question": "q", "exposure": {"itemids": [222011]}})
     assert filled["cohort"]["min_age"] == 18 and filled["cohort"]["min_icu_los_hours"] == 24
     assert filled["cohort"]["sepsis3"] == {"sofa_threshold": 2, "hours_before_suspicion": 48,
                                            "hours_after_suspicion": 24}
@@ -105,7 +106,7 @@ def test_defaults_fill_a_minimal_study():
     ("covariates", {"labs": {"wbc": []}}, r"covariates\.labs\.wbc: \[\] should be non-empty"),
 ])
 def test_schema_names_a_wrong_key_or_value(section, bad, message):
-    st = {"name": "x", "exposure": {"itemids": [222011]}}
+    st = {"name": "x", "title": "t", "question": "q", "exposure": {"itemids": [222011]}}
     st[section] = {**st.get(section, {}), **bad}
     with pytest.raises(ConfigError, match=message):
-        cohort.cohort_sections(st)
+        study_from_definition(st)

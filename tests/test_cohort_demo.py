@@ -11,9 +11,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from icu_cohort import cohort
+from icu_cohort import artifacts, cohort
 from icu_cohort.mimic_tables import TABLES
-from test_cohort_support import SQL_DIR, study
+from icu_cohort.pipeline import required_tables
+from test_cohort_support import SQL_DIR, build, study
 
 
 def _demo_connection(demo) -> duckdb.DuckDBPyConnection:
@@ -21,7 +22,7 @@ def _demo_connection(demo) -> duckdb.DuckDBPyConnection:
     con.execute("SET threads = 2")
     con.execute("CREATE SCHEMA mimiciv_hosp")
     con.execute("CREATE SCHEMA mimiciv_icu")
-    for key in cohort.required_tables(study()):
+    for key in required_tables():
         spec = TABLES[key]
         path = demo / spec.relpath
         if path.is_file():
@@ -50,7 +51,7 @@ def demo():
 @pytest.fixture(scope="module")
 def demo_result(demo):
     con = _demo_connection(demo)
-    df, attrition = cohort.build_cohort(con, study("sae_mgso4"), SQL_DIR)
+    df, attrition = build(con, study("sae_mgso4"))
     return con, df, attrition
 
 
@@ -71,7 +72,7 @@ def test_demo_cohort_and_files(demo_result, tmp_path):
     assert {"subject_id", "hadm_id", "stay_id", "treated", "time_days", "death_28d"} <= set(df.columns)
     assert df["time_days"].between(0, 28).all()
     paths = cohort.write_cohort(df, attrition, tmp_path)
-    assert pd.read_csv(paths["attrition"])["n_remaining"].tolist() == attrition["n_remaining"].tolist()
+    assert pd.read_csv(paths[artifacts.ATTRITION.name])["n_remaining"].tolist() == attrition["n_remaining"].tolist()
 
 
 def test_demo_exposure_reads_iv_magnesium_only(demo_result):

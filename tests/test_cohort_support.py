@@ -17,8 +17,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from icu_cohort.config import load_study
+from icu_cohort.sqlrun import run_file
+
 from icu_cohort.mimic_tables import TABLES
+from icu_cohort.study import Study, load_study
 
 REPO = Path(__file__).resolve().parents[1]
 SQL_DIR = REPO / "sql"
@@ -31,8 +33,11 @@ def h(hours: float, base: datetime = T0) -> datetime:
 
 
 def study(name: str = "sae_mgso4") -> dict:
-    """A shipped study file, validated with every default filled in (a fresh copy)."""
-    return copy.deepcopy(_STUDIES.setdefault(name, load_study(name, REPO / "config" / "studies")))
+    """A shipped study's validated definition, every default filled in (a fresh copy that a
+    test may change before wrapping it in a :class:`Study`)."""
+    if name not in _STUDIES:
+        _STUDIES[name] = load_study(name, REPO / "config" / "studies").to_dict()["definition"]
+    return copy.deepcopy(_STUDIES[name])
 
 
 _STUDIES: dict[str, dict] = {}
@@ -191,18 +196,36 @@ class Mimic:
 
 
 def run_until(con: duckdb.DuckDBPyConnection, table: str, study_dict: dict | None = None) -> None:
-    """Run the stage's SQL files in order up to and including the one creating ``table``."""
-    from icu_cohort import cohort
+    """Run the concepts' run list, then the study layer, up to the file creating ``table``."""
+    from icu_cohort import cohort, concepts
 
-    st = cohort.cohort_sections(study_dict or study())
+    for f in concepts.concept_files(SQL_DIR):
+        for schema in concepts.SCHEMAS:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        run_file(con, SQL_DIR / f.path, table=f.qualified)
+        if f.qualified == table:
+            return
+    con.execute("CREATE SCHEMA IF NOT EXISTS study")
+    st = Study(study_dict or study())
     params = cohort.sql_params(st)
-    for schema in cohort.SCHEMAS:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for step in cohort.all_steps():
-        cohort.run_step(con, SQL_DIR, step, params)
-        if step.table == table:
+    for path in cohort.MACROS:
+        run_file(con, SQL_DIR / path)
+    for path, name in cohort.ELIGIBILITY + (("final_stay", "study.final_stay"),) + cohort.COVARIATES:
+        if path == "final_stay":
+            con.execute(cohort.final_stay_sql(st))
+        else:
+            run_file(con, SQL_DIR / path, params, name)
+        if name == table:
             return
     raise KeyError(f"no SQL step creates {table}")
+
+
+def build(con: duckdb.DuckDBPyConnection, study_dict: dict | None = None, sql_dir: Path = SQL_DIR):
+    """The concepts (as tables in ``con``) and then the study layer: ``(cohort, attrition)``."""
+    from icu_cohort import cohort, concepts
+
+    concepts.build_concepts(con, sql_dir)
+    return cohort.build_cohort(con, Study(study_dict or study()), sql_dir)
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, *params) -> list[tuple]:

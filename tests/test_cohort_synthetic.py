@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from icu_cohort import cohort, loader
-from test_cohort_support import SQL_DIR, study
+from icu_cohort.pipeline import required_tables
+from test_cohort_support import SQL_DIR, build, study
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def synthetic(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
     mimic_dir = root / "mimic"
     synth.generate(mimic_dir, 1200, 7, progress=None, threads=1)
-    keys = cohort.required_tables(study())
+    keys = required_tables()
     loader.convert_tables(mimic_dir, root / "parquet", keys, threads=1, memory_limit="1GB")
     return mimic_dir, loader.connect(root / "parquet", 1, "1GB", None, table_keys=keys)
 
@@ -29,7 +30,7 @@ def synthetic(tmp_path_factory):
 @pytest.mark.parametrize("name", ["sae_mgso4", "sae_mgso4_48h"])
 def test_cohort_is_exactly_the_generators_eligible_stays(synthetic, name):
     mimic_dir, con = synthetic
-    df, attrition = cohort.build_cohort(con, study(name), SQL_DIR)
+    df, attrition = build(con, study(name))
     truth = json.loads((mimic_dir / "ground_truth.json").read_text())
     assert attrition["n_remaining"].tolist() == [s["n_remaining"] for s in truth["attrition"]]
     gt = pd.read_csv(mimic_dir / "ground_truth_stays.csv")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from icu_cohort.config import ConfigError, load_config, load_study, validate_config
+from icu_cohort.config import ConfigError, load_config, validate_config
+from icu_cohort.study import Study, load_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,11 +82,25 @@ def test_a_study_can_extend_another_and_state_only_what_differs(tmp_path):
         load_study("noname", tmp_path)
 
 
-def test_covariate_list_gives_each_column_with_its_kind():
-    from icu_cohort.config import covariate_list
-
-    study = {"covariates": {"continuous": ["age", "sofa"], "binary": ["male"], "categorical": ["race"]}}
-    assert covariate_list(study) == [
+def test_study_covariates_give_each_column_with_its_kind():
+    base = load_study("sae_mgso4", REPO / "config" / "studies").to_dict()["definition"]
+    base["covariates"].update({"continuous": ["age", "sofa"], "binary": ["male"], "categorical": ["race"]})
+    study = Study(base)
+    assert study.covariates == [
         {"name": "age", "type": "continuous"}, {"name": "sofa", "type": "continuous"},
         {"name": "male", "type": "binary"}, {"name": "race", "type": "categorical"}]
-    assert covariate_list({}) == []
+    assert study.covariate_columns == ["age", "sofa", "male", "race"]
+    base["covariates"].update({"continuous": [], "binary": [], "categorical": []})
+    assert Study(base).covariates == []
+
+
+def test_a_study_records_the_files_it_extends_and_survives_a_round_trip(tmp_path):
+    base = {"name": "base", "title": "t", "question": "q", "exposure": {"itemids": [1]}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "mid.yaml").write_text(yaml.safe_dump({"extends": "base", "name": "mid", "title": "m"}))
+    (tmp_path / "top.yaml").write_text(yaml.safe_dump({"extends": "mid", "name": "top"}))
+    top = load_study("top", tmp_path)
+    assert top.files == tuple(str(tmp_path / f"{n}.yaml") for n in ("top", "mid", "base"))
+    again = Study.from_dict(top.to_dict())
+    assert dict(again) == dict(top) and again.files == top.files and again.criteria == top.criteria
+    assert top["title"] == "m" and top["cohort"]["min_age"] == 18  # defaults filled once

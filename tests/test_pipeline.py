@@ -4,20 +4,22 @@ the open demo; bad configuration and a missing file stop it at start-up, naming 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import os
+import shutil
 
 import pandas as pd
 import pytest
 import yaml
 from test_report import resource_references
 
+from icu_cohort import artifacts, concepts
+
 REPO = Path(__file__).resolve().parents[1]
-RESULT_FILES = ["cohort.parquet", "attrition.csv", "propensity.parquet", "matched.parquet",
-                "balance.csv", "estimates.json", "report.html"]
-CONTRACT_KEYS = ["study", "n_cohort", "n_treated", "n_control", "matching", "balance",
-                 "mortality_28d", "km", "cox_matched", "cox_multivariable", "iptw"]
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 400) -> subprocess.CompletedProcess:
@@ -28,9 +30,13 @@ def snakemake(workdir: Path, *args: str, timeout: int = 400) -> subprocess.Compl
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
-    """One run of the default configuration (the README's command), shared by the tests below."""
+    """One run of the default configuration (the README's command), shared by the tests below.
+
+    The study files are copies in the work folder (``study_dir``), so that a test may touch
+    one without touching the repository."""
     workdir = tmp_path_factory.mktemp("default_run")
-    proc = snakemake(workdir)
+    shutil.copytree(REPO / "config" / "studies", workdir / "studies")
+    proc = snakemake(workdir, "--config", f"study_dir={workdir / 'studies'}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
 
@@ -39,13 +45,22 @@ def _default_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
+def _source() -> str:
+    syn = _default_config()["synthetic"]
+    return artifacts.synthetic_source(syn["patients"], syn["seed"])
+
+
+def _results(workdir: Path, study: str) -> Path:
+    return artifacts.study_dir(workdir / "results", _source(), study)
+
+
 def test_default_run_writes_every_promised_file(default_run):
     for study in _default_config()["studies"]:
-        folder = default_run / "results" / study
-        for name in RESULT_FILES:
-            assert (folder / name).is_file(), f"{study}/{name}"
+        folder = _results(default_run, study)
+        for artifact in artifacts.STUDY_OUTPUTS:
+            assert (folder / artifact.name).is_file(), f"{study}/{artifact.name}"
         estimates = json.loads((folder / "estimates.json").read_text())
-        assert all(k in estimates for k in CONTRACT_KEYS)
+        assert artifacts.missing_estimate_keys(estimates) == []
         cohort = pd.read_parquet(folder / "cohort.parquet")
         attrition = pd.read_csv(folder / "attrition.csv")
         assert list(attrition.columns) == ["step", "description", "n_remaining", "n_excluded"]
@@ -62,14 +77,13 @@ def test_default_run_writes_every_promised_file(default_run):
 
 def test_default_run_finds_exactly_the_generators_eligible_stays(default_run):
     """The SQL cohort is the set of stays the generator made eligible, with its exposure."""
-    syn = _default_config()["synthetic"]
-    truth_dir = default_run / "data" / "synthetic" / f"p{syn['patients']}-s{syn['seed']}"
+    truth_dir = default_run / "data" / "synthetic" / _source()
     truth = pd.read_csv(truth_dir / "ground_truth_stays.csv")
     icustays = pd.read_csv(truth_dir / "icu" / "icustays.csv.gz")
     assert set(truth["stay_id"]) == set(icustays["stay_id"])
     eligible = truth[truth["eligible"] == 1]
     for study, window_end in (("sae_mgso4", None), ("sae_mgso4_48h", 48)):
-        cohort = pd.read_parquet(default_run / "results" / study / "cohort.parquet")
+        cohort = pd.read_parquet(_results(default_run, study) / "cohort.parquet")
         assert set(cohort["stay_id"]) == set(eligible["stay_id"])
         both = cohort.merge(eligible, on="stay_id", suffixes=("", "_truth"))
         # exposure as each study defines it: any IV dose in the stay, or a first dose within 48 h
@@ -86,22 +100,54 @@ def test_default_run_finds_exactly_the_generators_eligible_stays(default_run):
 
 
 def test_report_is_self_contained_and_has_no_identifiers(default_run):
-    html = (default_run / "results" / "sae_mgso4" / "report.html").read_text()
-    cohort = pd.read_parquet(default_run / "results" / "sae_mgso4" / "cohort.parquet")
+    html = (_results(default_run, "sae_mgso4") / "report.html").read_text()
+    cohort = pd.read_parquet(_results(default_run, "sae_mgso4") / "cohort.parquet")
     for column in ("subject_id", "hadm_id", "stay_id"):
         for value in cohort[column].astype(str).head(50):
             assert value not in html
     assert resource_references(html) == []  # nothing the page would fetch (src, href, url(), @import)
 
 
+def test_concepts_are_built_once_and_every_study_reuses_them(default_run):
+    folder = artifacts.concepts_dir(default_run / "data", _source())
+    manifest = concepts.read_manifest(folder)
+    assert [t["name"] for t in manifest["tables"]] == concepts.concept_tables()
+    for t in manifest["tables"]:
+        assert (folder / t["file"]).is_file() and t["rows"] >= 0 and len(t["sql_sha256"]) == 64
+    assert len(list((default_run / "logs" / "benchmarks" / _source()).glob("concepts*.tsv"))) == 1
+    concept_sql = {f.path for f in concepts.concept_files() if f.table}
+    for study in _default_config()["studies"]:
+        log = (default_run / "logs" / _source() / "cohort" / f"{study}.log").read_text()
+        assert "cohort/stay_eligibility.sql" in log
+        assert not [p for p in concept_sql if p in log], f"{study} ran concept SQL again"
+    assert not list(folder.parent.glob(".*tmp*")), "no half-built concept folder left"
+
+
 def test_second_run_has_nothing_to_do(default_run):
-    proc = snakemake(default_run, "-n")
+    proc = snakemake(default_run, "-n", "--config", f"study_dir={default_run / 'studies'}")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
+def test_changing_a_parent_study_rebuilds_the_study_that_extends_it(default_run):
+    parent = default_run / "studies" / "sae_mgso4.yaml"
+    text, stat = parent.read_text(), parent.stat()
+    parent.write_text(text + "# an edit of the parent study\n")
+    try:
+        proc = snakemake(default_run, "-n", "--config", f"study_dir={default_run / 'studies'}")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out[-2000:]
+        # the variant's own cohort job is planned (not only the parent's)
+        assert re.search(r"rule cohort:\n(?:    .*\n)*?    wildcards: study=sae_mgso4_48h\n", out), out[-3000:]
+        assert "rule concepts" not in out  # the concepts do not depend on any study
+    finally:
+        parent.write_text(text)
+        os.utime(parent, (stat.st_atime, stat.st_mtime))
+
+
 def test_snakemake_report_builds(default_run):
-    proc = snakemake(default_run, "--report", "results/report.html")
+    proc = snakemake(default_run, "--report", "results/report.html", "--config",
+                     f"study_dir={default_run / 'studies'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (default_run / "results" / "report.html").stat().st_size > 10_000
 
@@ -125,13 +171,15 @@ def test_missing_mimic_file_stops_before_any_job(tmp_path):
 
 def test_demo_runs_through_the_cohort_stage(mimic_demo, tmp_path):
     """The open demo (no chartevents): loads, runs the SQL, writes a valid attrition table."""
-    target = "results/sae_mgso4/attrition.csv"
+    target = f"results/{artifacts.mimic_source(mimic_demo)}/sae_mgso4/attrition.csv"
     proc = snakemake(tmp_path, target, "--config", f"mimic_dir={mimic_demo}",
                      'allow_missing_tables=["icu/chartevents"]')
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     attrition = pd.read_csv(tmp_path / target)
     assert attrition["n_remaining"].iloc[0] == 140 and attrition["n_excluded"].iloc[0] == 0
     assert (attrition["n_remaining"].diff().dropna() == -attrition["n_excluded"].iloc[1:]).all()
-    manifest = json.loads(next((tmp_path / "data" / "parquet").glob("mimic-*/manifest.json")).read_text())
+    assert artifacts.mimic_source(mimic_demo) in proc.stderr  # the run names its data source
+    manifest = json.loads((artifacts.parquet_dir(tmp_path / "data", artifacts.mimic_source(mimic_demo))
+                           / "manifest.json").read_text())
     assert manifest["mimic_version"] == "2.2"
     assert any(t.get("missing") and t["file"] == "icu/chartevents.csv.gz" for t in manifest["tables"])

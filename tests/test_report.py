@@ -394,7 +394,7 @@ def test_renders_with_the_projects_study_configuration(fixture_dir: tuple[Path, 
     if not studies:
         pytest.skip("no study configuration in config/studies")
     results, _study, prov = fixture_dir
-    from icu_cohort.config import load_study
+    from icu_cohort.study import load_study
 
     for path in studies:
         study = load_study(path.stem, path.parent)

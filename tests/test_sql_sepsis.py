@@ -8,6 +8,9 @@ from datetime import timedelta
 import pytest
 
 from icu_cohort import cohort
+from icu_cohort import concepts
+from icu_cohort.sqlrun import run_file
+from icu_cohort.study import Study
 from test_cohort_support import SQL_DIR, Mimic, h, query, run_until, study
 
 
@@ -50,9 +53,10 @@ def test_culture_with_only_a_date_matches_by_date():
 
 
 def _sepsis3_from(sofa_rows: list[tuple], suspicion_time, threshold=None):
-    """Run only sql/sepsis/sepsis3.sql on hand-made sofa and suspicion tables."""
+    """Run only the study's Sepsis-3 (sql/cohort/sepsis3.sql, the rule of
+    sql/sepsis/sepsis3_rule.sql with the study's window) on hand-made sofa and suspicion tables."""
     con = Mimic().connect()
-    for schema in cohort.SCHEMAS:
+    for schema in concepts.SCHEMAS + ("study",):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute("""CREATE TABLE mimiciv_derived.suspicion_of_infection AS SELECT
         1 AS subject_id, 7 AS stay_id, 11 AS hadm_id, 1 AS ab_id, 'Vancomycin' AS antibiotic,
@@ -68,9 +72,13 @@ def _sepsis3_from(sofa_rows: list[tuple], suspicion_time, threshold=None):
     st = study()
     if threshold is not None:
         st["cohort"]["sepsis3"]["sofa_threshold"] = threshold
-    cohort.run_step(con, SQL_DIR, cohort.Step("sepsis/sepsis3.sql", "mimiciv_derived.sepsis3"),
-                    cohort.sql_params(cohort.cohort_sections(st)))
-    return query(con, "SELECT stay_id, sofa_time, sofa_score, sepsis3 FROM mimiciv_derived.sepsis3")
+    run_file(con, SQL_DIR / "sepsis/sepsis3_rule.sql")
+    run_file(con, SQL_DIR / "cohort/sepsis3.sql", cohort.sql_params(Study(st)), "study.sepsis3")
+    got = query(con, "SELECT stay_id, sofa_time, sofa_score, sepsis3 FROM study.sepsis3")
+    if threshold is None:  # the standard window: the concept gives the same rows
+        run_file(con, SQL_DIR / "sepsis/sepsis3.sql", table="mimiciv_derived.sepsis3")
+        assert query(con, "SELECT stay_id, sofa_time, sofa_score, sepsis3 FROM mimiciv_derived.sepsis3") == got
+    return got
 
 
 @pytest.mark.parametrize("offset_hours, is_sepsis", [

@@ -9,14 +9,12 @@ from snakemake.exceptions import WorkflowError
 from icu_cohort import artifacts, cohort, concepts, loader
 from icu_cohort.config import ConfigError, validate_config
 from icu_cohort.mimic_tables import TABLES, table
+from icu_cohort.pipeline import required_tables
 from icu_cohort.resources import sql_dir
 from icu_cohort.study import load_study
 
 REPO = Path(workflow.basedir)
 SQL_DIR = sql_dir()
-# The interpreter running Snakemake: rules call the package through it, never through a
-# command that may not be on PATH.
-PYTHON = sys.executable
 
 
 def repo_path(path):
@@ -41,7 +39,7 @@ CONCEPT_SQL = [str(SQL_DIR / f.path) for f in concepts.concept_files(SQL_DIR)] +
 STUDY_SQL = [str(SQL_DIR / path) for path in cohort.STUDY_FILES]
 CONCEPT_TABLES = concepts.required_tables(SQL_DIR)
 STUDY_TABLES = cohort.required_tables(SQL_DIR)
-NEEDED_TABLES = sorted(set(CONCEPT_TABLES) | set(STUDY_TABLES))
+NEEDED_TABLES = required_tables(SQL_DIR)
 
 if CFG["mimic_dir"]:
     # Real MIMIC-IV: check every file and header now, before any job runs.

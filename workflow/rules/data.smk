@@ -10,7 +10,6 @@ if SOURCE_KIND == "synthetic":
             truth=f"{MIMIC_DIR}/ground_truth.json",
             truth_stays=f"{MIMIC_DIR}/ground_truth_stays.csv",
         params:
-            python=PYTHON,
             patients=CFG["synthetic"]["patients"],
             seed=CFG["synthetic"]["seed"],
             out=MIMIC_DIR,
@@ -19,9 +18,8 @@ if SOURCE_KIND == "synthetic":
         benchmark:
             f"logs/benchmarks/{SOURCE}/synthetic_mimic.tsv"
         threads: 2
-        shell:
-            "{params.python:q} -m icu_cohort synth --patients {params.patients} --seed {params.seed}"
-            " --threads {threads} --out {params.out:q} > {log:q} 2>&1"
+        script:
+            "../scripts/synthetic_mimic.py"
 
 
 rule check_mimic:

@@ -49,6 +49,13 @@ def logged(log_path: str | Path):
             root.removeHandler(handler)
 
 
+def required_tables(sql_dir: Path | None = None) -> list[str]:
+    """Every MIMIC-IV table (``"icu/chartevents"``) the concepts and the study layer read."""
+    from icu_cohort import cohort, concepts
+
+    return sorted(set(concepts.required_tables(sql_dir)) | set(cohort.required_tables(sql_dir)))
+
+
 def check_mimic(mimic_dir: Path, kind: str, tables: list[str], allow_missing: list[str],
                 checksums: bool, manifest_path: Path) -> dict:
     """Check the needed tables (files, headers) and write the data manifest."""

@@ -183,5 +183,5 @@ def run_file(
     if table is not None and table.lower() not in relations(con):
         raise SqlError(f"{path}: ran, but did not create {table}")
     seconds = time.perf_counter() - start
-    log.info("%-40s -> %-40s %6.2f s", path.name, table or "(statements)", seconds)
+    log.info("%-40s -> %-40s %6.2f s", "/".join(path.parts[-2:]), table or "(statements)", seconds)
     return seconds

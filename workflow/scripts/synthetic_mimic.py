@@ -1,0 +1,10 @@
+"""Snakemake script: the embedded synthetic MIMIC-IV set (``icu-cohort synth``), run by the
+interpreter running Snakemake, so no command needs to be on PATH."""
+from icu_cohort.cli import main
+from icu_cohort.pipeline import logged
+
+with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
+    code = main(["synth", "--patients", str(snakemake.params.patients), "--seed", str(snakemake.params.seed),
+                 "--threads", str(snakemake.threads), "--out", str(snakemake.params.out)])
+    if code:
+        raise SystemExit(f"icu-cohort synth failed with exit code {code} (see the messages above)")
