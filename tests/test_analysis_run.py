@@ -7,21 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from icu_cohort import artifacts
 from icu_cohort.analysis import run_analysis
 from icu_cohort.analysis.options import analysis_schema, defaults, with_defaults
 
 from test_analysis_helpers import COVARIATES, small_cohort
 
-CONTRACT_KEYS = {
-    "study": None, "n_cohort": None, "n_treated": None, "n_control": None,
-    "matching": {"caliper_sd", "scale", "ratio", "n_pairs"},
-    "balance": {"max_abs_smd_before", "max_abs_smd_after"},
-    "mortality_28d": {"cohort_treated", "cohort_control", "matched_treated", "matched_control"},
-    "km": {"logrank_p"},
-    "cox_matched": {"hr", "ci95", "p"},
-    "cox_multivariable": {"hr", "ci95", "p"},
-    "iptw": {"hr", "ci95", "p"},
-}
+CONTRACT_KEYS = {key: set(sub) if sub else None for key, sub in artifacts.ESTIMATES_KEYS.items()}
 FILES = {
     "propensity.parquet": ["stay_id", "treated", "ps"],
     "matched.parquet": ["stay_id", "treated", "ps", "pair_id"],

@@ -1,17 +1,21 @@
-"""Benchmark: the cohort stage (all SQL concepts, eligibility, exposure, outcome, covariates)
-on a synthetic MIMIC-IV of N patients.
+"""Benchmark: the concepts stage once, then each study's cohort stage over those concepts, on a
+synthetic MIMIC-IV of N patients.
 
     python tests/benchmarks/bench_cohort.py --patients 100000 [--seed 1] [--threads 2]
-        [--memory-limit 4GB] [--temp-directory DIR] [--workdir DIR] [--study sae_mgso4]
+        [--memory-limit 4GB] [--workdir DIR] [--mimic-dir DIR] [--studies sae_mgso4 sae_mgso4_48h]
 
-Preparation, in a child process so that its memory does not count: the synthetic data set
-(``icu_cohort.synth.generate``) and its Parquet copy (``icu_cohort.loader.convert_tables``),
-both kept in ``--workdir`` and reused when already there. Timed, in this process: only
-``icu_cohort.cohort.build_cohort`` + ``write_cohort`` on a connection from
-``icu_cohort.loader.connect`` with the given DuckDB threads / memory limit / temp directory.
+Preparation (not timed): the synthetic data set (``icu-cohort synth``, or an existing folder
+given with ``--mimic-dir``) and its Parquet copy, kept in ``--workdir`` and reused. Timed, each
+in its own child process so that each figure of peak memory is that stage's alone:
+``icu_cohort.concepts.write_concepts`` (every derived concept, once), then for every study
+``icu_cohort.pipeline.build_cohort`` (the study layer over the concept Parquet files). The
+cohort of each study is compared with the generator's ground truth when there is one.
+
 Progress goes to stderr; the last stdout line is one JSON object: patients, icu_stays,
-cohort_size, seconds, peak_memory_mb (peak resident memory of this process, which did nothing
-heavier than the cohort stage), and a few more figures.
+concepts {seconds, peak_memory_mb, tables}, studies {name: {seconds, peak_memory_mb,
+cohort_size, n_treated, cohort_equals_ground_truth}}, concepts_plus_studies_seconds,
+max_peak_memory_mb, extra_study_fraction_of_concepts (the largest study's seconds / the
+concepts' seconds).
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import logging
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,51 +40,69 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
-def prepare(mimic_dir: Path, parquet_dir: Path, patients: int, seed: int, threads: int, memory_limit: str,
-            temp_directory: str | None) -> None:
-    """Generate the synthetic set and convert the tables the cohort reads (skipped when present)."""
-    from icu_cohort import cohort, loader
+def prepare(mimic_dir: Path, parquet_dir: Path, patients: int, seed: int, threads: int, memory_limit: str) -> None:
+    """Generate the synthetic set (unless given) and convert every table the SQL reads."""
+    from icu_cohort import loader
+    from icu_cohort.pipeline import required_tables
 
-    keys = cohort.required_tables()
+    keys = required_tables()
     if not (mimic_dir / "icu" / "icustays.csv.gz").is_file():
-        try:
-            from icu_cohort.synth import generate
-        except ImportError as exc:
-            raise SystemExit(f"icu_cohort.synth.generate is not available yet: {exc}") from exc
+        from icu_cohort.synth import generate
+
         t0 = time.perf_counter()
         say(f"generating {patients:,} synthetic patients (seed {seed}) in {mimic_dir} ...")
-        generate(mimic_dir, patients, seed)
+        generate(mimic_dir, patients, seed, threads=threads)
         say(f"  generated in {time.perf_counter() - t0:.1f} s")
     if not all(loader.parquet_path(parquet_dir, k).is_file() for k in keys):
         t0 = time.perf_counter()
         say(f"converting {len(keys)} tables to Parquet in {parquet_dir} ...")
-        loader.convert_tables(mimic_dir, parquet_dir, keys, threads=threads, memory_limit=memory_limit,
-                              temp_directory=temp_directory)
+        loader.convert_tables(mimic_dir, parquet_dir, keys, threads=threads, memory_limit=memory_limit)
         say(f"  converted in {time.perf_counter() - t0:.1f} s")
 
 
-def compare_with_ground_truth(mimic_dir: Path, df, attrition) -> dict:
-    """Compare the cohort with the generator's stays eligible by construction (when present)."""
+def compare_with_ground_truth(mimic_dir: Path, results: Path) -> dict:
+    """The cohort against the generator's stays eligible by construction (when present)."""
     import pandas as pd
 
     path = mimic_dir / "ground_truth_stays.csv"
     if not path.is_file():
         return {}
     gt = pd.read_csv(path)
+    df = pd.read_parquet(results / "cohort.parquet")
+    attrition = pd.read_csv(results / "attrition.csv")
     eligible = set(gt.loc[gt["eligible"] == 1, "stay_id"])
     got = set(df["stay_id"])
-    truth_json = mimic_dir / "ground_truth.json"
-    if truth_json.is_file():
-        steps = json.loads(truth_json.read_text()).get("attrition", [])
-        for ours, theirs in zip(attrition.itertuples(index=False), steps):
-            flag = "" if ours.n_remaining == theirs["n_remaining"] else "   <-- differs"
-            say(f"  step {ours.step}: SQL {ours.n_remaining:,} vs generator {theirs['n_remaining']:,}{flag}")
-    treated_gt = dict(zip(gt["stay_id"], gt["treated"]))
-    treated_agree = all(int(t) == int(treated_gt.get(s, -1)) for s, t in zip(df["stay_id"], df["treated"]))
-    say(f"ground truth: {len(eligible):,} eligible by construction; cohort {len(got):,}; "
-        f"{len(got - eligible):,} extra, {len(eligible - got):,} missing; treatment agrees: {treated_agree}")
-    return {"ground_truth_eligible": len(eligible), "cohort_equals_ground_truth": got == eligible,
-            "treated_equals_ground_truth": treated_agree}
+    steps = json.loads((mimic_dir / "ground_truth.json").read_text()).get("attrition", [])
+    steps_agree = [s["n_remaining"] for s in steps] == attrition["n_remaining"].tolist()
+    say(f"  ground truth: {len(eligible):,} eligible by construction; cohort {len(got):,}; "
+        f"{len(got - eligible):,} extra, {len(eligible - got):,} missing; attrition steps agree: {steps_agree}")
+    return {"cohort_equals_ground_truth": got == eligible, "attrition_equals_ground_truth": steps_agree}
+
+
+def stage(a) -> dict:
+    """One timed stage in this (child) process."""
+    from icu_cohort import pipeline
+    from icu_cohort.study import load_study
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[bench_cohort]     %(message)s")
+    duckdb_cfg = {"threads": a.threads, "memory_limit": a.memory_limit,
+                  "temp_directory": str(a.workdir / "duckdb_tmp")}
+    t0 = time.perf_counter()
+    if a.stage == "concepts":
+        manifest = pipeline.concepts(a.parquet_dir, a.concepts_dir, "bench", duckdb_cfg)
+        out = {"tables": len(manifest["tables"])}
+    else:
+        study = load_study(a.stage, REPO / "config" / "studies")
+        pipeline.build_cohort(study, a.parquet_dir, a.concepts_dir, a.workdir / f"results-{a.stage}", duckdb_cfg)
+        out = {}
+    return {"seconds": round(time.perf_counter() - t0, 2), "peak_memory_mb": round(peak_rss_mb(), 1), **out}
+
+
+def run_child(a, name: str) -> dict:
+    cmd = [sys.executable, __file__, "--stage", name, "--threads", str(a.threads), "--memory-limit", a.memory_limit,
+           "--workdir", str(a.workdir), "--parquet-dir", str(a.parquet_dir), "--concepts-dir", str(a.concepts_dir)]
+    proc = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
@@ -90,69 +111,57 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", default="4GB")
-    ap.add_argument("--temp-directory", default=None)
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="where the synthetic data and its Parquet copy are kept (default: a temporary folder)")
-    ap.add_argument("--study", default="sae_mgso4")
-    ap.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", type=Path, default=REPO / "benchmarks-out" / "cohort",
+                    help="where the synthetic data, its Parquet copy and the concepts are kept")
+    ap.add_argument("--mimic-dir", type=Path, default=None, help="an existing MIMIC-IV-format folder to use")
+    ap.add_argument("--studies", nargs="+", default=["sae_mgso4", "sae_mgso4_48h"])
+    ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--parquet-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--concepts-dir", type=Path, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
-
-    tmp = None
-    if a.workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="bench_cohort_")
-        a.workdir = Path(tmp.name)
-    mimic_dir = a.workdir / f"synthetic-p{a.patients}-s{a.seed}"
-    parquet_dir = a.workdir / f"parquet-p{a.patients}-s{a.seed}"
-    temp_directory = a.temp_directory or str(a.workdir / "duckdb_tmp")
-
-    if a.prepare_only:
-        prepare(mimic_dir, parquet_dir, a.patients, a.seed, a.threads, a.memory_limit, temp_directory)
+    if a.stage:
+        print(json.dumps(stage(a)))
         return 0
 
-    t0 = time.perf_counter()
-    cmd = [sys.executable, __file__, "--prepare-only", "--patients", str(a.patients), "--seed", str(a.seed),
-           "--threads", str(a.threads), "--memory-limit", a.memory_limit, "--workdir", str(a.workdir),
-           "--temp-directory", temp_directory]
-    subprocess.run(cmd, check=True)
-    prepare_seconds = time.perf_counter() - t0
+    tag = f"p{a.patients}-s{a.seed}"
+    mimic_dir = a.mimic_dir or a.workdir / f"synthetic-{tag}"
+    a.parquet_dir = a.workdir / f"parquet-{mimic_dir.name}"
+    a.concepts_dir = a.workdir / f"concepts-{mimic_dir.name}"
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    prepare(mimic_dir, a.parquet_dir, a.patients, a.seed, a.threads, a.memory_limit)
 
-    from icu_cohort import cohort, loader
-    from icu_cohort.config import load_study
+    import duckdb
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[bench_cohort]   %(message)s")
-    study = load_study(a.study, REPO / "config" / "studies")
-    keys = cohort.required_tables(study)
-    con = loader.connect(parquet_dir, a.threads, a.memory_limit, temp_directory, table_keys=keys)
-    icu_stays = con.execute("SELECT count(*) FROM mimiciv_icu.icustays").fetchall()[0][0]
-    say(f"{icu_stays:,} ICU stays; building the {a.study} cohort with {a.threads} thread(s), "
-        f"memory limit {a.memory_limit} ...")
+    icu_stays = duckdb.connect().execute(
+        f"SELECT count(*) FROM read_parquet('{a.parquet_dir / 'icu' / 'icustays.parquet'}')").fetchone()[0]
+    say(f"{icu_stays:,} ICU stays; concepts stage with {a.threads} thread(s), memory limit {a.memory_limit} ...")
+    concepts = run_child(a, "concepts")
+    say(f"concepts: {concepts['tables']} tables in {concepts['seconds']:.1f} s, peak {concepts['peak_memory_mb']:.0f} MB")
+    studies = {}
+    for name in a.studies:
+        say(f"study {name} over the concepts ...")
+        studies[name] = run_child(a, name)
+        studies[name].update(compare_with_ground_truth(mimic_dir, a.workdir / f"results-{name}"))
+        import pandas as pd
 
-    t1 = time.perf_counter()
-    df, attrition = cohort.build_cohort(con, study, REPO / "sql")
-    cohort.write_cohort(df, attrition, a.workdir / f"results-{a.study}")
-    seconds = time.perf_counter() - t1
-    say(f"cohort: {len(df):,} stays ({int(df['treated'].sum()):,} treated) in {seconds:.1f} s")
-    for row in attrition.itertuples(index=False):
-        say(f"  step {row.step}: {row.n_remaining:,} remaining, {row.n_excluded:,} excluded ({row.description})")
-
-    truth = compare_with_ground_truth(mimic_dir, df, attrition)
-
+        df = pd.read_parquet(a.workdir / f"results-{name}" / "cohort.parquet")
+        studies[name].update({"cohort_size": int(len(df)), "n_treated": int(df["treated"].sum())})
+        say(f"  {name}: {len(df):,} stays in {studies[name]['seconds']:.1f} s, "
+            f"peak {studies[name]['peak_memory_mb']:.0f} MB")
+    total = concepts["seconds"] + sum(s["seconds"] for s in studies.values())
     out = {
-        "patients": a.patients,
+        "patients": a.patients if a.mimic_dir is None else None,
+        "mimic_dir": str(mimic_dir),
         "icu_stays": int(icu_stays),
-        "cohort_size": int(len(df)),
-        "seconds": round(seconds, 2),
-        "peak_memory_mb": round(peak_rss_mb(), 1),
-        "n_treated": int(df["treated"].sum()),
-        "study": a.study,
         "threads": a.threads,
         "memory_limit": a.memory_limit,
-        "prepare_seconds": round(prepare_seconds, 1),
-        **truth,
+        "concepts": concepts,
+        "studies": studies,
+        "concepts_plus_studies_seconds": round(total, 2),
+        "max_peak_memory_mb": max([concepts["peak_memory_mb"]] + [s["peak_memory_mb"] for s in studies.values()]),
+        "extra_study_fraction_of_concepts": round(max(s["seconds"] for s in studies.values()) / concepts["seconds"], 3),
     }
-    con.close()
-    if tmp is not None:
-        tmp.cleanup()
+    say(f"concepts + {len(studies)} studies: {total:.1f} s")
     print(json.dumps(out))
     return 0
 

@@ -1,8 +1,13 @@
-"""Command line: ``icu-cohort synth --patients N --seed S --out DIR [options]``.
+"""Command line (``icu-cohort`` or ``python -m icu_cohort``).
 
-Writes a synthetic MIMIC-IV v2.2 folder (``DIR/hosp``, ``DIR/icu``, ``DIR/ground_truth.json``,
-``DIR/ground_truth_stays.csv``); see ``synthetic_data/README.md`` for the data-generating
-process. Progress goes to stderr; a one-line JSON summary goes to stdout.
+* ``icu-cohort --version``
+* ``icu-cohort synth --patients N --seed S --out DIR [options]``: a synthetic MIMIC-IV v2.2
+  folder (``DIR/hosp``, ``DIR/icu``, ``DIR/ground_truth.json``, ``DIR/ground_truth_stays.csv``);
+  see ``synthetic_data/README.md`` for the data-generating process.
+* ``icu-cohort concepts --mimic-dir DIR --out DIR``: the derived concepts of a MIMIC-IV
+  download (``mimiciv_derived``, one Parquet file per table, and ``manifest.json``).
+
+Progress goes to stderr; a one-line JSON summary goes to stdout.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ def _share(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from icu_cohort import __version__
+
     parser = argparse.ArgumentParser(prog="icu-cohort", description="icu-cohort command line tools")
+    parser.add_argument("--version", action="version", version=f"icu-cohort {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("synth", help="write a synthetic MIMIC-IV v2.2 folder with a planted effect",
                        description="Write DIR/hosp/*.csv.gz, DIR/icu/*.csv.gz (PhysioNet's names, headers and "
@@ -47,11 +55,76 @@ def build_parser() -> argparse.ArgumentParser:
                    help="YAML file overriding synthetic_data/params.yaml (same nesting)")
     s.add_argument("--threads", type=_positive_int, default=2, help="compression threads (default 2)")
     s.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+
+    c = sub.add_parser("concepts", help="build the derived concepts (mimiciv_derived) of a MIMIC-IV download",
+                       description="Check a MIMIC-IV folder (PhysioNet's hosp/ and icu/ .csv.gz files), convert the "
+                                   "tables the concepts read to typed Parquet, and build every derived concept "
+                                   "(sql/concepts.txt) into OUT/<table>.parquet with OUT/manifest.json.")
+    c.add_argument("--mimic-dir", required=True, help="MIMIC-IV root holding hosp/ and icu/")
+    c.add_argument("--out", required=True, help="output folder for the concept Parquet files (replaced when complete)")
+    c.add_argument("--parquet-dir", default=None,
+                   help="keep the typed Parquet copies here and reuse those already there (default: a temporary "
+                        "folder, removed at the end)")
+    c.add_argument("--allow-missing", action="append", default=[], metavar="TABLE",
+                   help="a table that may be absent, e.g. icu/chartevents for the open demo (repeatable)")
+    c.add_argument("--threads", type=_positive_int, default=2, help="DuckDB threads (default 2)")
+    c.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
+    c.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     return parser
+
+
+def _concepts(args) -> int:
+    import shutil
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from icu_cohort import artifacts, concepts, loader
+    from icu_cohort.mimic_tables import table
+
+    start = time.perf_counter()
+    say = _progress(args.quiet) or (lambda msg: None)
+    mimic_dir = Path(args.mimic_dir)
+    source = artifacts.mimic_source(mimic_dir)
+    keys = concepts.required_tables()
+    sources = loader.check_sources(mimic_dir, keys, args.allow_missing)
+    scratch = None
+    if args.parquet_dir:
+        parquet_dir = Path(args.parquet_dir)
+    else:
+        out_parent = Path(args.out).resolve().parent
+        out_parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".parquet-", dir=out_parent))
+        parquet_dir = scratch
+    try:
+        for number, (key, path) in enumerate(sorted(sources.items()), start=1):
+            target = loader.parquet_path(parquet_dir, key)
+            if target.is_file():
+                say(f"table {number}/{len(sources)}: {key} (Parquet already there)")
+                continue
+            say(f"table {number}/{len(sources)}: {key}")
+            loader.convert_table(path, target, table(key), args.threads, args.memory_limit)
+        manifest = concepts.write_concepts(parquet_dir, Path(args.out), source, threads=args.threads,
+                                           memory_limit=args.memory_limit, progress=say)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(json.dumps({"source": source, "out_dir": str(Path(args.out)), "tables": len(manifest["tables"]),
+                      "seconds": round(time.perf_counter() - start, 1)}))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "concepts":
+        from icu_cohort.loader import MimicInputError
+        from icu_cohort.sqlrun import SqlError
+
+        try:
+            return _concepts(args)
+        except (MimicInputError, SqlError, FileNotFoundError) as exc:
+            print(f"icu-cohort concepts: error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "synth":
         from .synth import generate
 

@@ -5,12 +5,12 @@ In a source checkout (``pip install -e .``) they are the repository's own folder
 ``workflow/schemas/`` and ``synthetic_data/``. A wheel (``pip install .``) ships the same
 folders as package data under the names ``icu_cohort.sql``, ``icu_cohort.schemas`` and
 ``icu_cohort.synthetic_data`` (``pyproject.toml`` maps them), found here through
-:mod:`importlib.resources`. Every other module asks this one; nobody builds these paths.
+:mod:`importlib`. Every other module asks this one; nobody builds these paths.
 """
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 from pathlib import Path
 
 #: The repository root when running from a source checkout (``workflow/src/icu_cohort``).
@@ -25,14 +25,15 @@ _FOLDERS = {
 
 
 def _folder(name: str) -> Path:
+    # Installed as package data: a folder without __init__.py, i.e. a namespace package,
+    # whose location importlib reports (importlib.resources.files would wrap it).
     try:
-        found = importlib.resources.files(f"icu_cohort.{name}")
+        spec = importlib.util.find_spec(f"icu_cohort.{name}")
     except ModuleNotFoundError:
-        found = None
-    if found is not None:
-        path = Path(str(found))
-        if path.is_dir():
-            return path
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if Path(location).is_dir():
+            return Path(location)
     path = _CHECKOUT_ROOT / _FOLDERS[name]
     if not path.is_dir():
         raise FileNotFoundError(

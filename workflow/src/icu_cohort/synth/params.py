@@ -21,8 +21,10 @@ from typing import Any
 
 import yaml
 
+from icu_cohort.resources import synthetic_data_dir
+
 #: ``synthetic_data/params.yaml`` beside the package's repository (editable install).
-DEFAULT_PARAMS_PATH = Path(__file__).resolve().parents[4] / "synthetic_data" / "params.yaml"
+DEFAULT_PARAMS_PATH = synthetic_data_dir() / "params.yaml"
 
 #: Shortcut names accepted by :func:`load_params` and the command line.
 ALIASES: dict[str, tuple[str, ...]] = {

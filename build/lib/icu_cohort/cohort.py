@@ -1,0 +1,325 @@
+"""The study layer: one study's cohort, from the concepts and the study's own SQL.
+
+:func:`build_cohort` runs, on a DuckDB connection that holds the MIMIC-IV tables
+(``mimiciv_hosp.*`` / ``mimiciv_icu.*``) and the derived concepts (``mimiciv_derived.*``:
+read-only views of ``data/concepts/<source>/``, :func:`icu_cohort.concepts.attach_concepts`,
+or tables built in place for tests), everything the study parameterises, in schema ``study``:
+
+1. its ICD groups, Sepsis-3 with its own window (the concept's rule, ``sepsis3_rule``),
+   the eligibility flags of every ICU stay and the exclusions (:data:`ELIGIBILITY`);
+2. ``study.final_stay``, generated from the study's ordered criteria
+   (:attr:`icu_cohort.study.Study.criteria`), the same list that gives ``attrition.csv``;
+3. exposure, outcome and covariates of the cohort, assembled in ``study.cohort``
+   (:data:`COVARIATES`).
+
+No concept table is computed here. Study parameters reach the SQL only through ``${name}``
+placeholders (:func:`icu_cohort.sqlrun.render_sql`, values from :func:`sql_params`).
+
+:func:`write_cohort` writes ``cohort.parquet``, ``attrition.csv`` and
+``covariate_missingness.csv`` all or nothing (:func:`icu_cohort.artifacts.write_files`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import duckdb
+import pandas as pd
+
+from icu_cohort import artifacts
+from icu_cohort.resources import sql_dir as default_sql_dir
+from icu_cohort.sqlrun import Rows, SqlError, mimic_tables_read, relations, run_file
+from icu_cohort.study import Study
+
+log = logging.getLogger("icu_cohort.cohort")
+
+ID_COLUMNS = ["subject_id", "hadm_id", "stay_id", "intime"]
+OUTCOME_COLUMNS = ["treated", "time_days", "death_28d"]
+DOSE_SUFFIXES = ("_first_dose_hours", "_total_dose_g")
+
+#: Macro files of the concept layer that the study layer calls (definitions only: they
+#: compute nothing until a study query uses them).
+MACROS = ("sepsis/sepsis3_rule.sql",)
+
+#: The study's SQL files (under ``sql/``) and the tables they create, before the final cohort.
+ELIGIBILITY = (
+    ("cohort/icd_prefix.sql", "study.icd_prefix"),
+    ("cohort/admission_icd_group.sql", "study.admission_icd_group"),
+    ("cohort/sepsis3.sql", "study.sepsis3"),
+    ("cohort/stay_eligibility.sql", "study.stay_eligibility"),
+    ("cohort/stay_exclusion.sql", "study.stay_exclusion"),
+)
+#: ... and after it (``study.final_stay``): exposure, outcome, covariates, the cohort.
+COVARIATES = (
+    ("cohort/exposure.sql", "study.exposure"),
+    ("cohort/outcome.sql", "study.outcome"),
+    ("cohort/covariate_demographics.sql", "study.covariate_demographics"),
+    ("cohort/covariate_vitals.sql", "study.covariate_vitals"),
+    ("cohort/covariate_labs.sql", "study.covariate_labs"),
+    ("cohort/covariate_treatments.sql", "study.covariate_treatments"),
+    ("cohort/covariate_comorbidities.sql", "study.covariate_comorbidities"),
+    ("cohort/cohort.sql", "study.cohort"),
+)
+STUDY_FILES = MACROS + tuple(path for path, _ in ELIGIBILITY + COVARIATES)
+
+
+class CohortError(SqlError):
+    """The cohort stage cannot run: a SQL file failed, a table or a column is missing."""
+
+
+class MissingTableError(CohortError):
+    """A table the study's SQL reads (MIMIC-IV or a concept) is not in the connection."""
+
+
+# --------------------------------------------------------------------------------------------
+# Study parameters
+# --------------------------------------------------------------------------------------------
+
+
+def sql_params(study: Study) -> dict[str, Any]:
+    """The values the study-layer SQL files may use, from the study."""
+    c, e, o, v = study["cohort"], study["exposure"], study["outcome"], study["covariates"]
+
+    icd_rows: list[tuple] = []
+
+    def add(kind: str, name: str, lists: dict) -> None:
+        for version, key in ((9, "icd9"), (10, "icd10")):
+            for prefix in lists.get(key, []) or []:
+                icd_rows.append((kind, name, version, str(prefix).strip().upper().replace(".", "")))
+
+    add("delirium", "delirium", c["encephalopathy"].get("delirium_icd", {}) or {})
+    for step in c["exclusions"]:
+        add("exclusion", step["name"], step)
+    for name, lists in v["comorbidities"].items():
+        add("comorbidity", name, lists or {})
+
+    lab_rows = [
+        (name, int(itemid), priority)
+        for name, itemids in v["labs"].items()
+        for priority, itemid in enumerate(itemids)
+    ]
+    race_rows = [
+        (order, rule["group"], prefix)
+        for order, rule in enumerate(v["race_groups"])
+        for prefix in rule["prefixes"]
+    ]
+    sep = c["sepsis3"]
+    return {
+        # inclusion
+        "min_age": c["min_age"],
+        "min_icu_los_hours": c["min_icu_los_hours"],
+        "gcs_below": c["encephalopathy"]["gcs_below"],
+        "sepsis3_sofa_threshold": sep["sofa_threshold"],
+        "sepsis3_hours_before": sep["hours_before_suspicion"],
+        "sepsis3_hours_after": sep["hours_after_suspicion"],
+        "icd_prefix_rows": Rows(icd_rows, 4),
+        # exposure
+        "exposure_itemids": [int(i) for i in e["itemids"]],
+        "exposure_window_start_hours": e["window_start_hours"],
+        "exposure_window_end_hours": e["window_end_hours"],
+        "exposure_grams_per_ml": e["grams_per_ml"],
+        "exposure_excluded_statuses": list(e["excluded_statuses"]),
+        # outcome
+        "outcome_horizon_days": o["horizon_days"],
+        "outcome_dod_hour_of_day": o["dod_hour_of_day"],
+        # covariates
+        "vitals_window_start_hours": v["vitals_window_hours"]["start"],
+        "vitals_window_end_hours": v["vitals_window_hours"]["end"],
+        "labs_window_start_hours": v["labs_window_hours"]["start"],
+        "labs_window_end_hours": v["labs_window_hours"]["end"],
+        "treatments_window_start_hours": v["treatments_window_hours"]["start"],
+        "treatments_window_end_hours": v["treatments_window_hours"]["end"],
+        "lab_itemid_rows": Rows(lab_rows, 3),
+        # PIVOT ... IN (...) needs at least one value; a name no lab has yields an unused column
+        "lab_names": list(v["labs"]) or ["__no_lab__"],
+        "comorbidity_names": list(v["comorbidities"]) or ["__no_comorbidity__"],
+        "race_group_rows": Rows(race_rows, 3),
+        "race_other": v["race_other"],
+        "race_missing": v["race_missing"],
+        "ventilation_statuses": list(v["ventilation_statuses"]),
+        "vasopressors": list(v["vasopressors"]),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Tables the study layer needs
+# --------------------------------------------------------------------------------------------
+
+
+def required_tables(sql_dir: Path | None = None) -> list[str]:
+    """The MIMIC-IV tables (``"icu/icustays"``) the study-layer SQL reads directly."""
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    return mimic_tables_read(sql_dir / path for path in STUDY_FILES)
+
+
+def required_concepts(sql_dir: Path | None = None) -> list[str]:
+    """The concept tables (``mimiciv_derived.<name>``) the study-layer SQL reads."""
+    import re
+
+    from icu_cohort.sqlrun import strip_comments
+
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    names: set[str] = set()
+    for path in STUDY_FILES:
+        names |= set(re.findall(r"\bmimiciv_derived\.([a-z_][a-z0-9_]*)", strip_comments((sql_dir / path).read_text())))
+    return sorted(names)
+
+
+def check_tables(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> None:
+    """Raise :class:`MissingTableError` naming every MIMIC-IV table or concept the study needs
+    that the connection lacks."""
+    from icu_cohort.mimic_tables import table
+
+    have = relations(con)
+    needed = [table(k).qualified for k in required_tables(sql_dir)]
+    needed += [f"mimiciv_derived.{name}" for name in required_concepts(sql_dir)]
+    missing = [name for name in needed if name.lower() not in have]
+    if missing:
+        raise MissingTableError(
+            "table(s) not available to the study SQL: " + ", ".join(missing)
+            + " (MIMIC-IV tables come from the loader's Parquet views, mimiciv_derived tables from "
+            "the concepts stage: data/concepts/<source>/)"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Criteria: study.final_stay and the attrition table from one list
+# --------------------------------------------------------------------------------------------
+
+
+def _kept(study: Study, upto: int) -> str:
+    """SQL: the stay passes the first ``upto`` criteria (TRUE for none)."""
+    preds = [f"COALESCE({c.predicate}, FALSE)" for c in study.criteria[:upto]]
+    return " AND ".join(preds) if preds else "TRUE"
+
+
+def final_stay_sql(study: Study) -> str:
+    """``study.final_stay``: the ICU stays that pass every criterion of the study."""
+    return (
+        "CREATE OR REPLACE TABLE study.final_stay AS\n"
+        "SELECT e.subject_id, e.hadm_id, e.stay_id, e.intime, e.outtime\n"
+        "FROM study.stay_eligibility AS e\n"
+        f"WHERE {_kept(study, len(study.criteria))}"
+    )
+
+
+def attrition_table(con: duckdb.DuckDBPyConnection, study: Study) -> pd.DataFrame:
+    """Stays remaining after each criterion, in order, from ``study.stay_eligibility``.
+
+    Step 1 is every ICU stay; step k + 1 keeps the stays passing criteria 1..k. The
+    descriptions are the criteria's own.
+    """
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {_kept(study, k)})" for k in range(len(study.criteria) + 1)
+    )
+    remaining = [int(n) for n in con.execute(f"SELECT {counts} FROM study.stay_eligibility AS e").fetchone()]
+    descriptions = ["all ICU stays (icu.icustays)"] + [c.description for c in study.criteria]
+    rows = [
+        {"step": k + 1, "description": descriptions[k], "n_remaining": remaining[k],
+         "n_excluded": (remaining[k - 1] - remaining[k]) if k else 0}
+        for k in range(len(descriptions))
+    ]
+    return pd.DataFrame(rows, columns=list(artifacts.ATTRITION.columns))
+
+
+# --------------------------------------------------------------------------------------------
+# The stage
+# --------------------------------------------------------------------------------------------
+
+
+def build_cohort(
+    con: duckdb.DuckDBPyConnection, study: Study, sql_dir: Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the study's SQL on ``con``; return ``(cohort, attrition)``.
+
+    ``con`` must hold the MIMIC-IV tables of :func:`required_tables` and the concepts of
+    :func:`required_concepts`. ``cohort`` has one row per ICU stay of the final cohort:
+    ``subject_id, hadm_id, stay_id, intime, treated, time_days, death_28d``, the study's
+    covariates (continuous, binary, categorical, in the study file's order) and
+    ``<exposure>_first_dose_hours, <exposure>_total_dose_g``. ``attrition`` has ``step,
+    description, n_remaining, n_excluded`` from all ICU stays to the final cohort.
+    The study's tables stay in ``con`` (schema ``study``).
+    """
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    params = sql_params(study)
+    check_tables(con, sql_dir)
+    con.execute("CREATE SCHEMA IF NOT EXISTS study")
+
+    start = time.perf_counter()
+    for path in MACROS:
+        run_file(con, sql_dir / path)
+    for path, table in ELIGIBILITY:
+        run_file(con, sql_dir / path, params, table)
+    con.execute(final_stay_sql(study))
+    attrition = attrition_table(con, study)
+    for path, table in COVARIATES:
+        run_file(con, sql_dir / path, params, table)
+    cohort = _select_columns(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
+    if len(cohort) != attrition["n_remaining"].iloc[-1]:
+        raise CohortError(
+            f"study.cohort has {len(cohort)} stays but the attrition table ends with "
+            f"{attrition['n_remaining'].iloc[-1]}; sql/cohort/cohort.sql changes the stays of study.final_stay"
+        )
+    log.info("cohort: %d stays (%d treated) in %.1f s", len(cohort), int(cohort["treated"].sum()),
+             time.perf_counter() - start)
+    return cohort, attrition
+
+
+def _select_columns(raw: pd.DataFrame, study: Study) -> pd.DataFrame:
+    covariates = study.covariate_columns
+    unknown = [c for c in covariates if c not in raw.columns or c in ID_COLUMNS + OUTCOME_COLUMNS]
+    if unknown:
+        internal = ID_COLUMNS + OUTCOME_COLUMNS + ["death_time", "first_dose_hours", "total_dose_g"]
+        known = [c for c in raw.columns if c not in internal]
+        raise CohortError(
+            f"covariate(s) {', '.join(unknown)} of the study are not computed by the cohort SQL; "
+            f"available: {', '.join(known)}"
+        )
+    name = study["exposure"]["name"]
+    out = raw[ID_COLUMNS + OUTCOME_COLUMNS + covariates].copy()
+    out[f"{name}_first_dose_hours"] = raw["first_dose_hours"]
+    out[f"{name}_total_dose_g"] = raw["total_dose_g"]
+
+    for col in ["subject_id", "hadm_id", "stay_id", "treated", "death_28d"]:
+        out[col] = out[col].astype("int64")
+    out["intime"] = pd.to_datetime(out["intime"])
+    categorical = set(study["covariates"].get("categorical", []) or [])
+    for col in covariates + [f"{name}_first_dose_hours", f"{name}_total_dose_g", "time_days"]:
+        if col in categorical:
+            out[col] = out[col].astype("object").where(out[col].notna(), None)
+        elif col in (study["covariates"].get("binary", []) or []) and out[col].notna().all():
+            out[col] = out[col].astype("int64")
+        else:
+            out[col] = pd.to_numeric(out[col], errors="raise").astype("float64")
+    out = out.reset_index(drop=True)
+    out.attrs["covariates"] = covariates
+    return out
+
+
+def covariate_missingness(cohort: pd.DataFrame, covariates: Sequence[str] | None = None) -> pd.DataFrame:
+    """``covariate, n_missing, fraction_missing`` for each covariate column of ``cohort``."""
+    if covariates is None:
+        covariates = cohort.attrs.get("covariates") or [
+            c for c in cohort.columns
+            if c not in ID_COLUMNS + OUTCOME_COLUMNS and not c.endswith(DOSE_SUFFIXES)
+        ]
+    n = len(cohort)
+    rows = []
+    for col in covariates:
+        missing = int(cohort[col].isna().sum())
+        rows.append({"covariate": col, "n_missing": missing, "fraction_missing": missing / n if n else float("nan")})
+    return pd.DataFrame(rows, columns=list(artifacts.MISSINGNESS.columns))
+
+
+def write_cohort(cohort: pd.DataFrame, attrition: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
+    """Write ``cohort.parquet``, ``attrition.csv`` and ``covariate_missingness.csv`` to ``out_dir``,
+    all or nothing (a failure leaves no half-written result behind)."""
+    missingness = covariate_missingness(cohort)
+    return artifacts.write_files(Path(out_dir), {
+        artifacts.COHORT.name: lambda p: cohort.to_parquet(p, index=False),
+        artifacts.ATTRITION.name: lambda p: attrition.to_csv(p, index=False),
+        artifacts.MISSINGNESS.name: lambda p: missingness.to_csv(p, index=False),
+    })

@@ -1,0 +1,138 @@
+"""Reading and validating YAML against the project's JSON Schemas.
+
+Two kinds of YAML file:
+
+* ``config/config.yaml`` -- the run: where MIMIC-IV is (or the synthetic set to generate),
+  which studies to run, DuckDB resources, report privacy settings. Schema:
+  ``workflow/schemas/config.schema.yaml``.
+* ``config/studies/<name>.yaml`` -- one study: question, cohort criteria, exposure, outcome,
+  covariates, analysis. Its schema is assembled from ``workflow/schemas/study*.schema.yaml``:
+  ``study.schema.yaml`` holds the top-level keys, and each ``study_<section>.schema.yaml``
+  adds the properties of the sections it owns.
+
+Studies are loaded into :class:`icu_cohort.study.Study` objects by :mod:`icu_cohort.study`,
+which uses the study schema assembled here.
+
+Validation fills in every default the schemas declare and fails on the first problem with a
+message naming the file and the key (``duckdb.threads: 'two' is not of type 'integer'``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from icu_cohort.resources import schema_dir
+
+SCHEMA_DIR = schema_dir()
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or does not match its schema."""
+
+
+def _extend_with_default(validator_class):
+    """A jsonschema validator that also writes each property's ``default`` into the instance.
+
+    This is the documented jsonschema recipe ("Why doesn't my schema's default property set
+    the default on my instance?"), so validation and defaulting see the same schema.
+    """
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(prop, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _extend_with_default(jsonschema.Draft202012Validator)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; a missing or malformed file raises :class:`ConfigError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        with path.open() as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate(instance: Any, schema: dict, source: str) -> dict:
+    """Validate ``instance`` against ``schema``, fill defaults, and return the filled copy.
+
+    Raises :class:`ConfigError` naming ``source`` and the offending key path. With several
+    problems, the one deepest in the document is reported first (the most specific).
+    """
+    if instance is None:
+        instance = {}
+    if not isinstance(instance, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys to values at the top level")
+    filled = copy.deepcopy(instance)
+    validator = _DefaultingValidator(schema)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: -len(e.absolute_path))
+    if errors:
+        err = errors[0]
+        raise ConfigError(f"{source}: {_key_path(err)}: {err.message}")
+    return filled
+
+
+def load_schema(name: str, schema_dir: Path = SCHEMA_DIR) -> dict:
+    schema = read_yaml(Path(schema_dir) / name)
+    if not isinstance(schema, dict):
+        raise ConfigError(f"{Path(schema_dir) / name}: a schema must be a mapping")
+    return schema
+
+
+def study_schema(schema_dir: Path = SCHEMA_DIR) -> dict:
+    """The study schema: ``study.schema.yaml`` plus every ``study_<section>.schema.yaml``."""
+    schema = load_schema("study.schema.yaml", schema_dir)
+    schema.setdefault("properties", {})
+    for part_path in sorted(Path(schema_dir).glob("study_*.schema.yaml")):
+        part = load_schema(part_path.name, schema_dir)
+        for key, sub in (part.get("properties") or {}).items():
+            if key in schema["properties"]:
+                raise ConfigError(f"{part_path}: section {key!r} is already defined elsewhere")
+            schema["properties"][key] = sub
+        schema.setdefault("required", [])
+        schema["required"] += [k for k in part.get("required", []) if k not in schema["required"]]
+        schema.setdefault("$defs", {}).update(part.get("$defs", {}))
+    return schema
+
+
+def load_config(path: Path, overrides: dict | None = None) -> dict:
+    """Read ``config/config.yaml``, apply command-line overrides, validate, fill defaults."""
+    raw = read_yaml(path) or {}
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    return validate_config(raw, source=str(path))
+
+
+def validate_config(raw: dict, source: str = "config") -> dict:
+    return validate(raw, load_schema("config.schema.yaml"), source)
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    """``extra`` merged over ``base``: mappings key by key, anything else replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,126 @@
+"""The pipeline's stages as plain functions of paths, called by the Snakemake scripts.
+
+Each function reads its inputs, calls the package's logic and writes its outputs; the
+scripts under ``workflow/scripts`` only unpack Snakemake's ``input``/``output``/``params``
+into these calls. Keeping the wiring here means a stage can be run and tested without
+Snakemake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from icu_cohort import artifacts, loader
+from icu_cohort.mimic_tables import table
+from icu_cohort.study import Study
+
+log = logging.getLogger("icu_cohort")
+
+
+@contextlib.contextmanager
+def logged(log_path: str | Path):
+    """Send logging, stdout and stderr to ``log_path`` for the duration of a stage.
+
+    An exception is written to the log (with its traceback) and re-raised, so Snakemake
+    marks the job failed and shows the log's path.
+    """
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+        handler = logging.StreamHandler(handle)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        start = time.perf_counter()
+        try:
+            yield
+        except Exception:
+            logging.exception("stage failed")
+            raise
+        finally:
+            logging.info("stage took %.1f s", time.perf_counter() - start)
+            root.removeHandler(handler)
+
+
+def required_tables(sql_dir: Path | None = None) -> list[str]:
+    """Every MIMIC-IV table (``"icu/chartevents"``) the concepts and the study layer read."""
+    from icu_cohort import cohort, concepts
+
+    return sorted(set(concepts.required_tables(sql_dir)) | set(cohort.required_tables(sql_dir)))
+
+
+def check_mimic(mimic_dir: Path, kind: str, tables: list[str], allow_missing: list[str],
+                checksums: bool, manifest_path: Path) -> dict:
+    """Check the needed tables (files, headers) and write the data manifest."""
+    sources = loader.check_sources(Path(mimic_dir), tables, allow_missing)
+    for key, path in sources.items():
+        log.info("%s: %s", table(key).qualified, path if path else "absent, allowed: empty table")
+    manifest = loader.data_manifest(Path(mimic_dir), sources, kind, checksums=checksums)
+    artifacts.write_json(manifest, manifest_path)
+    return manifest
+
+
+def mimic_to_parquet(csv: Path | None, key: str, parquet: Path, threads: int, memory_limit: str,
+                     temp_directory: str | None) -> int:
+    """Convert one table; ``csv=None`` for an allowed missing table."""
+    start = time.perf_counter()
+    rows = loader.convert_table(csv, Path(parquet), table(key), threads, memory_limit, temp_directory)
+    log.info("%s: %d rows to %s in %.1f s", table(key).qualified, rows, parquet, time.perf_counter() - start)
+    return rows
+
+
+def concepts(parquet_dir: Path, out_dir: Path, source: str, duckdb_cfg: dict) -> dict:
+    """Build every derived concept of one data source into ``out_dir`` (with its manifest)."""
+    from icu_cohort.concepts import write_concepts
+
+    return write_concepts(Path(parquet_dir), Path(out_dir), source, threads=duckdb_cfg["threads"],
+                          memory_limit=duckdb_cfg["memory_limit"],
+                          temp_directory=duckdb_cfg.get("temp_directory"), progress=log.info)
+
+
+def build_cohort(study: Study, parquet_dir: Path, concepts_dir: Path, out_dir: Path, duckdb_cfg: dict) -> None:
+    """The study layer over the concepts: write cohort.parquet, attrition.csv and
+    covariate_missingness.csv."""
+    from icu_cohort import cohort
+    from icu_cohort.concepts import attach_concepts
+
+    con = loader.connect(Path(parquet_dir), duckdb_cfg["threads"], duckdb_cfg["memory_limit"],
+                         duckdb_cfg.get("temp_directory"), table_keys=cohort.required_tables())
+    attach_concepts(con, Path(concepts_dir), cohort.required_concepts())
+    cohort_df, attrition = cohort.build_cohort(con, study)
+    cohort.write_cohort(cohort_df, attrition, Path(out_dir))
+    for row in attrition.itertuples(index=False):
+        log.info("attrition step %s: %s remaining, %s excluded (%s)", row.step, row.n_remaining,
+                 row.n_excluded, row.description)
+
+
+def run_analysis(study: Study, cohort_path: Path, out_dir: Path) -> dict:
+    """Propensity scores, matching, balance, survival and Cox models for one study."""
+    from icu_cohort.analysis import run_analysis as _run
+
+    cohort_df = pd.read_parquet(cohort_path)
+    try:
+        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name)
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"{cohort_path} (study {study.name}): {exc}") from exc
+    log.info("cohort %s stays, %s matched pairs", estimates.get("n_cohort"),
+             (estimates.get("matching") or {}).get("n_pairs"))
+    return estimates
+
+
+def study_report(study: Study, results_dir: Path, manifest_path: Path, benchmark_files: list[str],
+                 out_html: Path, small_count_threshold: int | None, repo_dir: Path = Path(".")) -> None:
+    """The study's self-contained HTML report."""
+    from icu_cohort.report import write_report
+    from icu_cohort.report.provenance import collect_provenance
+
+    manifest = json.loads(Path(manifest_path).read_text())
+    provenance = collect_provenance(manifest, [Path(p) for p in benchmark_files if Path(p).exists()], Path(repo_dir))
+    write_report(Path(results_dir), study, provenance, Path(out_html), small_count_threshold)

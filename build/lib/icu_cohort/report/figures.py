@@ -1,0 +1,538 @@
+"""The report's figures, each a pure function returning inline SVG markup.
+
+* :func:`attrition_svg` -- CONSORT-style flow diagram (hand-built SVG);
+* :func:`love_plot_svg` -- absolute standardised mean differences before/after matching;
+* :func:`ps_histogram_svg` -- mirrored propensity-score histograms by group, before/after;
+* :func:`km_plot_svg` -- Kaplan-Meier curves with confidence bands and numbers at risk;
+* :func:`forest_plot_svg` -- subgroup hazard ratios with interaction p-values (hand-built);
+* :func:`effects_plot_svg` -- the main hazard ratios side by side (hand-built).
+
+Every count drawn goes through :func:`~icu_cohort.report.format.suppress_count`.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .format import DASH, as_int, fmt_ci, fmt_p, is_missing, is_small, label_for, suppress_count
+from .inputs import PSHistograms, finite
+from .svg import (
+    AFTER,
+    CONTROL,
+    GRID,
+    INK,
+    MUTED,
+    TREATED,
+    SvgBuilder,
+    mpl_figure_context,
+    savefig_svg,
+)
+
+FONT_W = 0.56  # average glyph width of a sans-serif font, in em, for wrapping in hand-built SVG
+
+
+def _wrap(text: str, width_px: float, font_px: float) -> list[str]:
+    chars = max(8, int(width_px / (font_px * FONT_W)))
+    return textwrap.wrap(str(text), chars) or [""]
+
+
+# ----------------------------------------------------------------------------- attrition
+
+
+def attrition_svg(
+    attrition: pd.DataFrame,
+    threshold: int | None = 11,
+    groups: Sequence[tuple[str, Any, Any]] | None = None,
+    key: str = "attrition",
+) -> str:
+    """CONSORT-style flow: one box per step (description, n remaining), exclusions to the side.
+
+    ``groups``: optional ``[(label, n_in_cohort, n_matched), ...]`` drawn as a split under the
+    final box (e.g. treated / control and their matched numbers).
+    """
+    W = 760.0
+    mx, mw = 24.0, 340.0  # main column
+    sx, sw = 424.0, 300.0  # side (excluded) column
+    fs, lh, pad = 13.0, 18.0, 12.0
+    b = SvgBuilder(W, 10, key, "Flow of ICU stays from the source data to the study cohort", "fig-svg flow")
+    b.raw(
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4B5563"/></marker></defs>'
+    )
+    rows = list(attrition.itertuples(index=False))
+    y = 12.0
+    cx = mx + mw / 2
+    prev_bottom: float | None = None
+    n_rows = len(rows)
+    for i, row in enumerate(rows):
+        desc = str(getattr(row, "description", "") or "")
+        n_rem = getattr(row, "n_remaining", None)
+        n_exc = getattr(row, "n_excluded", None)
+        final = i == n_rows - 1
+        lines = _wrap(desc, mw - 2 * pad, fs)
+        if final:
+            lines = ["Study cohort: " + lines[0]] + lines[1:] if lines and lines[0] else ["Study cohort"]
+            lines = _wrap(" ".join(lines), mw - 2 * pad, fs)
+        h = pad * 2 + lh * (len(lines) + 1) - 4
+        has_side = i > 0 or (as_int(n_exc) or 0) > 0
+        if i > 0 and prev_bottom is not None:
+            side_lines = ["Excluded", f"n = {suppress_count(n_exc, threshold)}"]
+            sh = pad * 2 + lh * len(side_lines) - 4
+            gap = max(sh + 28, 46.0)
+            top_gap = prev_bottom
+            y = top_gap + gap
+            b.line(cx, top_gap, cx, y - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+            if has_side:
+                sy = top_gap + (gap - sh) / 2
+                mid = sy + sh / 2
+                b.line(cx, mid, sx - 1, mid, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+                b.rect(sx, sy, sw, sh, rx=6, fill="#F4F5F7", stroke="#9CA3AF", stroke_width="1")
+                small = is_small(n_exc, threshold)
+                b.text(sx + pad, sy + pad + fs - 1, side_lines[0], fill=MUTED, font_size="12")
+                b.text(
+                    sx + pad,
+                    sy + pad + fs - 1 + lh,
+                    side_lines[1],
+                    fill=INK,
+                    font_size="13",
+                    font_weight="600",
+                    **({"data_suppressed": "true"} if small else {}),
+                )
+        elif has_side:
+            # The first row excluded something itself: show it beside the box.
+            pass
+        stroke = TREATED if final else "#6B7280"
+        b.rect(mx, y, mw, h, rx=6, fill="#FFFFFF" if not final else "#EEF5FB", stroke=stroke, stroke_width="2" if final else "1.2")
+        ty = y + pad + fs - 1
+        for line in lines:
+            b.text(mx + pad, ty, line, fill=INK, font_size=f"{fs:g}")
+            ty += lh
+        b.text(mx + pad, ty, f"n = {suppress_count(n_rem, threshold)}", fill=INK, font_size="13", font_weight="700")
+        if i == 0 and (as_int(n_exc) or 0) > 0:
+            sh = pad * 2 + lh * 2 - 4
+            sy = y + (h - sh) / 2
+            b.line(mx + mw, sy + sh / 2, sx - 1, sy + sh / 2, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+            b.rect(sx, sy, sw, sh, rx=6, fill="#F4F5F7", stroke="#9CA3AF", stroke_width="1")
+            b.text(sx + pad, sy + pad + fs - 1, "Excluded", fill=MUTED, font_size="12")
+            b.text(sx + pad, sy + pad + fs - 1 + lh, f"n = {suppress_count(n_exc, threshold)}", fill=INK, font_size="13", font_weight="600")
+        prev_bottom = y + h
+        y = y + h
+
+    if groups and prev_bottom is not None:
+        k = len(groups)
+        gw = min(300.0, (W - 48 - 24 * (k - 1)) / k)
+        total = k * gw + (k - 1) * 24
+        x0 = (W - total) / 2
+        split_y = prev_bottom + 22
+        b.line(cx, prev_bottom, cx, split_y, stroke="#4B5563", stroke_width="1.4")
+        centers = [x0 + j * (gw + 24) + gw / 2 for j in range(k)]
+        b.line(min(centers + [cx]), split_y, max(centers + [cx]), split_y, stroke="#4B5563", stroke_width="1.4")
+        gy = split_y + 22
+        wrapped = [_wrap(label, gw - 2 * pad, fs) for label, _n, _m in groups]
+        n_lines = max(len(w) for w in wrapped)
+        gh = pad * 2 + lh * (n_lines + 1) - 4
+        mh = pad * 2 + lh * 2 - 4
+        for j, (label, n_all, n_matched) in enumerate(groups):
+            gx = x0 + j * (gw + 24)
+            colour = TREATED if j == 0 else CONTROL
+            b.line(centers[j], split_y, centers[j], gy - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+            b.rect(gx, gy, gw, gh, rx=6, fill="#FFFFFF", stroke=colour, stroke_width="1.6")
+            ty = gy + pad + fs - 1
+            for line in wrapped[j]:
+                b.text(gx + pad, ty, line, fill=INK, font_size="13")
+                ty += lh
+            b.text(gx + pad, gy + pad + fs - 1 + lh * n_lines, f"n = {suppress_count(n_all, threshold)}", fill=INK,
+                   font_size="13", font_weight="700")
+            if n_matched is not None:
+                my = gy + gh + 34
+                b.line(centers[j], gy + gh, centers[j], my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+                b.rect(gx, my, gw, mh, rx=6, fill="#F4F8FB", stroke=colour, stroke_width="1.2", stroke_dasharray="4 3")
+                b.text(gx + pad, my + pad + fs - 1, "In the matched sample", fill=MUTED, font_size="12")
+                b.text(gx + pad, my + pad + fs - 1 + lh, f"n = {suppress_count(n_matched, threshold)}", fill=INK, font_size="13", font_weight="700")
+                y = max(y, my + mh)
+            else:
+                y = max(y, gy + gh)
+    b.height = y + 12
+    return b.render()
+
+
+# ----------------------------------------------------------------------------- love plot
+
+
+def love_plot_svg(
+    balance: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    line: float = 0.1,
+    key: str = "love",
+) -> str:
+    """Absolute SMD of each covariate before (open) and after (filled) matching, 0.1 line."""
+    from .tables import balance_label
+
+    df = balance.copy()
+    if "kind" in df.columns:
+        df = df[df["kind"].astype(str).str.lower() != "score"]
+    df["label"] = [balance_label(r, labels) for _, r in df.iterrows()]
+    df["b"] = pd.to_numeric(df["smd_before"], errors="coerce").abs()
+    df["a"] = pd.to_numeric(df["smd_after"], errors="coerce").abs()
+    df = df.sort_values(["b", "covariate"], ascending=[True, False], na_position="first", kind="mergesort")
+    k = len(df)
+    with mpl_figure_context(key) as plt:
+        fig, ax = plt.subplots(figsize=(7.2, 0.9 + 0.24 * max(k, 3)))
+        ys = np.arange(k)
+        for yv, b, a in zip(ys, df["b"], df["a"]):
+            if not (math.isnan(b) or math.isnan(a)):
+                ax.plot([b, a], [yv, yv], color="#C9CED6", lw=1, zorder=1)
+        ax.scatter(df["b"], ys, s=30, facecolors="white", edgecolors=CONTROL, linewidths=1.4, label="Before matching", zorder=3, marker="o")
+        ax.scatter(df["a"], ys, s=30, color=AFTER, label="After matching", zorder=4, marker="D")
+        ax.axvline(line, color="#4B5563", lw=1, ls=(0, (4, 3)), zorder=0)
+        ax.set_yticks(ys)
+        ax.set_yticklabels(list(df["label"]))
+        xmax = np.nanmax(np.r_[df["b"].to_numpy(), df["a"].to_numpy(), line * 1.6])
+        ax.set_xlim(0, float(xmax) * 1.08)
+        ax.set_ylim(-0.7, k - 0.3)
+        ax.set_xlabel("Absolute standardised mean difference")
+        ax.grid(axis="x", color=GRID, lw=0.8)
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        ax.text(line, 1.0, f" {line:g}", transform=ax.get_xaxis_transform(), va="bottom", ha="left", color=MUTED, fontsize=9)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=9, handletextpad=0.3)
+        return savefig_svg(
+            fig,
+            key,
+            title="Love plot: absolute standardised mean differences before and after matching",
+            desc=f"{k} covariates; dashed line at {line:g}.",
+        )
+
+
+# ----------------------------------------------------------------------------- PS histograms
+
+
+def ps_display_bins(hist: PSHistograms, threshold: int | None) -> int:
+    """Number of display bins: 40 for large groups, fewer (down to 10) for small ones."""
+    fine = len(hist.edges) - 1
+    sizes = [int(c.sum()) for c in hist.counts.values() if int(c.sum()) > 0]
+    n_min = min(sizes) if sizes else 0
+    per_bin = 8
+    best = 10
+    for k in (10, 20, 25, 40):
+        if fine % k == 0 and n_min / k >= per_bin:
+            best = k
+    return best if fine % best == 0 else fine
+
+
+def ps_histogram_svg(
+    hist: PSHistograms,
+    threshold: int | None = 11,
+    labels: tuple[str, str] = ("Treated", "Control"),
+    key: str = "ps-hist",
+) -> str:
+    """Mirrored histograms (treated up, control down) of the propensity score, before/after.
+
+    Bar heights are the percentage of the group in each bin. The number of bins (10 to 40)
+    follows the smallest group, so most bins hold enough stays. A bin holding 1 to
+    ``threshold - 1`` stays of a group is not drawn to scale: it is marked by a short hatched
+    bar of fixed height, which shows that the group has stays there but not how many.
+    """
+    k = ps_display_bins(hist, threshold)
+    fine = len(hist.edges) - 1
+    step = fine // k
+    edges = hist.edges[::step]
+    width = np.diff(edges)
+    panels = [("before", "Before matching"), ("after", "After matching")]
+    panels = [p for p in panels if (p[0], "treated") in hist.counts or (p[0], "control") in hist.counts]
+    data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
+    ymax = 1.0
+    for (sample, group), fine_counts in hist.counts.items():
+        counts = fine_counts.reshape(k, step).sum(axis=1) if step > 1 else fine_counts
+        n = int(counts.sum())
+        if n == 0:
+            continue
+        small = np.array([is_small(c, threshold) for c in counts], dtype=bool)
+        pct = np.where(small, 0.0, 100.0 * counts / n)
+        data[(sample, group)] = (pct, small, n)
+        ymax = max(ymax, float(pct.max()))
+    top = ymax * 1.12
+    marker_h = top * 0.045
+    any_small = any(v[1].any() for v in data.values())
+    with mpl_figure_context(key) as plt:
+        from matplotlib.patches import Patch
+
+        fig, axes = plt.subplots(1, len(panels), figsize=(7.6, 3.5), sharey=True, squeeze=False)
+        for ax, (sample, title) in zip(axes[0], panels):
+            for group, colour, sign, label in (
+                ("treated", TREATED, 1, labels[0]),
+                ("control", CONTROL, -1, labels[1]),
+            ):
+                if (sample, group) not in data:
+                    continue
+                pct, small, n = data[(sample, group)]
+                big = ~small & (pct > 0)
+                ax.bar(edges[:-1][big], sign * pct[big], width=width[big], align="edge", color=colour, alpha=0.85,
+                       edgecolor="white", linewidth=0.5)
+                if small.any():
+                    ax.bar(edges[:-1][small], np.full(int(small.sum()), sign * marker_h), width=width[small], align="edge",
+                           facecolor="white", edgecolor=colour, linewidth=0.7, hatch="////")
+                ax.text(0.02, 0.97 if sign > 0 else 0.03, f"{label}, n = {suppress_count(n, threshold)}",
+                        transform=ax.transAxes, ha="left", va="top" if sign > 0 else "bottom", fontsize=8.5, color=colour)
+            ax.axhline(0, color="#4B5563", lw=0.8)
+            ax.set_title(title)
+            ax.set_xlim(0, 1)
+            ax.set_xlabel("Propensity score")
+        for ax in axes[0]:
+            ax.set_ylim(-top, top)
+            ticks = [t for t in ax.get_yticks() if -top <= t <= top]
+            ax.set_yticks(ticks)
+            ax.set_yticklabels([f"{abs(t):g}" for t in ticks])
+        axes[0][0].set_ylabel(f"% of group ({labels[0].lower()} up, {labels[1].lower()} down)")
+        handles = [Patch(facecolor=TREATED, alpha=0.85, label=labels[0]), Patch(facecolor=CONTROL, alpha=0.85, label=labels[1])]
+        if any_small:
+            handles.append(Patch(facecolor="white", edgecolor="#4B5563", hatch="////",
+                                 label=f"1\u2013{threshold - 1} stays (not to scale)"))  # type: ignore[operator]
+        fig.tight_layout(rect=(0, 0, 1, 0.9))
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9, bbox_to_anchor=(0.5, 1.0))
+        return savefig_svg(fig, key, title="Propensity-score distributions by group, before and after matching",
+                           desc=f"{k} bins of width {1 / k:g}.")
+
+
+# ----------------------------------------------------------------------------- Kaplan-Meier
+
+
+def km_plot_svg(
+    km: pd.DataFrame,
+    at_risk: pd.DataFrame | None,
+    threshold: int | None = 11,
+    title: str = "",
+    logrank_p: Any = None,
+    labels: tuple[str, str] = ("Treated", "Control"),
+    horizon: float | None = None,
+    key: str = "km",
+) -> str:
+    """Kaplan-Meier curves by group with 95% CI bands, numbers at risk under the axis."""
+    groups = (("treated", TREATED, "-", labels[0]), ("control", CONTROL, (0, (5, 2.5)), labels[1]))
+    t_max = float(pd.to_numeric(km["time"], errors="coerce").max()) if len(km) else 28.0
+    if horizon is None:
+        horizon = 28.0 if t_max <= 28.0 + 1e-9 else t_max
+    risk_times: list[float] = []
+    if at_risk is not None and len(at_risk):
+        risk_times = sorted({float(t) for t in pd.to_numeric(at_risk["time"], errors="coerce").dropna()})
+    if not risk_times:
+        step = 7.0 if horizon <= 35 else max(1.0, round(horizon / 5))
+        risk_times = list(np.arange(0, horizon + 1e-9, step))
+    with mpl_figure_context(key) as plt:
+        fig = plt.figure(figsize=(7.4, 4.9))
+        gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.9], hspace=0.42)
+        ax = fig.add_subplot(gs[0])
+        ymin_seen = 1.0
+        for group, colour, ls, label in groups:
+            g = km[km["group"] == group].copy()
+            if g.empty:
+                continue
+            g = g.sort_values("time", kind="mergesort")
+            t = pd.to_numeric(g["time"], errors="coerce").to_numpy(float)
+            s = pd.to_numeric(g["survival"], errors="coerce").to_numpy(float)
+            lo = pd.to_numeric(g["ci_lower"], errors="coerce").to_numpy(float)
+            hi = pd.to_numeric(g["ci_upper"], errors="coerce").to_numpy(float)
+            if t[0] > 0:
+                t, s, lo, hi = np.r_[0.0, t], np.r_[1.0, s], np.r_[1.0, lo], np.r_[1.0, hi]
+            if t[-1] < horizon:
+                t, s, lo, hi = np.r_[t, horizon], np.r_[s, s[-1]], np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
+            lo = np.where(np.isnan(lo), s, lo)
+            hi = np.where(np.isnan(hi), s, hi)
+            ymin_seen = min(ymin_seen, float(np.nanmin(lo)))
+            ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
+            ax.step(t, s, where="post", color=colour, lw=1.8, ls=ls, label=label)
+        bottom = min(0.5, math.floor(ymin_seen * 10) / 10)
+        ax.set_ylim(max(0.0, bottom), 1.005)
+        ax.set_xlim(0, horizon)
+        ax.set_xticks(risk_times)
+        ax.set_xticklabels([f"{t:g}" for t in risk_times])
+        ax.set_ylabel("Survival probability")
+        ax.set_xlabel("Days since ICU admission")
+        ax.grid(axis="y", color=GRID, lw=0.8)
+        ax.set_axisbelow(True)
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="lower left", fontsize=9)
+        if not is_missing(logrank_p):
+            ax.text(0.98, 0.04, f"Log-rank p = {fmt_p(logrank_p)}", transform=ax.transAxes, ha="right", va="bottom", fontsize=9.5)
+        # Numbers at risk: a second axes sharing the time scale, no frame.
+        rx = fig.add_subplot(gs[1], sharex=ax)
+        rx.set_ylim(-0.5, 1.9)
+        for sp in rx.spines.values():
+            sp.set_visible(False)
+        rx.tick_params(axis="both", length=0, labelbottom=False, labelleft=False)
+        rx.text(-0.045, 1.7, "Number at risk", transform=rx.get_yaxis_transform(), fontsize=9, fontweight="bold", ha="right", va="center")
+        for row, (group, colour, _ls, label) in enumerate(groups):
+            yv = 0.9 - row * 0.9
+            rx.text(-0.045, yv, label, transform=rx.get_yaxis_transform(), ha="right", va="center", fontsize=9, color=colour, fontweight="bold")
+            if at_risk is None:
+                continue
+            sub = at_risk[at_risk["group"] == group]
+            by_time = {float(t): n for t, n in zip(pd.to_numeric(sub["time"], errors="coerce"), sub["n_at_risk"])}
+            for tv in risk_times:
+                text = suppress_count(by_time[tv], threshold) if tv in by_time else DASH
+                rx.text(tv, yv, text, ha="center", va="center", fontsize=9)
+        return savefig_svg(fig, key, title=title or "Kaplan-Meier curves")
+
+
+# ----------------------------------------------------------------------------- forest plots
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Hazard-ratio ticks inside [lo, hi], at most about six, always including 1."""
+    ladders = (
+        [0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0],
+        [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0],
+        [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0],
+        [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 20.0, 50.0],
+    )
+    for ladder in ladders:
+        ticks = [c for c in ladder if lo * 0.999 <= c <= hi * 1.001]
+        if 3 <= len(ticks) <= 6 or (ladder is ladders[-1]):
+            return ticks or [1.0]
+    return [1.0]  # pragma: no cover
+
+
+def _forest(
+    rows: list[dict[str, Any]],
+    columns: list[tuple[str, str, float, str]],
+    key: str,
+    title: str,
+    plot_x: float,
+    plot_w: float,
+    right_cols: list[tuple[str, str, float, str]],
+    width: float,
+    treated_label: str = "treatment",
+) -> str:
+    """Generic hand-built forest plot.
+
+    ``rows``: dicts with 'hr', 'lo', 'hi', 'kind' ('header'|'row'|'overall') and text cells.
+    ``columns``/``right_cols``: (field, header, x, anchor) text columns left/right of the plot.
+    """
+    rh, head_h, fs = 24.0, 40.0, 12.5
+    vals = [v for r in rows for v in (finite(r.get("lo")), finite(r.get("hi")), finite(r.get("hr"))) if v and v > 0]
+    lo = min(vals + [0.8]) if vals else 0.5
+    hi = max(vals + [1.25]) if vals else 2.0
+    lo, hi = max(lo / 1.15, 0.02), min(hi * 1.15, 50.0)
+    llo, lhi = math.log(lo), math.log(hi)
+
+    def X(v: float) -> float:
+        return plot_x + (math.log(v) - llo) / (lhi - llo) * plot_w
+
+    height = head_h + rh * len(rows) + 58
+    b = SvgBuilder(width, height, key, title, "fig-svg forest")
+    # header
+    for field, header, x, anchor in columns + right_cols:
+        b.text(x, 24, header, anchor=anchor, font_size="12", font_weight="700", fill=INK)
+    b.text(plot_x + plot_w / 2, 24, "Hazard ratio (95% CI)", anchor="middle", font_size="12", font_weight="700", fill=INK)
+    b.line(8, head_h - 6, width - 8, head_h - 6, stroke="#9CA3AF", stroke_width="1")
+    top = head_h
+    bottom = head_h + rh * len(rows)
+    b.line(X(1.0), top - 2, X(1.0), bottom + 2, stroke="#4B5563", stroke_width="1")
+    for i, r in enumerate(rows):
+        yc = top + rh * i + rh / 2
+        kind = r.get("kind", "row")
+        weight = "700" if kind in ("header", "overall") else "400"
+        for field, _h, x, anchor in columns + right_cols:
+            val = r.get(field, "")
+            if val in (None, ""):
+                continue
+            b.text(x, yc + 4.5, str(val), anchor=anchor, font_size=f"{fs:g}", font_weight=weight, fill=INK if kind != "muted" else MUTED)
+        hr, l, h = finite(r.get("hr")), finite(r.get("lo")), finite(r.get("hi"))
+        if hr and hr > 0:
+            colour = INK if kind == "overall" else TREATED
+            if l and h and l > 0 and h > 0:
+                xl, xh = X(max(l, lo)), X(min(h, hi))
+                b.line(xl, yc, xh, yc, stroke=colour, stroke_width="1.6")
+                if l < lo:
+                    b.path(f"M{b.n(xl + 5)},{b.n(yc - 4)} L{b.n(xl)},{b.n(yc)} L{b.n(xl + 5)},{b.n(yc + 4)}", fill="none", stroke=colour)
+                if h > hi:
+                    b.path(f"M{b.n(xh - 5)},{b.n(yc - 4)} L{b.n(xh)},{b.n(yc)} L{b.n(xh - 5)},{b.n(yc + 4)}", fill="none", stroke=colour)
+            if lo <= hr <= hi:
+                xc = X(hr)
+                if kind == "overall":
+                    b.path(f"M{b.n(xc - 7)},{b.n(yc)} L{b.n(xc)},{b.n(yc - 6)} L{b.n(xc + 7)},{b.n(yc)} L{b.n(xc)},{b.n(yc + 6)} z", fill=colour)
+                else:
+                    b.rect(xc - 4.5, yc - 4.5, 9, 9, fill=colour)
+    # axis
+    ay = bottom + 8
+    b.line(plot_x, ay, plot_x + plot_w, ay, stroke="#4B5563", stroke_width="1")
+    for t in _log_ticks(lo, hi):
+        xt = X(t)
+        b.line(xt, ay, xt, ay + 5, stroke="#4B5563", stroke_width="1")
+        b.text(xt, ay + 18, f"{t:g}", anchor="middle", font_size="11.5", fill=INK)
+    b.text(X(1.0) - 8, ay + 38, f"\u2190 Favours {treated_label}", anchor="end", font_size="11.5", fill=MUTED)
+    b.text(X(1.0) + 8, ay + 38, "Favours control \u2192", anchor="start", font_size="11.5", fill=MUTED)
+    return b.render()
+
+
+def forest_plot_svg(
+    subgroups: pd.DataFrame,
+    threshold: int | None = 11,
+    overall: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
+    treated_label: str = "treatment",
+    key: str = "forest",
+) -> str:
+    """Subgroup hazard ratios (log scale) with n, events and the interaction p per subgroup.
+
+    ``overall``: optional ``{"label", "hr", "lo", "hi"}`` drawn first as a diamond.
+    Counts (n treated/control, events) are suppressed below the threshold.
+    """
+    labels = labels or {}
+    rows: list[dict[str, Any]] = []
+    if overall:
+        rows.append({"kind": "overall", "label": overall.get("label", "All"), "hr": overall.get("hr"),
+                     "lo": overall.get("lo"), "hi": overall.get("hi"),
+                     "est": fmt_ci(overall.get("hr"), overall.get("lo"), overall.get("hi"))})
+    order = list(dict.fromkeys(subgroups["subgroup"].astype(str)))
+    for sg in order:
+        part = subgroups[subgroups["subgroup"].astype(str) == sg]
+        p_int = next((v for v in part["p_interaction"] if not is_missing(v)), None)
+        rows.append({"kind": "header", "label": label_for(sg, labels), "pint": fmt_p(p_int) if p_int is not None else ""})
+        for r in part.itertuples(index=False):
+            est = fmt_ci(r.hr, r.ci_low, r.ci_high)
+            if est == DASH:
+                est = "not estimable"
+            rows.append({
+                "kind": "row",
+                "label": "   " + str(r.level),
+                "ntc": f"{suppress_count(r.n_treated, threshold)} / {suppress_count(r.n_control, threshold)}",
+                "events": suppress_count(r.events, threshold),
+                "hr": r.hr, "lo": r.ci_low, "hi": r.ci_high, "est": est,
+            })
+    columns = [("label", "Subgroup", 12.0, "start"), ("ntc", "Treated / control", 292.0, "end"),
+               ("events", "Events", 356.0, "end")]
+    right = [("est", "HR (95% CI)", 790.0, "end"), ("pint", "p interaction", 900.0, "end")]
+    for r in rows:
+        if r["kind"] == "row":
+            r["label"] = r["label"].replace("   ", "\u2003", 1)
+    return _forest(rows, columns, key, "Forest plot of subgroup hazard ratios", plot_x=384.0, plot_w=300.0,
+                   right_cols=right, width=912.0, treated_label=treated_label)
+
+
+def effects_plot_svg(estimates: list[dict[str, Any]], treated_label: str = "treatment", key: str = "effects") -> str:
+    """The main hazard ratios (matched Cox, multivariable Cox, IPTW...) as a small forest plot."""
+    rows = [{"kind": "row", "label": e["label"], "hr": e.get("hr"), "lo": e.get("lo"), "hi": e.get("hi"),
+             "est": fmt_ci(e.get("hr"), e.get("lo"), e.get("hi")), "p": fmt_p(e.get("p"))} for e in estimates]
+    columns = [("label", "Analysis", 12.0, "start")]
+    right = [("est", "HR (95% CI)", 720.0, "end"), ("p", "p", 800.0, "end")]
+    return _forest(rows, columns, key, "Hazard ratios of 28-day death from the main analyses", plot_x=300.0,
+                   plot_w=300.0, right_cols=right, width=812.0, treated_label=treated_label)
+
+
+__all__ = [
+    "attrition_svg",
+    "love_plot_svg",
+    "ps_histogram_svg",
+    "km_plot_svg",
+    "forest_plot_svg",
+    "effects_plot_svg",
+    "ps_display_bins",
+]

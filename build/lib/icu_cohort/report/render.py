@@ -1,0 +1,1030 @@
+"""Assembling the study report: one self-contained, deterministic HTML file.
+
+:func:`render_report` reads the results folder (aggregates only, see :mod:`.inputs`) and
+returns the page; :func:`write_report` writes it atomically. The page requests nothing
+from any network address: CSS is inline, figures are inline SVG, fonts are the system's.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from .figures import (
+    attrition_svg,
+    effects_plot_svg,
+    forest_plot_svg,
+    km_plot_svg,
+    love_plot_svg,
+    ps_display_bins,
+    ps_histogram_svg,
+)
+from .format import (
+    DASH,
+    as_int,
+    esc,
+    fmt_ci,
+    fmt_frac_pct,
+    fmt_num,
+    fmt_p,
+    humanize,
+    is_missing,
+    is_small,
+    label_for,
+    suppress_count,
+)
+from .inputs import CSV_FILES, StudyResults, finite, load_results
+from .style import CSS
+from .tables import (
+    Markup,
+    balance_table_html,
+    cox_terms_table_html,
+    flatten,
+    html_table,
+    key_value_table_html,
+    missingness_table_html,
+    ph_table_html,
+    ps_summary_table_html,
+    table1_html,
+    value_text,
+)
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary"),
+    ("methods", "What was run"),
+    ("cohort", "Cohort selection"),
+    ("matching", "Propensity score and matching"),
+    ("balance", "Covariate balance"),
+    ("survival", "Survival"),
+    ("effects", "Effect estimates"),
+    ("subgroups", "Subgroups"),
+    ("other", "Other estimates"),
+    ("provenance", "Provenance and configuration"),
+)
+
+# estimates.json leaves rendered by a dedicated part of the report.
+KNOWN_ESTIMATES = {
+    "study", "n_cohort", "n_treated", "n_control", "estimand", "population", "c_statistic", "seed",
+    "matching.caliper_sd", "matching.scale", "matching.ratio", "matching.n_pairs",
+    "balance.max_abs_smd_before", "balance.max_abs_smd_after",
+    "mortality_28d.cohort_treated", "mortality_28d.cohort_control",
+    "mortality_28d.matched_treated", "mortality_28d.matched_control",
+    "km.logrank_p",
+    "cox_matched.hr", "cox_matched.ci95", "cox_matched.p",
+    "cox_multivariable.hr", "cox_multivariable.ci95", "cox_multivariable.p",
+    "iptw.hr", "iptw.ci95", "iptw.p",
+    "evalue.point", "evalue.ci_limit",
+}
+
+GROUP_LABELS = ("Treated", "Control")
+
+
+class _Ctx:
+    """What every section needs: inputs, study, provenance, threshold, labels."""
+
+    def __init__(self, res: StudyResults, study: Mapping[str, Any], prov: Mapping[str, Any], threshold: int | None):
+        self.res = res
+        self.study = study
+        self.prov = prov
+        self.t = threshold
+        self.est = res.estimates
+        self.labels = covariate_labels(study)
+        self.exposure = exposure_label(study)
+        self.consumed: set[str] = set()
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """``estimates["a"]["b"]`` for ``"a.b"``; marks the leaf as rendered."""
+        cur: Any = self.est
+        for part in path.split("."):
+            if not isinstance(cur, Mapping) or part not in cur:
+                return default
+            cur = cur[part]
+        self.consumed.add(path)
+        return cur
+
+    def count(self, n: Any) -> str:
+        return suppress_count(n, self.t)
+
+    def n_group(self, sample: str, group: str) -> int | None:
+        """Group sizes: cohort from estimates.json (else propensity.parquet), matched from matched.parquet."""
+        if sample == "cohort":
+            v = as_int(self.est.get("n_treated" if group == "treated" else "n_control"))
+            if v is not None:
+                return v
+            return self.res.group_sizes.get(("before", group))
+        return self.res.group_sizes.get(("after", group))
+
+
+# ----------------------------------------------------------------------------- study helpers
+
+
+def covariate_labels(study: Mapping[str, Any]) -> dict[str, str]:
+    """Display labels of covariates from the study's ``covariates`` section, where it gives any."""
+    out: dict[str, str] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, Mapping):
+            name = node.get("name") or node.get("id") or node.get("column")
+            label = node.get("label") or node.get("title")
+            if isinstance(name, str) and isinstance(label, str):
+                out[name] = label
+            for k, v in node.items():
+                if isinstance(v, Mapping) and isinstance(v.get("label"), str):
+                    out.setdefault(str(k), v["label"])
+                if isinstance(v, (Mapping, list)):
+                    visit(v)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(study.get("covariates"))
+    return out
+
+
+def exposure_label(study: Mapping[str, Any]) -> str:
+    """Words for the treatment: the exposure's label, else its description (without a
+    trailing parenthesis such as the source table), else its name, else "treatment"."""
+    exp = study.get("exposure")
+    if isinstance(exp, Mapping):
+        for key in ("label", "title", "description", "name"):
+            v = exp.get(key)
+            if isinstance(v, str) and v.strip():
+                text = re.sub(r"\s*\([^)]*\)\s*$", "", " ".join(v.split()))
+                if 0 < len(text) <= 60:
+                    return text
+    return "treatment"
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as plain JSON data (a Study or other mapping becomes a dict)."""
+    return json.loads(json.dumps(obj, default=lambda o: dict(o) if isinstance(o, Mapping) else str(o)))
+
+
+def _definition_html(node: Any, depth: int = 0) -> str:
+    """A config section in words: nested definition lists, long lists shortened.
+
+    The complete configuration is printed in the last section, so here a list of more than
+    12 values shows its first 8 and how many there are, and structure deeper than three
+    levels is summarised.
+    """
+    if isinstance(node, Mapping):
+        if not node:
+            return '<span class="muted">(empty)</span>'
+        if depth >= 3:
+            return f'<span class="muted">{len(node)} settings (see the configuration)</span>'
+        items = []
+        for k, v in node.items():
+            items.append(f"<dt>{esc(label_for(k))}</dt><dd>{_definition_html(v, depth + 1)}</dd>")
+        return f'<dl class="defs">{"".join(items)}</dl>'
+    if isinstance(node, list):
+        if not node:
+            return '<span class="muted">(none)</span>'
+        if all(not isinstance(x, (Mapping, list)) for x in node):
+            if len(node) > 12:
+                return esc(", ".join(str(x) for x in node[:8])) + f' <span class="muted">\u2026 ({len(node)} in all)</span>'
+            return esc(", ".join(_scalar_text(x) for x in node))
+        if all(isinstance(x, Mapping) and all(not isinstance(v, (Mapping, list)) for v in x.values()) for x in node):
+            keys = list(dict.fromkeys(k for x in node for k in x))
+            rows = [[_scalar_text(x.get(k)) for k in keys] for x in node]
+            return html_table([label_for(k) for k in keys], rows, cls="data compact defs-table")
+        return "<ul>" + "".join(f"<li>{_definition_html(x, depth + 1)}</li>" for x in node) + "</ul>"
+    if isinstance(node, bool):
+        return "yes" if node else "no"
+    if node is None:
+        return '<span class="muted">not set</span>'
+    s = str(node)
+    if "\n" in s.strip():
+        return f"<pre>{esc(s.strip())}</pre>"
+    return esc(s)
+
+
+def _scalar_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return DASH if v is None else str(v)
+
+
+def _yaml(obj: Any) -> str:
+    try:
+        import yaml
+
+        return yaml.safe_dump(_plain(obj), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+    except Exception:  # pragma: no cover - pyyaml is a dependency
+        return json.dumps(_plain(obj), indent=2, ensure_ascii=False)
+
+
+def _missing(name: str) -> str:
+    return f'<p class="missing-input">Not available: <code>{esc(name)}</code> was not produced by this run.</p>'
+
+
+def _figure(svg: str, caption: str) -> str:
+    return f'<figure>{svg}<figcaption>{caption}</figcaption></figure>'
+
+
+def _secs(s: Any) -> str:
+    f = finite(s)
+    if f is None:
+        return DASH
+    if f < 60:
+        return f"{f:.1f} s"
+    m, sec = divmod(int(round(f)), 60)
+    if m < 60:
+        return f"{m} min {sec:02d} s"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min"
+
+
+def _bytes(n: Any) -> str:
+    f = finite(n)
+    if f is None:
+        return DASH
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if f < 1024 or unit == "TB":
+            return f"{f:.0f} {unit}" if unit == "B" else f"{f:.1f} {unit}"
+        f /= 1024
+    return DASH  # pragma: no cover
+
+
+def _date(iso: Any) -> str:
+    if not iso:
+        return DASH
+    try:
+        d = _dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return esc(iso)
+    return f"{d.day} {d:%B %Y, %H:%M}" + (" UTC" if d.utcoffset() == _dt.timedelta(0) else "")
+
+
+def _hr_triplet(ctx: _Ctx, key: str) -> tuple[Any, Any, Any, Any]:
+    d = ctx.est.get(key)
+    if not isinstance(d, Mapping):
+        return None, None, None, None
+    hr = ctx.get(f"{key}.hr")
+    ci = ctx.get(f"{key}.ci95") or [None, None]
+    p = ctx.get(f"{key}.p")
+    lo, hi = (ci[0], ci[1]) if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
+    return hr, lo, hi, p
+
+
+def _estimand_words(ctx: _Ctx) -> str:
+    est = str(ctx.get("estimand") or "").upper()
+    exp = esc(ctx.exposure)
+    if est == "ATT":
+        return (f"The estimate describes <strong>patients like those who received {exp}</strong> "
+                "(average treatment effect in the treated, ATT): each treated stay was matched to control stays, "
+                "so the matched sample resembles the treated group.")
+    if est == "ATC":
+        return (f"The estimate describes <strong>patients like those who did not receive {exp}</strong> "
+                "(average treatment effect in the controls, ATC): each control stay was matched to treated stays, "
+                "so the matched sample resembles the control group.")
+    if est:
+        return f"Estimand: <strong>{esc(est)}</strong>."
+    return "The estimand (ATT or ATC) was not reported."
+
+
+def _matching_words(ctx: _Ctx) -> str:
+    m = ctx.est.get("matching") if isinstance(ctx.est.get("matching"), Mapping) else {}
+    if not m:
+        return "<p>The matching settings were not reported.</p>"
+    est = str(ctx.est.get("estimand") or "ATT").upper()
+    index, other = ("control", "treated") if est == "ATC" else ("treated", "control")
+    ratio = ctx.get("matching.ratio")
+    scale = ctx.get("matching.scale")
+    caliper = ctx.get("matching.caliper_sd")
+    n_pairs = ctx.get("matching.n_pairs")
+    scale_words = {"logit": "logit of the propensity score", "ps": "propensity score", "probability": "propensity score"}.get(
+        str(scale).lower(), f"{esc(scale)} of the propensity score" if scale else "propensity score")
+    r = as_int(ratio)
+    k = f"{r} {other} stay" + ("s" if r and r > 1 else "") if r else f"{other} stays"
+    text = (f"Each {index} stay was matched to {'up to ' if r and r > 1 else ''}{k} by nearest-neighbour matching on the "
+            f"{scale_words}")
+    if not is_missing(caliper):
+        text += f", only where the distance was within a caliper of {fmt_num(caliper, 2)} standard deviations of the {scale_words}"
+    text += "."
+    if n_pairs is not None:
+        text += f" This formed <strong>{ctx.count(n_pairs)}</strong> matched sets."
+        left = as_int(ctx.get("n_focal_unmatched"))
+        ctx.get("n_focal")
+        ctx.get("n_focal_matched")
+        ctx.get("focal_group")
+        n_index = ctx.n_group("cohort", index)
+        if left is None and n_index is not None and as_int(n_pairs) is not None:
+            left = n_index - as_int(n_pairs)  # type: ignore[operator]
+        if left is not None and left >= 0:
+            plural = "s" if left != 1 or is_small(left, ctx.t) else ""
+            text += (f" {ctx.count(left)} {index} stay{plural} found no match within the caliper and "
+                     f"{'were' if plural else 'was'} left out.")
+    extra = [(k2, v) for k2, v in m.items() if f"matching.{k2}" not in KNOWN_ESTIMATES]
+    out = f"<p>{text}</p>"
+    if extra:
+        for k2, _ in extra:
+            ctx.consumed.add(f"matching.{k2}")
+        items = "".join(f"<dt>{esc(humanize(k2))}</dt><dd>{esc(value_text(f'matching.{k2}', v, ctx.t))}</dd>" for k2, v in extra)
+        out += '<p class="sub">Further matching settings reported by the analysis:</p>'
+        out += f'<dl class="defs compact">{items}</dl>'
+    return out
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _section(num: int, sid: str, title: str, body: str) -> str:
+    cls = ' class="first"' if num == 1 else ""
+    return (f'<section id="{sid}"{cls} aria-labelledby="h-{sid}"><h2 id="h-{sid}"><span class="num">{num}</span>'
+            f"{esc(title)}</h2>\n{body}\n</section>\n")
+
+
+def section_summary(ctx: _Ctx) -> str:
+    e = ctx.est
+    n_cohort = ctx.get("n_cohort")
+    n_t = ctx.get("n_treated")
+    n_c = ctx.get("n_control")
+    n_pairs = (e.get("matching") or {}).get("n_pairs") if isinstance(e.get("matching"), Mapping) else None
+    hr, lo, hi, p = _hr_triplet(ctx, "cox_matched")
+    mort = e.get("mortality_28d") if isinstance(e.get("mortality_28d"), Mapping) else {}
+    cards = [
+        ("Study cohort", ctx.count(n_cohort), "ICU stays"),
+        ("Treated / control", f"{ctx.count(n_t)} / {ctx.count(n_c)}", f"{esc(ctx.exposure)} / not"),
+        ("Matched sets", ctx.count(n_pairs), _ratio_words(ctx)),
+        ("Hazard ratio of death, matched", fmt_num(hr, 2) if not is_missing(hr) else DASH,
+         (f"95% CI {fmt_num(lo, 2)}\u2013{fmt_num(hi, 2)}" if not is_missing(lo) else "")
+         + (f" · p = {fmt_p(p)}" if not is_missing(p) else "")),
+        ("28-day mortality, matched", f"{_mort_cell(ctx, 'matched', 'treated', mort.get('matched_treated'))} vs "
+         f"{_mort_cell(ctx, 'matched', 'control', mort.get('matched_control'))}", "treated vs control"),
+    ]
+    bal = e.get("balance") if isinstance(e.get("balance"), Mapping) else {}
+    if bal:
+        cards.append(("Largest |SMD| after matching", fmt_num(ctx.get("balance.max_abs_smd_after"), 3),
+                      f"before: {fmt_num(ctx.get('balance.max_abs_smd_before'), 3)}"))
+    card_html = "".join(
+        f'<div class="card"><div class="label">{label}</div><div class="value">{value}</div><div class="sub">{sub}</div></div>'
+        for label, value, sub in cards)
+    parts = [f'<div class="cards">{card_html}</div>']
+    words = []
+    if n_cohort is not None:
+        words.append(f"The study cohort holds {ctx.count(n_cohort)} ICU stays, {ctx.count(n_t)} of which received "
+                     f"{esc(ctx.exposure)} and {ctx.count(n_c)} did not.")
+    if not is_missing(hr):
+        words.append(f"In the matched sample the hazard ratio of death within 28 days, treated versus control, was "
+                     f"<strong>{fmt_ci(hr, lo, hi)}</strong> (95% confidence interval; p = {fmt_p(p)}).")
+    if words:
+        parts.append(f"<p>{' '.join(words)}</p>")
+    pop = ctx.get("population")
+    desc = ctx.get("estimand_description")
+    parts.append(f"<p>{_estimand_words(ctx)}</p>")
+    for text in (pop, desc):
+        if text:
+            parts.append(f'<p class="note"><strong>Population.</strong> {esc(text)}</p>')
+    if not e:
+        parts.append(_missing("estimates.json"))
+    return "".join(parts)
+
+
+def _ratio_words(ctx: _Ctx) -> str:
+    m = ctx.est.get("matching") if isinstance(ctx.est.get("matching"), Mapping) else {}
+    r = as_int(m.get("ratio")) if m else None
+    return f"1:{r} propensity-score matching" if r else "propensity-score matching"
+
+
+def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any, key: str | None = None) -> str:
+    """A 28-day mortality fraction; hidden when the deaths it implies are a small count."""
+    if is_missing(frac):
+        return DASH
+    ctx.consumed.add(f"mortality_28d.{key or f'{sample}_{group}'}")
+    n = ctx.n_group(sample, group)
+    if n is not None and ctx.t is not None:
+        try:
+            deaths = round(float(frac) * n)
+        except (TypeError, ValueError):
+            deaths = None
+        if deaths is not None and is_small(deaths, ctx.t):
+            return f"&lt;{ctx.t} deaths"
+    return fmt_frac_pct(frac)
+
+
+def section_methods(ctx: _Ctx) -> str:
+    s, prov = ctx.study, ctx.prov
+    parts = []
+    q = s.get("question")
+    parts.append("<h3>Question</h3>")
+    parts.append(f'<p class="question">{esc(q) if q else "<span class=muted>not stated</span>"}</p>')
+    if s.get("description"):
+        parts.append(f"<p>{esc(s['description'])}</p>")
+    if s.get("reference"):
+        parts.append(f'<p class="muted">Reference: {esc(s["reference"])}</p>')
+    parts.append("<h3>Study definition</h3>")
+    shown = False
+    for key in ("cohort", "exposure", "outcome", "covariates", "analysis"):
+        if key in s:
+            shown = True
+            parts.append(f'<h4 class="kicker">{esc(humanize(key))}</h4>{_definition_html(_plain(s[key]))}')
+    if not shown:
+        parts.append('<p class="muted">The study configuration has no cohort, exposure, outcome, covariate or analysis section.</p>')
+    parts.append('<p class="muted">The complete configuration, as run, is reproduced in section 10.</p>')
+
+    parts.append("<h3>Run</h3>")
+    data = prov.get("data") or {}
+    git = prov.get("git") or {}
+    seed = prov.get("seed")
+    if seed is None:
+        seed = ctx.est.get("seed")
+    ctx.consumed.add("seed")
+    kind = data.get("kind")
+    source = {"synthetic": "Synthetic MIMIC-IV (generated by icu-cohort; no patient data)",
+              "mimic": "MIMIC-IV (PhysioNet, credentialed access)"}.get(str(kind), esc(kind) if kind else DASH)
+    commit = git.get("commit")
+    commit_txt = (f"<code>{esc(commit)}</code>" + (' <span class="flag">with uncommitted changes</span>' if git.get("dirty") else "")
+                  if commit else '<span class="muted">not a git checkout</span>')
+    items = [
+        ("Data", source),
+        ("MIMIC-IV version", esc(data.get("mimic_version")) if data.get("mimic_version") else DASH),
+        ("Data folder", f"<code>{esc(data.get('source'))}</code>" if data.get("source") else DASH),
+        ("Run", _date(prov.get("generated_at"))),
+        ("Git commit", commit_txt + (f" <span class=\"sub\">({esc(git.get('branch'))})</span>" if git.get("branch") else "")),
+        ("Random seed", esc(seed) if seed is not None else DASH),
+        ("Platform", esc(prov.get("platform")) if prov.get("platform") else DASH),
+    ]
+    parts.append('<dl class="defs">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items) + "</dl>")
+    sw = prov.get("software") or {}
+    if sw:
+        parts.append("<h3>Software</h3>")
+        parts.append(html_table(["Package", "Version"], [[k, v] for k, v in sw.items()], cls="data compact"))
+    stages = prov.get("stages") or []
+    parts.append("<h3>Time taken</h3>")
+    if stages:
+        rows = [[humanize(st.get("stage")), _secs(st.get("seconds")),
+                 fmt_num(st.get("max_rss_mb"), 0) if st.get("max_rss_mb") is not None else DASH] for st in stages]
+        total = sum(f for f in (finite(st.get("seconds")) for st in stages) if f is not None)
+        rows.append([Markup("<strong>Total (stages with a benchmark)</strong>"), Markup(f"<strong>{_secs(total)}</strong>"), ""])
+        parts.append(html_table(["Stage", "Wall-clock time", "Peak memory, MB"], rows, cls="data compact",
+                                numeric=[False, True, True]))
+    else:
+        parts.append('<p class="muted">No stage benchmarks were recorded for this run.</p>')
+    return "".join(parts)
+
+
+def section_cohort(ctx: _Ctx) -> str:
+    att = ctx.res.table("attrition")
+    parts = []
+    if att is None:
+        parts.append(_missing(CSV_FILES["attrition"][0]))
+    else:
+        groups = [
+            (f"Treated: {ctx.exposure}", ctx.n_group("cohort", "treated"), ctx.n_group("matched", "treated")),
+            ("Control", ctx.n_group("cohort", "control"), ctx.n_group("matched", "control")),
+        ]
+        if all(g[1] is None for g in groups):
+            groups = []
+        parts.append(_figure(
+            attrition_svg(att, ctx.t, groups=groups or None),
+            "Flow of ICU stays from the source tables to the study cohort. Each box gives the stays remaining after "
+            "the step; grey boxes give the stays the step excluded."
+            + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else ""),
+        ))
+        if ctx.t is not None and any(is_small(v, ctx.t) for v in att["n_excluded"]):
+            parts.append(f'<p class="warn">At least one step excluded fewer than {ctx.t} stays. Its count is hidden, but it '
+                         "can be derived from the counts remaining before and after the step. Check your data use agreement "
+                         "before sharing this report.</p>")
+        rows = [[str(r.step), str(r.description), ctx.count(r.n_remaining), ctx.count(r.n_excluded)]
+                for r in att.itertuples(index=False)]
+        parts.append(html_table(["Step", "Criterion", "Remaining", "Excluded"], rows, cls="data compact",
+                                numeric=[False, False, True, True]))
+    parts.append("<h3>Missing covariate values</h3>")
+    miss = ctx.res.table("missingness")
+    if miss is None:
+        parts.append(_missing(CSV_FILES["missingness"][0]))
+    else:
+        parts.append("<p>Stays of the study cohort with no value for each covariate (before any imputation).</p>")
+        parts.append(missingness_table_html(miss, ctx.t, ctx.labels))
+    imp = ctx.est.get("imputation")
+    if isinstance(imp, Mapping):
+        method = ctx.get("imputation.method")
+        desc = ctx.get("imputation.description")
+        n_imp = as_int(ctx.get("imputation.n_imputations"))
+        pooled = ctx.get("imputation.pooled")
+        describe = ctx.get("imputation.files_describe")
+        ctx.get("imputation.n_missing")  # the same counts as covariate_missingness.csv
+        text = f"Missing values in the propensity and outcome models: {esc(desc or humanize(method or 'not reported'))}"
+        if n_imp and n_imp > 1:
+            text += f"; {n_imp} imputed data sets"
+            if pooled:
+                text += f", estimates of {esc(', '.join(map(str, pooled)))} pooled by Rubin's rules"
+            if describe:
+                text += f"; tables and figures describe {esc(describe)}"
+        parts.append(f"<p>{text}.</p>")
+    return "".join(parts)
+
+
+def section_matching(ctx: _Ctx) -> str:
+    parts = [f"<p>{_estimand_words(ctx)}</p>", _matching_words(ctx)]
+    c = ctx.get("c_statistic")
+    if c is not None:
+        parts.append(f"<p>The propensity-score model discriminates treated from control stays with a c-statistic of "
+                     f"<strong>{fmt_num(c, 3)}</strong> (0.5: no better than chance; close to 1: little overlap between groups).</p>")
+    if ctx.res.ps_hist is not None:
+        parts.append(_figure(
+            ps_histogram_svg(ctx.res.ps_hist, ctx.t, labels=GROUP_LABELS),
+            "Distribution of the propensity score (the modelled probability of treatment) among treated stays (up, blue) "
+            f"and control stays (down, vermillion), as the percentage of each group in bins of width "
+            f"{1 / ps_display_bins(ctx.res.ps_hist, ctx.t):g}. Good overlap after matching means the compared groups "
+            "are alike in the measured covariates."
+            + (f" Hatched marks: bins with 1 to {ctx.t - 1} stays of a group, not drawn to scale." if ctx.t else ""),
+        ))
+    else:
+        parts.append(_missing("propensity.parquet / matched.parquet"))
+    parts.append(_ps_model_html(ctx))
+    ps = ctx.res.table("ps_summary")
+    if ps is not None:
+        parts.append("<h3>Propensity score by group</h3>")
+        parts.append(ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]}))
+    else:
+        parts.append(_missing(CSV_FILES["ps_summary"][0]))
+    return "".join(parts)
+
+
+def _ps_model_html(ctx: _Ctx) -> str:
+    """The propensity model as reported in ``estimates.json`` (``ps_model``), if it is."""
+    pm = ctx.est.get("ps_model")
+    if not isinstance(pm, Mapping):
+        return ""
+    out = ["<h3>Propensity-score model</h3>"]
+    bits = []
+    method = ctx.get("ps_model.method")
+    if method:
+        bits.append(esc(method))
+    pen = ctx.get("ps_model.penalty")
+    if pen not in (None, "none"):
+        c = ctx.get("ps_model.C")
+        bits.append(f"{esc(pen)} penalty" + (f" (C = {fmt_num(c, 3)})" if c is not None else ""))
+    else:
+        ctx.get("ps_model.C")
+    ncol = ctx.get("ps_model.n_columns")
+    if ncol is not None:
+        bits.append(f"{esc(ncol)} model columns")
+    conv = ctx.get("ps_model.converged")
+    n_iter = ctx.get("ps_model.n_iter")
+    if conv is not None:
+        bits.append(("converged" if conv else '<span class="flag">did not converge</span>')
+                    + (f" in {esc(n_iter)} iterations" if n_iter is not None else ""))
+    ctx.get("ps_model.c_statistic")
+    ctx.get("ps_model.columns")
+    if bits:
+        out.append("<p>" + "; ".join(bits) + ".</p>")
+    dropped = ctx.get("ps_model.dropped_columns")
+    if dropped:
+        out.append(f"<p>Columns left out of the model (constant or collinear): {esc(', '.join(map(str, dropped)))}.</p>")
+    refs = ctx.get("ps_model.categorical_reference")
+    if isinstance(refs, Mapping) and refs:
+        out.append("<p>Reference levels: " + esc("; ".join(f"{label_for(k, ctx.labels)}: {v}" for k, v in refs.items())) + ".</p>")
+    coefs = ctx.get("ps_model.coefficients")
+    if isinstance(coefs, Mapping) and coefs:
+        rows = [[str(k), fmt_num(v, 3)] for k, v in coefs.items()]
+        out.append('<div class="scroll coef">' + html_table(["Model column", "Coefficient (log-odds)"], rows,
+                                                             cls="data compact", numeric=[False, True]) + "</div>")
+    for k in pm:
+        if f"ps_model.{k}" not in ctx.consumed:
+            pass  # shown in "Other estimates"
+    return "".join(out)
+
+
+def section_balance(ctx: _Ctx) -> str:
+    parts = []
+    bal = ctx.res.table("balance")
+    line = finite(ctx.get("balance.threshold")) or 0.1
+    if bal is None:
+        parts.append(_missing(CSV_FILES["balance"][0]))
+    else:
+        rows = bal
+        if "kind" in bal.columns:
+            rows = bal[bal["kind"].astype(str).str.lower().isin(["continuous", "binary", "categorical"])]
+        n_bad = int(pd.to_numeric(rows["smd_after"], errors="coerce").abs().gt(line).sum())
+        names = ctx.get("balance.imbalanced_after")
+        ctx.get("balance.n_imbalanced_after")
+        ctx.get("balance.n_imbalanced_before")
+        ctx.get("balance.max_abs_smd_after_incl_missing")
+        text = (f"<p>An absolute standardised mean difference (SMD) below {line:g} is the usual mark of adequate balance. "
+                f"After matching, <strong>{n_bad}</strong> of {len(rows)} covariate rows (a categorical covariate has one "
+                f"row per level) have an absolute SMD above {line:g}")
+        if isinstance(names, list) and names:
+            text += ": " + esc(", ".join(map(str, names)))
+        parts.append(text + ".</p>")
+        parts.append(_figure(
+            love_plot_svg(bal, ctx.labels, line=line),
+            "Love plot: absolute standardised mean difference of each covariate before matching (open circles) and after "
+            f"matching (filled diamonds). Dashed line: {line:g}. Missing-value indicators of the propensity model are "
+            "labelled \u201cmissing\u201d.",
+        ))
+        parts.append("<h3>Balance diagnostics</h3>")
+        parts.append('<div class="scroll">' + balance_table_html(bal, ctx.labels) + "</div>")
+    parts.append("<h3>Table 1: characteristics before and after matching</h3>")
+    t1 = ctx.res.table("table1")
+    if t1 is None:
+        parts.append(_missing(CSV_FILES["table1"][0]))
+    else:
+        sizes = {}
+        for s, sample in (("before", "cohort"), ("after", "matched")):
+            for g in ("treated", "control"):
+                v = ctx.n_group(sample, g)
+                if v is not None:
+                    sizes[(s, g)] = v
+        parts.append('<div class="scroll">' + table1_html(t1, ctx.t, ctx.labels, sizes, GROUP_LABELS) + "</div>")
+        parts.append(f'<p class="muted">Continuous covariates: mean (SD), and median [first quartile, third quartile] below it. '
+                     f"Binary and categorical covariates: n (% of the group with a value)."
+                     + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}; where a hidden count could be recovered "
+                        "from the others, one more is hidden, and &gt;k marks a count whose complement is small." if ctx.t else "")
+                     + "</p>")
+    return "".join(parts)
+
+
+def section_survival(ctx: _Ctx) -> str:
+    parts = []
+    km = ctx.res.table("km")
+    risk = ctx.res.table("km_at_risk")
+    p = ctx.get("km.logrank_p")
+    p_cohort = ctx.get("km.logrank_p_cohort")
+    ctx.get("km.sample")
+    horizon = finite(ctx.get("mortality_28d.horizon_days")) or 28
+    if km is None:
+        parts.append(_missing(CSV_FILES["km"][0]))
+    else:
+        for sample, title, lp in (("matched", "Matched sample", p), ("cohort", "Whole cohort (before matching)", p_cohort)):
+            sub = km[km["sample"].astype(str) == sample]
+            if sub.empty:
+                continue
+            rsub = risk[risk["sample"].astype(str) == sample] if risk is not None else None
+            cap = (f"Kaplan-Meier estimate of survival to day {horizon:g}, {title.lower()}, with 95% confidence bands. "
+                   "Numbers at risk are given under the time axis.")
+            if lp is not None:
+                cap += " The log-rank test compares the two curves."
+            parts.append(_figure(km_plot_svg(sub, rsub, ctx.t, title=title, logrank_p=lp, labels=GROUP_LABELS,
+                                             key=f"km-{sample}"), cap))
+        if risk is None:
+            parts.append(_missing(CSV_FILES["km_at_risk"][0]))
+    parts.append(f"<h3>{horizon:g}-day mortality</h3>")
+    mort = ctx.est.get("mortality_28d") if isinstance(ctx.est.get("mortality_28d"), Mapping) else None
+    if mort:
+        has_km = any(f"km_{s}_{g}" in mort for s in ("cohort", "matched") for g in ("treated", "control"))
+        header = ["Sample", "Treated, n", "Treated: died", "Control, n", "Control: died"]
+        numeric = [False, True, True, True, True]
+        if has_km:
+            header += ["Treated: KM", "Control: KM"]
+            numeric += [True, True]
+        rows = []
+        for sample, label in (("cohort", "Whole cohort"), ("matched", "Matched sample")):
+            row = [label,
+                   ctx.count(ctx.n_group(sample, "treated")),
+                   Markup(_mort_cell(ctx, sample, "treated", mort.get(f"{sample}_treated"))),
+                   ctx.count(ctx.n_group(sample, "control")),
+                   Markup(_mort_cell(ctx, sample, "control", mort.get(f"{sample}_control")))]
+            if has_km:
+                for g in ("treated", "control"):
+                    row.append(Markup(_mort_cell(ctx, sample, g, mort.get(f"km_{sample}_{g}"), key=f"km_{sample}_{g}")))
+            rows.append(row)
+        parts.append(html_table(header, rows, cls="data compact", numeric=numeric))
+        note = f"Died: share of the group who died within {horizon:g} days of ICU admission."
+        if has_km:
+            note += " KM: the same from the Kaplan-Meier estimate (1 \u2212 survival), which accounts for censoring."
+        parts.append(f'<p class="muted">{note}</p>')
+        tests = []
+        if p is not None:
+            tests.append(f"matched sample p = {fmt_p(p)}")
+        if p_cohort is not None:
+            tests.append(f"whole cohort p = {fmt_p(p_cohort)}")
+        if tests:
+            parts.append(f"<p>Log-rank test: {'; '.join(tests)}.</p>")
+    else:
+        parts.append(_missing("estimates.json: mortality_28d"))
+    return "".join(parts)
+
+
+# Extra keys of the hazard-ratio dicts worth a word in the table (others go to "Other estimates").
+_HR_NOTES = ("variance", "weighted", "estimand", "stabilized", "truncation_percentiles", "n_truncated",
+             "effective_sample_size", "max_weight", "n_terms", "penalizer", "n_events", "events")
+
+
+def _note_text(ctx: _Ctx, key: str, k: str, v: Any) -> str:
+    if k == "variance":
+        return f"variance: {v}"
+    if k == "truncation_percentiles" and isinstance(v, list) and len(v) == 2:
+        return f"weights truncated at percentiles {v[0]} and {v[1]}"
+    if k == "stabilized":
+        return "stabilised weights" if v else "unstabilised weights"
+    if k == "weighted":
+        return "weighted by the matching weights" if v else ""
+    if k == "n_terms":
+        return f"{v} model terms"
+    if k == "penalizer":
+        return "" if not v else f"penalizer {v}"
+    return f"{humanize(k).lower()}: {value_text(f'{key}.{k}', v, ctx.t)}"
+
+
+def section_effects(ctx: _Ctx) -> str:
+    parts = []
+    analyses = [
+        ("cox_matched", "Cox model, matched sample", "Matched Cox",
+         "Hazard ratio of treated versus control in the matched sample"),
+        ("cox_multivariable", "Cox model, whole cohort, adjusted for covariates", "Multivariable Cox, whole cohort",
+         "Multivariable Cox model on the whole cohort, adjusted for the covariates"),
+        ("iptw", "Cox model, inverse probability of treatment weighting", "IPTW Cox, whole cohort",
+         "Cox model on the whole cohort weighted by the inverse probability of the treatment received"),
+    ]
+    rows, table_rows = [], []
+    for key, label, short, note in analyses:
+        hr, lo, hi, p = _hr_triplet(ctx, key)
+        if hr is None and lo is None:
+            continue
+        rows.append({"label": short, "hr": hr, "lo": lo, "hi": hi, "p": p})
+        extra = ctx.est.get(key) if isinstance(ctx.est.get(key), Mapping) else {}
+        notes = []
+        for k in _HR_NOTES:
+            if k in extra:
+                ctx.consumed.add(f"{key}.{k}")
+                t = _note_text(ctx, key, k, extra[k])
+                if t:
+                    notes.append(t)
+        detail = note + (f" ({'; '.join(notes)})" if notes else "") + "."
+        table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(detail)}</span>')])
+    if rows:
+        parts.append(_figure(effects_plot_svg(rows, treated_label=GROUP_LABELS[0].lower()),
+                             "Hazard ratios of death within 28 days, treated versus control, with 95% confidence intervals "
+                             "(log scale). Below 1: lower hazard with treatment."))
+        parts.append(html_table(["Analysis", "HR (95% CI)", "p", "Notes"], table_rows, cls="data",
+                                numeric=[False, True, True, False]))
+    else:
+        parts.append(_missing("estimates.json: cox_matched / cox_multivariable / iptw"))
+    alpha = ctx.get("alpha")
+    rd = ctx.est.get("risk_difference")
+    if isinstance(rd, Mapping) and "rd" in rd:
+        val = ctx.get("risk_difference.rd")
+        ci = ctx.get("risk_difference.ci95") or [None, None]
+        rp = ctx.get("risk_difference.p")
+        sample = ctx.get("risk_difference.sample") or "matched"
+        var = ctx.get("risk_difference.variance")
+        ctx.get("risk_difference.se")
+
+        def pp(x: Any) -> str:
+            f = finite(x)
+            return DASH if f is None else fmt_num(100 * f, 1)
+
+        ci_txt = f" (95% CI {pp(ci[0])} to {pp(ci[1])})" if isinstance(ci, list) and len(ci) == 2 else ""
+        parts.append(f"<p><strong>Risk difference</strong> of death by day 28, treated minus control, {esc(sample)} sample: "
+                     f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
+                     + (f"; variance {esc(var)}" if var else "") + ".</p>")
+    if alpha is not None:
+        parts.append(f'<p class="muted">Two-sided tests at the {fmt_num(alpha, 2)} level; confidence intervals are 95%.</p>')
+
+    parts.append("<h3>Sensitivity to unmeasured confounding (E-value)</h3>")
+    ev = ctx.est.get("evalue") if isinstance(ctx.est.get("evalue"), Mapping) else None
+    if ev:
+        point, lim = ctx.get("evalue.point"), ctx.get("evalue.ci_limit")
+        parts.append(f"<p>E-value of the point estimate: <strong>{fmt_num(point, 2)}</strong>; of the confidence limit closer "
+                     f"to 1: <strong>{fmt_num(lim, 2)}</strong>. An unmeasured confounder associated with both treatment and "
+                     f"death by a risk ratio of {fmt_num(point, 2)} each, beyond the measured covariates, could explain the "
+                     f"estimate away; one of {fmt_num(lim, 2)} could move the confidence interval to include 1"
+                     + (" (an E-value of 1 means the interval already includes 1)" if finite(lim) == 1.0 else "") + ".</p>")
+        rr = ctx.get("evalue.rr")
+        common = ctx.get("evalue.common_outcome")
+        risk = ctx.get("evalue.outcome_risk")
+        thr = ctx.get("evalue.threshold")
+        if rr is not None:
+            how = ("the outcome is common" + (f" (risk {fmt_frac_pct(risk)}, above {fmt_frac_pct(thr, 0)})" if risk is not None and thr is not None else "")
+                   + ", so the hazard ratio was converted to a risk ratio by VanderWeele's square-root approximation"
+                   if common else "the outcome is rare, so the hazard ratio approximates the risk ratio")
+            parts.append(f'<p class="muted">Computed from the matched hazard ratio as a risk ratio of {fmt_num(rr, 2)}: {how}.</p>')
+    else:
+        parts.append(_missing("estimates.json: evalue"))
+
+    parts.append("<h3>Multivariable Cox model: all terms</h3>")
+    cox = ctx.res.table("cox_multivariable")
+    if cox is None:
+        parts.append(_missing(CSV_FILES["cox_multivariable"][0]))
+    else:
+        exposure_terms = [t for t in cox["term"].astype(str) if t.lower() in {"treated", "treatment", "exposure"}]
+        parts.append('<div class="scroll">' + cox_terms_table_html(cox, ctx.labels, exposure_terms) + "</div>")
+
+    parts.append("<h3>Proportional-hazards diagnostics</h3>")
+    ph = ctx.res.table("ph_test")
+    phd = ctx.est.get("ph_test") if isinstance(ctx.est.get("ph_test"), Mapping) else {}
+    method = ctx.get("ph_test.method") if phd else None
+    if ph is None:
+        parts.append(_missing(CSV_FILES["ph_test"][0]))
+    else:
+        pv = pd.to_numeric(ph["p"], errors="coerce")
+        n_flag = int((pv < 0.05).sum())
+        parts.append("<p>Test of the proportional-hazards assumption on scaled Schoenfeld residuals"
+                     + (f" ({esc(method)})" if method else "") + ", per model and term. A small p-value (below 0.05, in "
+                     "red) suggests the hazard ratio changes over follow-up; the hazard ratio is then an average over the "
+                     f"follow-up. {n_flag} of {len(ph)} tests are below 0.05.</p>")
+        g1, g2 = ctx.get("ph_test.global_p"), ctx.get("ph_test.global_p_multivariable")
+        ctx.get("ph_test.time_transform")
+        if g1 is not None or g2 is not None:
+            parts.append("<p>Global test: " + "; ".join(
+                t for t in ((f"matched model p = {fmt_p(g1)}" if g1 is not None else ""),
+                            (f"multivariable model p = {fmt_p(g2)}" if g2 is not None else "")) if t) + ".</p>")
+        # Long models: show the treatment and global rows, and any flagged term; count the rest.
+        key_terms = ph["term"].astype(str).str.lower().isin(["treated", "treatment", "exposure", "global"])
+        keep = key_terms | (pv < 0.05)
+        shown = ph[keep] if len(ph) > 12 else ph
+        parts.append(ph_table_html(shown))
+        if len(shown) < len(ph):
+            parts.append(f'<p class="muted">{len(ph) - len(shown)} further covariate terms, all with p \u2265 0.05, are not '
+                         "listed.</p>")
+    return "".join(parts)
+
+
+def section_subgroups(ctx: _Ctx) -> str:
+    sg = ctx.res.table("subgroups")
+    ctx.get("subgroups")  # the same records as subgroups.csv
+    skipped = ctx.get("subgroups_skipped")
+    note = ""
+    if isinstance(skipped, list) and skipped:
+        note = ('<p class="muted">Subgroups not analysed (too few stays or events in a level): '
+                + esc(", ".join(str(s if not isinstance(s, Mapping) else s.get("subgroup", s)) for s in skipped)) + ".</p>")
+    if sg is None:
+        return _missing(CSV_FILES["subgroups"][0]) + note
+    if sg.empty:
+        return '<p class="muted">No subgroups were configured for this study.</p>' + note
+    hr, lo, hi, _p = _hr_triplet(ctx, "cox_matched")
+    overall = {"label": "Overall (matched Cox)", "hr": hr, "lo": lo, "hi": hi} if hr is not None else None
+    return (
+        "<p>Hazard ratios of treated versus control within subgroups. The interaction p-value tests whether the hazard "
+        "ratio differs between the levels of a subgroup; with several subgroups, some small p-values are expected by chance.</p>"
+        + _figure(forest_plot_svg(sg, ctx.t, overall=overall, labels=ctx.labels, treated_label=GROUP_LABELS[0].lower()),
+                  "Subgroup hazard ratios with 95% confidence intervals (log scale); squares: subgroup estimates, diamond: "
+                  "overall estimate. Counts from 1 to "
+                  + (f"{ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else "any size are shown."))
+        + note
+    )
+
+
+def section_other(ctx: _Ctx) -> str:
+    leaves = flatten(ctx.est)
+    rest = [(k, v) for k, v in leaves
+            if k not in KNOWN_ESTIMATES and k not in ctx.consumed and not any(k.startswith(c + ".") for c in ctx.consumed)]
+    if not rest:
+        return '<p class="muted">estimates.json holds no further estimates.</p>'
+    return ("<p>Further values reported in <code>estimates.json</code>. Values whose key names a count are subject to the "
+            "small-count rule.</p>" + key_value_table_html(rest, ctx.t))
+
+
+def section_provenance(ctx: _Ctx) -> str:
+    prov = ctx.prov
+    parts = ["<h3>Study configuration</h3>",
+             '<p class="muted">The study file as loaded (comments dropped). On screen the box scrolls; printed, it is '
+             "complete.</p>",
+             f'<pre class="config">{esc(_yaml(ctx.study))}</pre>']
+    opts = ctx.get("analysis")
+    if isinstance(opts, Mapping):
+        parts.append("<h3>Analysis options as run</h3>")
+        parts.append('<p class="muted">The analysis section with every default filled in, as reported by the analysis '
+                     "stage.</p>")
+        parts.append(f'<pre class="config">{esc(_yaml(opts))}</pre>')
+    data = prov.get("data") or {}
+    parts.append("<h3>Data files</h3>")
+    tables = data.get("tables") or []
+    if tables:
+        rows = [[Markup(f"<code>{esc(t.get('file'))}</code>"), _bytes(t.get("size_bytes")), esc(t.get("mtime") or DASH),
+                 Markup(f'<code class="hash">{esc(t.get("sha256"))}</code>') if t.get("sha256") else DASH] for t in tables]
+        parts.append('<div class="scroll">' + html_table(["File", "Size", "Modified", "SHA-256"], rows, cls="data",
+                                                         numeric=[False, True, False, False]) + "</div>")
+        if data.get("total_bytes"):
+            parts.append(f'<p class="muted">Total: {_bytes(data.get("total_bytes"))} in {len(tables)} files.</p>')
+    else:
+        parts.append('<p class="muted">No data manifest was given.</p>')
+    git = prov.get("git") or {}
+    if git.get("describe"):
+        parts.append(f'<p class="muted">Repository state: <code>{esc(git.get("describe"))}</code>.</p>')
+    return "".join(parts)
+
+
+SECTION_RENDERERS: dict[str, Callable[[_Ctx], str]] = {
+    "summary": section_summary,
+    "methods": section_methods,
+    "cohort": section_cohort,
+    "matching": section_matching,
+    "balance": section_balance,
+    "survival": section_survival,
+    "effects": section_effects,
+    "subgroups": section_subgroups,
+    "other": section_other,
+    "provenance": section_provenance,
+}
+
+
+# ----------------------------------------------------------------------------- page
+
+
+def render_report(
+    results_dir: Path,
+    study: dict,
+    provenance: dict,
+    small_count_threshold: int | None = 11,
+) -> str:
+    """The study report as one self-contained HTML string (same inputs: same bytes)."""
+    if small_count_threshold is not None and int(small_count_threshold) < 1:
+        raise ValueError("small_count_threshold must be a positive integer or None")
+    threshold = None if small_count_threshold is None else int(small_count_threshold)
+    res = load_results(Path(results_dir))
+    study = dict(study or {})
+    provenance = dict(provenance or {})
+    ctx = _Ctx(res, study, provenance, threshold)
+
+    bodies = []
+    for sid, _title in SECTIONS:
+        if sid == "other":
+            continue
+        bodies.append((sid, SECTION_RENDERERS[sid](ctx)))
+    # "other" last of the estimate sections: it lists what the others did not render.
+    other = section_other(ctx)
+    bodies.insert([s for s, _ in SECTIONS].index("other"), ("other", other))
+    body_by_id = dict(bodies)
+
+    title = study.get("title") or ctx.get("study") or study.get("name") or "Study report"
+    name = study.get("name") or ctx.get("study") or Path(results_dir).name
+    data = provenance.get("data") or {}
+    git = provenance.get("git") or {}
+    meta = [f"Study <code>{esc(name)}</code>", f"run {_date(provenance.get('generated_at'))}"]
+    if data.get("kind") == "synthetic":
+        meta.append("synthetic data")
+    elif data.get("kind") == "mimic":
+        meta.append("MIMIC-IV" + (f" v{esc(data.get('mimic_version'))}" if data.get("mimic_version") else ""))
+    if git.get("commit"):
+        meta.append(f"commit <code>{esc(str(git['commit'])[:10])}</code>" + (" (modified)" if git.get("dirty") else ""))
+
+    banners = []
+    if data.get("kind") == "synthetic":
+        banners.append('<p class="warn"><strong>Synthetic data.</strong> These results come from the synthetic MIMIC-IV '
+                       "data set that icu-cohort generates for testing, not from patients. They say nothing about the "
+                       "clinical question.</p>")
+    if res.missing:
+        banners.append('<p class="warn">Some inputs of this report were not produced by the run: '
+                       + ", ".join(f"<code>{esc(m)}</code>" for m in res.missing) + ". Their sections say so.</p>")
+    privacy = (f"Counts from 1 to {threshold - 1} are shown as &lt;{threshold}, following the small-cell rule of the "
+               "MIMIC-IV data use agreement; the report holds no identifiers and no row-level data."
+               if threshold else
+               '<strong>Small-count suppression is switched off</strong> (small_count_threshold: null): do not share '
+               "this report outside the credentialed team.")
+
+    toc = "".join(f'<li><a href="#{sid}">{esc(t)}</a></li>' for sid, t in SECTIONS)
+    sections_html = "".join(_section(i + 1, sid, t, body_by_id[sid]) for i, (sid, t) in enumerate(SECTIONS))
+    try:
+        from importlib.metadata import version
+
+        pkg_version = version("icu-cohort")
+    except Exception:  # pragma: no cover
+        pkg_version = "unknown"
+
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="icu-cohort">\n'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        "img-src data:\">\n"
+        '<link rel="icon" href="data:,">\n'
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+        f'<header><div class="kicker">icu-cohort study report</div><h1>{esc(title)}</h1>'
+        f'<p class="meta">{" · ".join(meta)}</p>{"".join(banners)}</header>\n'
+        f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol></nav>\n'
+        f"{sections_html}"
+        f'<footer><p>{privacy}</p><p>Generated by icu-cohort {esc(pkg_version)}. This file is self-contained: it loads '
+        "nothing from the network and can be sent as it is.</p></footer>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+def write_report(
+    results_dir: Path,
+    study: dict,
+    provenance: dict,
+    out_html: Path,
+    small_count_threshold: int | None = 11,
+) -> None:
+    """Render the report and write it atomically to ``out_html`` (temp file + rename)."""
+    html = render_report(results_dir, study, provenance, small_count_threshold)
+    out = Path(out_html)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(html)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+__all__ = ["render_report", "write_report", "SECTIONS", "covariate_labels", "exposure_label"]

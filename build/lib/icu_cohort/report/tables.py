@@ -1,0 +1,458 @@
+"""HTML tables of the report, each a pure function returning markup.
+
+Suppression in Table 1 goes beyond the single cell: a count is hidden when it is small, a
+percentage is hidden with its count, and
+
+* for a binary row, a count is also hidden when its complement (group n minus the count,
+  with or without the missing) is small, because the complement would reveal it;
+* for a categorical variable, when exactly one level (or the missing row) of a group is
+  hidden, the next smallest one is hidden too, so the hidden count cannot be recovered by
+  subtraction from the group size;
+* summary statistics (mean, SD, median, quartiles) of a group smaller than the threshold
+  are not shown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from .format import (
+    DASH,
+    as_int,
+    count_with_pct,
+    esc,
+    fmt_int,
+    fmt_num,
+    fmt_p,
+    fmt_smd,
+    humanize,
+    is_missing,
+    is_small,
+    label_for,
+    suppress_count,
+)
+
+HIDDEN = "hidden"
+NUM = ' class="num"'
+
+
+def html_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    cls: str = "data",
+    numeric: Sequence[bool] | None = None,
+    caption: str | None = None,
+) -> str:
+    """A plain table; cells are escaped unless wrapped in :class:`Markup`."""
+    numeric = numeric or [False] * len(header)
+    out = [f'<table class="{cls}">']
+    if caption:
+        out.append(f"<caption>{esc(caption)}</caption>")
+    out.append("<thead><tr>")
+    for h, num in zip(header, numeric):
+        out.append(f"<th{NUM if num else ''} scope=\"col\">{_cell(h)}</th>")
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>")
+        for v, num in zip(row, numeric):
+            out.append(f"<td{NUM if num else ''}>{_cell(v)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+class Markup(str):
+    """A string already safe as HTML."""
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, Markup):
+        return str(v)
+    if is_missing(v):
+        return DASH
+    return esc(v)
+
+
+# ----------------------------------------------------------------------------- Table 1
+
+
+def _pct_scale(df: pd.DataFrame) -> float:
+    """Whether ``*_pct`` columns hold percentages (100) or fractions (1): judged from count/n."""
+    votes_pct = votes_frac = 0
+    for side in ("treated", "control"):
+        for c, n, p in zip(df[f"{side}_count"], df[f"{side}_n"], df[f"{side}_pct"]):
+            try:
+                c, n, p = float(c), float(n), float(p)
+            except (TypeError, ValueError):
+                continue
+            if any(math.isnan(x) for x in (c, n, p)) or c <= 0 or n <= 0 or p <= 0:
+                continue
+            ratio = p / (c / n)
+            if abs(math.log(ratio / 100)) < abs(math.log(ratio)):
+                votes_pct += 1
+            else:
+                votes_frac += 1
+    if votes_pct == votes_frac == 0:
+        vals = pd.to_numeric(pd.concat([df["treated_pct"], df["control_pct"]]), errors="coerce")
+        return 100.0 if (vals > 1.0).any() else 1.0
+    return 100.0 if votes_pct >= votes_frac else 1.0
+
+
+def _pct_text(pct: Any, scale: float) -> str:
+    if is_missing(pct):
+        return ""
+    try:
+        v = float(pct) * (100.0 / scale)
+    except (TypeError, ValueError):
+        return ""
+    return f" ({v:.1f}%)"
+
+
+def _level_is_trivial(level: Any) -> bool:
+    if is_missing(level):
+        return True
+    return str(level).strip().lower() in {"", "1", "1.0", "true", "yes", "y"}
+
+
+def _binary_count(side: str, r: Mapping[str, Any], threshold: int | None, scale: float) -> str:
+    count, n, miss = as_int(r[f"{side}_count"]), as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
+    if count is None:
+        return DASH
+    if is_small(count, threshold):
+        return f"<{threshold}"
+    if n is not None and threshold is not None:
+        comps = {n - count, n - miss - count}
+        if any(is_small(c, threshold) for c in comps):
+            return f">{max(n - threshold, 0):,}"
+    return f"{count:,}{_pct_text(r[f'{side}_pct'], scale)}"
+
+
+def _stats_text(side: str, r: Mapping[str, Any], threshold: int | None) -> str:
+    n = as_int(r[f"{side}_n"])
+    if n is not None and is_small(n, threshold):
+        return f'<span class="muted">n &lt;{threshold}</span>'
+    mean, sd = r[f"{side}_mean"], r[f"{side}_sd"]
+    med, q1, q3 = r[f"{side}_median"], r[f"{side}_q1"], r[f"{side}_q3"]
+    parts = []
+    if not is_missing(mean):
+        parts.append(f"{fmt_num(mean)} ({fmt_num(sd)})" if not is_missing(sd) else fmt_num(mean))
+    if not is_missing(med):
+        iqr = f" [{fmt_num(q1)}, {fmt_num(q3)}]" if not (is_missing(q1) or is_missing(q3)) else ""
+        parts.append(f'<span class="sub">{fmt_num(med)}{iqr}</span>')
+    return "<br>".join(parts) if parts else DASH
+
+
+def _categorical_cells(
+    side: str, levels: pd.DataFrame, threshold: int | None, scale: float
+) -> tuple[list[str], str | None]:
+    """Cells for every level of one categorical variable in one group (+ the missing cell)."""
+    counts = [as_int(c) for c in levels[f"{side}_count"]]
+    has_level = any(str(v).strip().lower() == "missing" for v in levels["level"])
+    miss = None if has_level else (as_int(levels[f"{side}_n_missing"].iloc[0]) if len(levels) else None)
+    values = counts + [miss]
+    hidden = [is_small(c, threshold) for c in values]
+    if threshold is not None and sum(hidden) == 1:
+        # complementary suppression: hide the next smallest positive cell as well
+        cands = [(c, i) for i, c in enumerate(values) if not hidden[i] and c is not None and c > 0]
+        if cands:
+            hidden[min(cands)[1]] = True
+    cells = []
+    for i, (c, (_, r)) in enumerate(zip(counts, levels.iterrows())):
+        if c is None:
+            cells.append(DASH)
+        elif hidden[i]:
+            cells.append(f"&lt;{threshold}" if is_small(c, threshold) else '<span class="muted">hidden</span>')
+        else:
+            cells.append(f"{c:,}{_pct_text(r[f'{side}_pct'], scale)}")
+    miss_cell = None
+    if miss:
+        miss_cell = (f"&lt;{threshold}" if is_small(miss, threshold) else '<span class="muted">hidden</span>') if hidden[-1] else f"{miss:,}"
+    return cells, miss_cell
+
+
+def table1_html(
+    table1: pd.DataFrame,
+    threshold: int | None = 11,
+    labels: Mapping[str, str] | None = None,
+    group_sizes: Mapping[tuple[str, str], Any] | None = None,
+    group_labels: tuple[str, str] = ("Treated", "Control"),
+) -> str:
+    """Table 1 before and after matching, side by side, with SMDs.
+
+    Continuous: mean (SD) over median [Q1, Q3]. Binary: n (%). Categorical: one row per
+    level. ``group_sizes``: {(sample, group): n} for the column headers, else the largest
+    ``*_n`` of the sample.
+    """
+    labels = labels or {}
+    t1 = table1.copy()
+    t1["sample"] = t1["sample"].astype(str).str.lower()
+    samples = [s for s in ("before", "after") if (t1["sample"] == s).any()]
+    # The analysis writes the group sizes as a first row "N" of kind "count": header, not a row.
+    is_count = t1["kind"].astype(str).str.lower().eq("count")
+    count_rows = t1[is_count]
+    t1 = t1[~is_count]
+    scale = _pct_scale(t1) if len(t1) else 100.0
+
+    def gsize(sample: str, side: str) -> str:
+        n = None
+        c = count_rows[count_rows["sample"] == sample]
+        if len(c):
+            n = c[f"{side}_n"].iloc[0]
+        elif group_sizes and (sample, side) in group_sizes:
+            n = group_sizes[(sample, side)]
+        else:
+            vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
+            n = vals.max() if len(vals) else None
+        return suppress_count(n, threshold)
+
+    out = ['<table class="data table1">', "<thead><tr>", '<th rowspan="2" scope="col">Characteristic</th>']
+    names = {"before": "Before matching (whole cohort)", "after": "After matching"}
+    for s in samples:
+        out.append(f'<th colspan="3" scope="colgroup" class="grp">{names[s]}</th>')
+    out.append("</tr><tr>")
+    for s in samples:
+        for side, lab in zip(("treated", "control"), group_labels):
+            out.append(f'<th scope="col" class="num">{esc(lab)}<br><span class="sub">n = {gsize(s, side)}</span></th>')
+        out.append('<th scope="col" class="num">SMD</th>')
+    out.append("</tr></thead><tbody>")
+
+    variables = list(dict.fromkeys(t1["variable"].astype(str)))
+    by = {s: t1[t1["sample"] == s] for s in samples}
+    for var in variables:
+        parts = {s: by[s][by[s]["variable"].astype(str) == var] for s in samples}
+        first = next(p for p in parts.values() if len(p))
+        kind = str(first["kind"].iloc[0]).lower()
+        label = label_for(var, labels)
+        if kind == "categorical":
+            out.append(f'<tr class="var"><th scope="row">{esc(label)}, n (%)</th>')
+            level_cells: dict[str, dict[str, tuple[list[str], str | None]]] = {}
+            for s in samples:
+                p = parts[s]
+                smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
+                level_cells[s] = {side: _categorical_cells(side, p, threshold, scale) for side in ("treated", "control")}
+                smd_txt = fmt_smd(smds[0]) if len(smds) == 1 else ""
+                out.append(f'<td></td><td></td><td class="num">{smd_txt}</td>')
+            out.append("</tr>")
+            levels = list(dict.fromkeys(first["level"].astype(str)))
+            for li, lev in enumerate(levels):
+                out.append(f'<tr class="level"><th scope="row">{esc(lev)}</th>')
+                for s in samples:
+                    p = parts[s]
+                    idx = [i for i, v in enumerate(p["level"].astype(str)) if v == lev]
+                    smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
+                    per_level = "" if len(smds) == 1 else (fmt_smd(p["smd"].iloc[idx[0]]) if idx else "")
+                    for side in ("treated", "control"):
+                        cells = level_cells[s][side][0]
+                        out.append(f'<td class="num">{cells[idx[0]] if idx else DASH}</td>')
+                    out.append(f'<td class="num">{per_level}</td>')
+                out.append("</tr>")
+            has_missing_level = any(str(lv).strip().lower() == "missing" for lv in levels)
+            if not has_missing_level and any(level_cells[s][side][1] for s in samples for side in ("treated", "control")):
+                out.append('<tr class="level missing"><th scope="row">Missing</th>')
+                for s in samples:
+                    for side in ("treated", "control"):
+                        out.append(f'<td class="num">{level_cells[s][side][1] or "0"}</td>')
+                    out.append("<td></td>")
+                out.append("</tr>")
+            continue
+
+        lev = first["level"].iloc[0]
+        shown = label if _level_is_trivial(lev) or kind != "binary" else f"{label}: {lev}"
+        suffix = ", n (%)" if kind == "binary" else ", mean (SD)<br><span class=\"sub\">median [Q1, Q3]</span>"
+        out.append(f'<tr class="var {esc(kind)}"><th scope="row">{esc(shown)}{suffix}</th>')
+        any_missing = False
+        for s in samples:
+            p = parts[s]
+            if p.empty:
+                out.append(f"<td>{DASH}</td><td>{DASH}</td><td></td>")
+                continue
+            r = p.iloc[0]
+            for side in ("treated", "control"):
+                if kind == "binary":
+                    cell = esc(_binary_count(side, r, threshold, scale))
+                else:
+                    cell = _stats_text(side, r, threshold)
+                out.append(f'<td class="num">{cell}</td>')
+                if (as_int(r[f"{side}_n_missing"]) or 0) > 0:
+                    any_missing = True
+            out.append(f'<td class="num">{fmt_smd(r["smd"])}</td>')
+        out.append("</tr>")
+        if any_missing:
+            out.append('<tr class="level missing"><th scope="row">Missing, n</th>')
+            for s in samples:
+                p = parts[s]
+                for side in ("treated", "control"):
+                    v = p[f"{side}_n_missing"].iloc[0] if len(p) else None
+                    out.append(f'<td class="num">{esc(suppress_count(v, threshold))}</td>')
+                out.append("<td></td>")
+            out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------------- other tables
+
+
+def balance_table_html(balance: pd.DataFrame, labels: Mapping[str, str] | None = None) -> str:
+    labels = labels or {}
+    cols = [c for c in ("variance_ratio_before", "variance_ratio_after") if c in balance.columns]
+    header = ["Covariate", "SMD before", "SMD after"] + [humanize(c).replace("Variance ratio", "Variance ratio,") for c in cols]
+    if "imbalanced_after" in balance.columns:
+        header.append("Imbalanced after")
+    rows = []
+    for _, r in balance.iterrows():
+        row: list[Any] = [balance_label(r, labels), fmt_smd(r["smd_before"]), fmt_smd(r["smd_after"])]
+        row += [fmt_num(r[c], 2) for c in cols]
+        if "imbalanced_after" in balance.columns:
+            v = r["imbalanced_after"]
+            flag = str(v).strip().lower() in {"true", "1", "1.0", "yes"}
+            row.append(Markup('<span class="flag">yes</span>') if flag else "no")
+        rows.append(row)
+    return html_table(header, rows, cls="data compact", numeric=[False] + [True] * (len(header) - 1))
+
+
+def balance_label(r: Any, labels: Mapping[str, str] | None = None) -> str:
+    """``race`` level ``OTHER`` -> ``Race: OTHER``; kind ``missing`` -> ``Lactate: missing``;
+    kind ``score`` -> ``Propensity score``."""
+    get = r.get if hasattr(r, "get") else (lambda k, d=None: getattr(r, k, d))
+    kind = str(get("kind", "") or "").lower()
+    if kind == "score":
+        return "Propensity score"
+    text = label_for(get("covariate"), labels)
+    level = get("level", None)
+    if not is_missing(level) and str(level).strip():
+        text += f": {level}"
+    if kind == "missing":
+        text += ": missing"
+    return text
+
+
+def missingness_table_html(miss: pd.DataFrame, threshold: int | None, labels: Mapping[str, str] | None = None) -> str:
+    labels = labels or {}
+    rows = []
+    for _, r in miss.iterrows():
+        small = is_small(r["n_missing"], threshold)
+        frac = DASH if small else (f"{100 * float(r['fraction_missing']):.1f}%" if not is_missing(r["fraction_missing"]) else DASH)
+        rows.append([label_for(r["covariate"], labels), suppress_count(r["n_missing"], threshold), frac])
+    return html_table(["Covariate", "Missing, n", "Missing, %"], rows, cls="data compact", numeric=[False, True, True])
+
+
+def ps_summary_table_html(ps: pd.DataFrame, threshold: int | None, group_labels: Mapping[str, str]) -> str:
+    names = {"before": "Before matching", "cohort": "Before matching", "after": "After matching", "matched": "After matching"}
+    rows = []
+    for _, r in ps.iterrows():
+        small = is_small(r["n"], threshold)
+        # The minimum and maximum are one stay's score each: row-level, so not shown.
+        stats = [DASH] * 5 if small else [fmt_num(r[c], 3) for c in ("mean", "sd", "q1", "median", "q3")]
+        rows.append([names.get(str(r["sample"]).lower(), str(r["sample"])), group_labels.get(str(r["group"]).lower(), str(r["group"])),
+                     suppress_count(r["n"], threshold)] + stats)
+    header = ["Sample", "Group", "n", "Mean", "SD", "Q1", "Median", "Q3"]
+    return html_table(header, rows, cls="data compact", numeric=[False, False] + [True] * 6)
+
+
+def cox_terms_table_html(cox: pd.DataFrame, labels: Mapping[str, str] | None = None, exposure_terms: Sequence[str] = ()) -> str:
+    labels = labels or {}
+    rows = []
+    for _, r in cox.iterrows():
+        term = str(r["term"])
+        name = label_for(term, labels)
+        if term in exposure_terms:
+            name = Markup(f"<strong>{esc(name)}</strong>")
+        ci = f"{fmt_num(r['ci_low'], 2)}\u2013{fmt_num(r['ci_high'], 2)}" if not is_missing(r["ci_low"]) else DASH
+        rows.append([name, fmt_num(r["hr"], 2), ci, fmt_p(r["p"])])
+    return html_table(["Term", "HR", "95% CI", "p"], rows, cls="data compact", numeric=[False, True, True, True])
+
+
+def ph_table_html(ph: pd.DataFrame, alpha: float = 0.05) -> str:
+    rows = []
+    for _, r in ph.iterrows():
+        p = r["p"]
+        flag = (not is_missing(p)) and float(p) < alpha
+        rows.append([humanize(r["model"]), str(r["term"]), fmt_num(r["test_statistic"], 2),
+                     Markup(f'<span class="flag">{esc(fmt_p(p))}</span>') if flag else fmt_p(p)])
+    return html_table(["Model", "Term", "Test statistic", "p"], rows, cls="data compact", numeric=[False, False, True, True])
+
+
+COUNT_WORDS = ("count", "events", "deaths", "size", "patients", "stays", "pairs", "subjects", "admissions",
+               "cases", "matched", "truncated", "missing", "unmatched", "focal")
+# Numbers of things that are not people: never suppressed.
+NOT_PEOPLE = ("imbalanced", "term", "column", "iter", "imputation", "replicate", "bin", "covariate", "level",
+              "subgroup", "fold", "df", "seed", "percentile", "horizon", "days", "hours", "ratio")
+
+
+def _is_count_key(key: str) -> bool:
+    """Whether an estimates.json key path names a count of stays (its value is then suppressed).
+
+    ``matching.n_matched``, ``n_focal_unmatched``, ``iptw.effective_sample_size.treated``: yes;
+    ``balance.n_imbalanced_after``, ``cox_multivariable.n_terms``, ``seed``: no.
+    """
+    segs = key.lower().split(".")
+    if any(w in segs[-1] for w in NOT_PEOPLE):
+        return False
+    return any(s == "n" or s.startswith("n_") or s.endswith("_n") or any(w in s for w in COUNT_WORDS) for s in segs)
+
+
+def flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"a": {"b": 1}}`` -> ``[("a.b", 1)]``; lists of scalars stay one value."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(d, Mapping):
+        for k, v in d.items():
+            out += flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    else:
+        out.append((prefix, d))
+    return out
+
+
+def value_text(key: str, v: Any, threshold: int | None) -> str:
+    """A value from estimates.json for display: counts suppressed, long lists summarised."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if v is None:
+        return DASH
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if _is_count_key(key) and float(v).is_integer():
+            return suppress_count(v, threshold)
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+    if isinstance(v, list):
+        if not v:
+            return "none"
+        if len(v) > 12:
+            return f"(list of {len(v)} values)"
+        return ", ".join(value_text(key, x, threshold) for x in v)
+    if isinstance(v, Mapping):
+        if not v:
+            return "none"
+        if len(v) > 12:
+            return f"({len(v)} entries)"
+        return "; ".join(f"{k}: {value_text(f'{key}.{k}', x, threshold)}" for k, x in v.items())
+    s = str(v)
+    return s if len(s) <= 300 else s[:297] + "..."
+
+
+def key_value_table_html(items: Sequence[tuple[str, Any]], threshold: int | None) -> str:
+    rows = [[k, value_text(k, v, threshold)] for k, v in items]
+    return html_table(["Key", "Value"], rows, cls="data compact kv", numeric=[False, False])
+
+
+__all__ = [
+    "Markup",
+    "html_table",
+    "table1_html",
+    "balance_table_html",
+    "missingness_table_html",
+    "ps_summary_table_html",
+    "cox_terms_table_html",
+    "ph_table_html",
+    "key_value_table_html",
+    "flatten",
+    "value_text",
+    "fmt_int",
+    "count_with_pct",
+    "HIDDEN",
+]

@@ -1,0 +1,311 @@
+-- mimiciv_derived.sofa: the Sequential Organ Failure Assessment score per ICU stay and hour,
+-- over every hour of every ICU stay: each organ scored over the hour (respiration:
+-- PaO2/FiO2 split by invasive ventilation; coagulation: platelets; liver: bilirubin;
+-- cardiovascular: MAP and vasopressor rates in mcg/kg/min; CNS: GCS; renal: creatinine and
+-- 24-hour urine output), then the worst value of each organ over the last 24 hours
+-- (*_24hours) and their sum sofa_24hours (a missing organ counts 0).
+-- Sources: Vincent J-L et al., Intensive Care Med 1996;22:707-710 (SOFA); MIT-LCP mimic-code,
+-- mimic-iv/concepts/score/sofa.sql (thresholds, data sources, hourly clock, 24-hour
+-- rolling window, output columns) and demographics/icustay_hourly.sql (the clock: hours
+-- -24 .. ceil(ICU length of stay), rows kept from hour 0).
+--
+-- Differences from mimic-code, for speed; the values are the same:
+--   * Measurements are placed in their hour by arithmetic (hour = ceil((charttime -
+--     hour-0 end) / 1 h), i.e. the interval (endtime - 1 h, endtime]) instead of a range join
+--     to mimic-code's icustay_hourly table; infusions are expanded to the hour ends they
+--     cover (starttime < endtime <= infusion end), as mimic-code's join condition.
+--   * The clock: hour 0 ends at the first charted heart rate rounded up to the hour
+--     (mimiciv_derived.icustay_times); for a stay without any heart rate the ICU intime is
+--     used instead (mimic-code would give such a stay no rows at all). The last hour is that
+--     of the last heart rate or of the ICU outtime, whichever is later (mimic-code: the last
+--     heart rate only; in MIMIC-IV heart rate is charted to the end of the stay, so this only
+--     matters for sparsely charted data).
+WITH clock AS (
+    SELECT
+        ie.stay_id
+        , ie.hadm_id
+        , ie.subject_id
+        , COALESCE(it.intime_hr, ie.intime) AS intime_hr
+        , GREATEST(COALESCE(it.outtime_hr, ie.outtime), ie.outtime) AS outtime_hr
+    FROM mimiciv_icu.icustays AS ie
+    LEFT JOIN mimiciv_derived.icustay_times AS it
+        ON ie.stay_id = it.stay_id
+)
+
+, clock0 AS (
+    SELECT
+        *
+        -- end of hour 0: the first heart rate rounded up to the hour
+        , CASE
+            WHEN date_trunc('hour', intime_hr) = intime_hr THEN intime_hr
+            ELSE date_trunc('hour', intime_hr) + INTERVAL 1 HOUR
+        END AS endtime0
+    FROM clock
+)
+
+, co AS (
+    -- the hours computed: -24 (for the 24-hour rolling maxima of the first rows) to the
+    -- last hour of the stay; rows are kept from hour 0
+    SELECT
+        stay_id
+        , hadm_id
+        , subject_id
+        , endtime0
+        , 0 AS hr_first
+        , CAST(ceil(date_diff('second', intime_hr, outtime_hr) / 3600.0) AS INTEGER) AS hr_last
+        , -24 AS hr_lo
+        -- measurements in hours hr_lo .. hr_last lie in (lo_time, hi_time]
+        , endtime0 + to_hours(-25) AS lo_time
+        , endtime0 + to_hours(CAST(ceil(date_diff('second', intime_hr, outtime_hr) / 3600.0) AS INTEGER)) AS hi_time
+    FROM clock0
+    WHERE outtime_hr IS NOT NULL
+)
+
+, grid AS (
+    SELECT
+        stay_id
+        , hr
+        , endtime0 + to_hours(hr) AS endtime
+        , hr_first
+    FROM (
+        SELECT stay_id, endtime0, hr_first, CAST(unnest(range(hr_lo, hr_last + 1)) AS INTEGER) AS hr
+        FROM co
+    )
+)
+
+, pafi AS (
+    -- arterial blood gases, split by invasive ventilation at the time of the gas
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, bg.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(CASE WHEN vd.stay_id IS NULL THEN bg.pao2fio2ratio END) AS pao2fio2ratio_novent
+        , MIN(CASE WHEN vd.stay_id IS NOT NULL THEN bg.pao2fio2ratio END) AS pao2fio2ratio_vent
+    FROM co
+    INNER JOIN mimiciv_derived.bg AS bg
+        ON co.subject_id = bg.subject_id
+            AND bg.charttime > co.lo_time
+            AND bg.charttime <= co.hi_time
+            AND bg.specimen = 'ART.'
+    LEFT JOIN mimiciv_derived.ventilation AS vd
+        ON co.stay_id = vd.stay_id
+            AND bg.charttime >= vd.starttime
+            AND bg.charttime <= vd.endtime
+            AND vd.ventilation_status = 'InvasiveVent'
+    GROUP BY 1, 2
+)
+
+, vs AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, v.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(v.mbp) AS meanbp_min
+    FROM co
+    INNER JOIN mimiciv_derived.vitalsign AS v
+        ON co.stay_id = v.stay_id
+            AND v.charttime > co.lo_time
+            AND v.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, gcs AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, g.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(g.gcs) AS gcs_min
+    FROM co
+    INNER JOIN mimiciv_derived.gcs AS g
+        ON co.stay_id = g.stay_id
+            AND g.charttime > co.lo_time
+            AND g.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, bili AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, enz.charttime) / 3600.0) AS INTEGER) AS hr
+        , MAX(enz.bilirubin_total) AS bilirubin_max
+    FROM co
+    INNER JOIN mimiciv_derived.enzyme AS enz
+        ON co.hadm_id = enz.hadm_id
+            AND enz.charttime > co.lo_time
+            AND enz.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, cr AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, chem.charttime) / 3600.0) AS INTEGER) AS hr
+        , MAX(chem.creatinine) AS creatinine_max
+    FROM co
+    INNER JOIN mimiciv_derived.chemistry AS chem
+        ON co.hadm_id = chem.hadm_id
+            AND chem.charttime > co.lo_time
+            AND chem.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, plt AS (
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, cbc.charttime) / 3600.0) AS INTEGER) AS hr
+        , MIN(cbc.platelet) AS platelet_min
+    FROM co
+    INNER JOIN mimiciv_derived.complete_blood_count AS cbc
+        ON co.hadm_id = cbc.hadm_id
+            AND cbc.charttime > co.lo_time
+            AND cbc.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, uo AS (
+    -- 24-hour urine output, scaled to 24 h, when the charted volumes cover 22 to 30 hours
+    SELECT
+        co.stay_id
+        , CAST(ceil(date_diff('second', co.endtime0, u.charttime) / 3600.0) AS INTEGER) AS hr
+        , MAX(CASE
+            WHEN u.uo_tm_24hr >= 22 AND u.uo_tm_24hr <= 30 THEN u.urineoutput_24hr / u.uo_tm_24hr * 24
+        END) AS uo_24hr
+    FROM co
+    INNER JOIN mimiciv_derived.urine_output_rate AS u
+        ON co.stay_id = u.stay_id
+            AND u.charttime > co.lo_time
+            AND u.charttime <= co.hi_time
+    GROUP BY 1, 2
+)
+
+, vaso_rows AS (
+    SELECT agent, stay_id, vaso_rate, starttime, endtime
+    FROM mimiciv_derived.vasoactive_infusion
+    WHERE agent IN ('epinephrine', 'norepinephrine', 'dopamine', 'dobutamine')
+)
+
+, vaso_hours AS (
+    -- hour ends covered by an infusion: starttime < endtime(hr) <= infusion end
+    SELECT
+        stay_id
+        , agent
+        , vaso_rate
+        , CAST(unnest(range(hr_from, hr_to + 1)) AS INTEGER) AS hr
+    FROM (
+        SELECT
+            co.stay_id
+            , v.agent
+            , v.vaso_rate
+            , GREATEST(co.hr_lo, CAST(floor(date_diff('second', co.endtime0, v.starttime) / 3600.0) AS INTEGER) + 1)
+                AS hr_from
+            , LEAST(co.hr_last, CAST(floor(date_diff('second', co.endtime0, v.endtime) / 3600.0) AS INTEGER))
+                AS hr_to
+        FROM co
+        INNER JOIN vaso_rows AS v
+            ON co.stay_id = v.stay_id
+                AND v.endtime > co.lo_time
+                AND v.starttime < co.hi_time
+    )
+    WHERE hr_from <= hr_to
+)
+
+, vaso AS (
+    SELECT
+        stay_id
+        , hr
+        , MAX(CASE WHEN agent = 'epinephrine' THEN vaso_rate END) AS rate_epinephrine
+        , MAX(CASE WHEN agent = 'norepinephrine' THEN vaso_rate END) AS rate_norepinephrine
+        , MAX(CASE WHEN agent = 'dopamine' THEN vaso_rate END) AS rate_dopamine
+        , MAX(CASE WHEN agent = 'dobutamine' THEN vaso_rate END) AS rate_dobutamine
+    FROM vaso_hours
+    GROUP BY stay_id, hr
+)
+
+, scorecomp AS (
+    SELECT
+        g.stay_id
+        , g.hr
+        , g.hr_first
+        , g.endtime - INTERVAL 1 HOUR AS starttime
+        , g.endtime
+        , pf.pao2fio2ratio_novent
+        , pf.pao2fio2ratio_vent
+        , vaso.rate_epinephrine
+        , vaso.rate_norepinephrine
+        , vaso.rate_dopamine
+        , vaso.rate_dobutamine
+        , vs.meanbp_min
+        , gcs.gcs_min
+        , uo.uo_24hr
+        , bili.bilirubin_max
+        , cr.creatinine_max
+        , plt.platelet_min
+    FROM grid AS g
+    LEFT JOIN vs ON g.stay_id = vs.stay_id AND g.hr = vs.hr
+    LEFT JOIN gcs ON g.stay_id = gcs.stay_id AND g.hr = gcs.hr
+    LEFT JOIN bili ON g.stay_id = bili.stay_id AND g.hr = bili.hr
+    LEFT JOIN cr ON g.stay_id = cr.stay_id AND g.hr = cr.hr
+    LEFT JOIN plt ON g.stay_id = plt.stay_id AND g.hr = plt.hr
+    LEFT JOIN pafi AS pf ON g.stay_id = pf.stay_id AND g.hr = pf.hr
+    LEFT JOIN uo ON g.stay_id = uo.stay_id AND g.hr = uo.hr
+    LEFT JOIN vaso ON g.stay_id = vaso.stay_id AND g.hr = vaso.hr
+)
+
+, scorecalc AS (
+    -- a component is NULL when its data are missing (counted 0 in the totals);
+    -- thresholds: score/sofa_organ_scores.sql
+    SELECT
+        scorecomp.*
+        , sofa_respiration(pao2fio2ratio_vent, pao2fio2ratio_novent) AS respiration
+        , sofa_coagulation(platelet_min) AS coagulation
+        , sofa_liver(bilirubin_max) AS liver
+        , sofa_cardiovascular(meanbp_min, rate_dopamine, rate_dobutamine, rate_epinephrine, rate_norepinephrine)
+            AS cardiovascular
+        , sofa_cns(gcs_min) AS cns
+        , sofa_renal(creatinine_max, uo_24hr) AS renal
+    FROM scorecomp
+)
+
+, score_final AS (
+    SELECT
+        s.*
+        , COALESCE(MAX(respiration) OVER w, 0) AS respiration_24hours
+        , COALESCE(MAX(coagulation) OVER w, 0) AS coagulation_24hours
+        , COALESCE(MAX(liver) OVER w, 0) AS liver_24hours
+        , COALESCE(MAX(cardiovascular) OVER w, 0) AS cardiovascular_24hours
+        , COALESCE(MAX(cns) OVER w, 0) AS cns_24hours
+        , COALESCE(MAX(renal) OVER w, 0) AS renal_24hours
+    FROM scorecalc AS s
+    WINDOW w AS (PARTITION BY stay_id ORDER BY hr ROWS BETWEEN 23 PRECEDING AND CURRENT ROW)
+)
+
+SELECT
+    stay_id
+    , hr
+    , starttime
+    , endtime
+    , pao2fio2ratio_novent
+    , pao2fio2ratio_vent
+    , rate_epinephrine
+    , rate_norepinephrine
+    , rate_dopamine
+    , rate_dobutamine
+    , meanbp_min
+    , gcs_min
+    , uo_24hr
+    , bilirubin_max
+    , creatinine_max
+    , platelet_min
+    , respiration
+    , coagulation
+    , liver
+    , cardiovascular
+    , cns
+    , renal
+    , respiration_24hours
+    , coagulation_24hours
+    , liver_24hours
+    , cardiovascular_24hours
+    , cns_24hours
+    , renal_24hours
+    , respiration_24hours + coagulation_24hours + liver_24hours
+        + cardiovascular_24hours + cns_24hours + renal_24hours AS sofa_24hours
+FROM score_final
+WHERE hr >= hr_first

@@ -1,0 +1,41 @@
+-- stage.chartevents (a view): the rows of mimiciv_icu.chartevents that any concept below
+-- reads, i.e. chartevents restricted to one itemid list. It is a view, not a table: each
+-- concept's own itemid filter is pushed down into the Parquet scan, and the largest MIMIC-IV
+-- table is never held in memory (a materialised copy cost ~1.6 GB per 30 M rows).
+-- Source of the itemid list: the union of the itemids named in the MIT-LCP mimic-code
+-- concepts implemented here (mimic-iv/concepts/measurement/gcs.sql, vitalsign.sql, bg.sql,
+-- ventilator_setting.sql, oxygen_delivery.sql, demographics/icustay_times.sql,
+-- weight_durations.sql, treatment/rrt.sql). tests/test_cohort_runner.py checks that every
+-- chartevents itemid used by a concept file is listed here.
+CREATE OR REPLACE VIEW stage.chartevents AS
+SELECT
+    ce.subject_id
+    , ce.hadm_id
+    , ce.stay_id
+    , ce.charttime
+    , ce.storetime
+    , ce.itemid
+    , ce.value
+    , ce.valuenum
+    , ce.valueuom
+FROM mimiciv_icu.chartevents AS ce
+WHERE ce.itemid IN (
+    -- GCS (gcs.sql)
+    223900, 223901, 220739
+    -- vital signs (vitalsign.sql); 220045 heart rate is also icustay_times' clock
+    , 220045, 225309, 225310, 225312, 220050, 220051, 220052, 220179, 220180, 220181
+    , 220210, 224690, 220277, 225664, 220621, 226537, 223762, 223761, 224642
+    -- FiO2 (bg.sql, ventilator_setting.sql) and ventilator settings (ventilator_setting.sql)
+    , 223835, 224688, 224689, 224687, 224685, 224684, 224686, 224696, 220339, 224700
+    , 223849, 229314, 223848, 224691
+    -- oxygen delivery (oxygen_delivery.sql)
+    , 223834, 227582, 227287, 226732
+    -- weight (weight_durations.sql)
+    , 226512, 224639
+    -- renal replacement therapy (rrt.sql)
+    , 226118, 227357, 225725, 226499, 224154, 225810, 227639, 225183, 227438, 224191
+    , 225806, 225807, 228004, 228005, 228006, 224144, 224145, 224149, 224150, 224151
+    , 224152, 224153, 224404, 224406, 226457, 225959, 224135, 224139, 224146, 225323
+    , 225740, 225776, 225951, 225952, 225953, 225954, 225956, 225958, 225961, 225963
+    , 225965, 225976, 225977, 227124, 227290, 227638, 227640, 227753
+)

@@ -1,0 +1,386 @@
+"""Synthetic MIMIC-IV v2.2 with a planted treatment effect (``icu-cohort synth``).
+
+:func:`generate` writes ``DIR/hosp/*.csv.gz`` and ``DIR/icu/*.csv.gz`` for every table of
+:data:`icu_cohort.mimic_tables.TABLES` (PhysioNet's file names, headers, column order and value
+formats) plus ``DIR/ground_truth.json`` and ``DIR/ground_truth_stays.csv``. The stay-level truth
+comes from :func:`icu_cohort.synth.dgp.simulate_core`, the same function behind
+:func:`icu_cohort.synth.dgp.simulate_stays`. The data-generating process is documented in
+``synthetic_data/README.md``; its parameters are ``synthetic_data/params.yaml``.
+
+Same ``seed`` and ``patients`` (and parameters): byte-identical files. The set is written to
+a temporary folder beside ``out_dir`` and renamed into place at the end, so a failed run leaves
+no half-written set behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..mimic_tables import TABLES
+from . import dgp, hosp_tables, icu_tables
+from .csvio import GzipCsvWriter
+from .dgp import simulate_stays
+from .params import load_params, split_overrides
+from .population import (DAY, EXCLUSIONS, SEPTIC_MODE, Population, build_population)
+from .schedule import build_schedule
+
+__all__ = ["generate", "simulate_stays", "load_params"]
+
+#: Rows of chartevents per chunk (bounds memory; chunk boundaries never depend on threads).
+CHUNK_CHART_ROWS = 1_500_000
+#: Seed-sequence keys of the per-chunk random streams of each table.
+_STREAM = {"schedule": 1, "icu/chartevents": 2, "icu/inputevents": 3, "icu/outputevents": 4,
+           "icu/procedureevents": 5, "hosp/labevents": 6, "hosp/admissions": 7, "icu/icustays": 8,
+           "hosp/diagnoses_icd": 9, "hosp/prescriptions": 10, "hosp/microbiologyevents": 11,
+           "ward_labs": 12, "pools": 13, "late_mgso4": 14}
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------
+# Ground truth
+# --------------------------------------------------------------------------------------
+
+def _risk(death_days: np.ndarray, horizon: float) -> float:
+    d = np.asarray(death_days, dtype=float)
+    return float(np.mean(~np.isnan(d) & (d <= horizon))) if d.size else float("nan")
+
+
+def true_effects(stays: pd.DataFrame, horizon: float = dgp.HORIZON_DAYS) -> dict[str, dict[str, float]]:
+    """28-day risks under treatment / no treatment and their difference for ATT, ATC, ATE.
+
+    ``stays`` holds the eligible stays with ``treated``, ``death_day_if_treated`` and
+    ``death_day_if_untreated`` (NaN = alive beyond day 90); a stay dies by the horizon when its
+    death day is <= ``horizon``.
+    """
+    out = {}
+    treated = stays["treated"].to_numpy() == 1
+    for name, sel in (("ATT", treated), ("ATC", ~treated), ("ATE", np.ones(len(stays), bool))):
+        r1 = _risk(stays["death_day_if_treated"].to_numpy()[sel], horizon)
+        r0 = _risk(stays["death_day_if_untreated"].to_numpy()[sel], horizon)
+        out[name] = {"n_stays": int(sel.sum()), "risk_treated": r1, "risk_untreated": r0,
+                     "risk_difference": r1 - r0}
+    return out
+
+
+def _no_nan(obj: Any) -> Any:
+    """JSON-safe copy: NaN (e.g. a risk over zero stays) becomes null."""
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_no_nan(v) for v in obj]
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
+
+
+def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
+    """The study's attrition steps as the plan builds them (what the SQL must reproduce)."""
+    los_ok = (st["outtime"] - st["intime"]).to_numpy() > DAY
+    enceph = (st["gcs_low"] | (st["delirium"] == 1)).to_numpy()
+    steps = [
+        ("all_icu_stays", "all ICU stays", np.ones(len(st), bool)),
+        ("adult", "age >= 18 at hospital admission", ~st["child"].to_numpy()),
+        ("first_icu_stay", "first ICU stay of the patient", st["is_first"].to_numpy()),
+        ("icu_los_over_24h", "ICU length of stay > 24 h", los_ok),
+        ("sepsis3", "Sepsis-3 (suspected infection and SOFA >= 2)", (st["mode"] == SEPTIC_MODE).to_numpy()),
+        ("encephalopathy", "first-day GCS < 15 or a delirium code", enceph),
+    ] + [(f"exclude_{name}", f"no {name.replace('_', ' ')} code", ~st[f"excl_{name}"].to_numpy())
+         for name in EXCLUSIONS]
+    keep = np.ones(len(st), bool)
+    rows = []
+    for step, desc, ok in steps:
+        before = int(keep.sum())
+        keep &= ok
+        rows.append({"step": step, "description": desc, "n_remaining": int(keep.sum()),
+                     "n_excluded": before - int(keep.sum())})
+    return rows
+
+
+def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any], seed: int,
+                 patients: int, counts: dict[str, int], first_dose: np.ndarray) -> dict[str, Any]:
+    """ground_truth.json and ground_truth_stays.csv; ``first_dose`` is the first IV magnesium
+    sulfate start written per stay (int64 seconds, -1 if none), baseline or late."""
+    eligible = st[st["eligible"]]
+    el = pd.DataFrame({"treated": eligible["treated"].to_numpy(),
+                       "death_day_if_treated": eligible["death_day_if_treated_rec"].to_numpy(),
+                       "death_day_if_untreated": eligible["death_day_if_untreated_rec"].to_numpy()})
+    observed = np.where(el["treated"] == 1, el["death_day_if_treated"], el["death_day_if_untreated"])
+    tr = el["treated"].to_numpy() == 1
+    crude1, crude0 = _risk(observed[tr], 28.0), _risk(observed[~tr], 28.0)
+    log_hr = float(P["outcome"]["log_hr"])
+    truth = {
+        "generator": "icu-cohort synth (synthetic MIMIC-IV v2.2)",
+        "settings": {
+            "seed": int(seed), "patients": int(patients),
+            "log_hr": log_hr, "hazard_ratio": math.exp(log_hr),
+            "log_hr_meaning": "planted conditional log hazard ratio of IV magnesium sulfate (Weibull PH, "
+                              "given the DGP's covariates), ICU intime + delay_days onwards",
+            "treated_share_target": float(P["treatment"]["target_treated_share"]),
+            "untreated_risk_28d_target": float(P["outcome"]["target_untreated_risk_28d"]),
+            "weibull_shape": float(P["outcome"]["weibull_shape"]),
+            "delay_days": float(P["outcome"]["delay_days"]),
+            "chart_rows_per_stay": float(P["chartevents"]["rows_per_stay"]),
+            "late_dose": {
+                "share": float(P["late_dose"]["share"]),
+                "min_hours": float(P["late_dose"]["min_hours"]),
+                "max_hours": float(P["late_dose"]["max_hours"]),
+                "meaning": "eligible stays untreated at baseline (treated = 0) picked with probability share get "
+                           "a first IV magnesium sulfate dose uniform in [intime + min_hours, intime + max_hours], "
+                           "written only if the patient is then alive and in the ICU (the dose ends >= 10 min "
+                           "before outtime); late doses do not change any outcome: the causal contrast is the "
+                           "baseline decision `treated` (iv_mgso4_first_dose_hours in ground_truth_stays.csv)",
+            },
+            "calibrated_treatment_intercept": pop.alpha,
+            "calibrated_log_baseline_hazard": pop.log_lambda,
+            "params": P,
+        },
+        "counts": counts,
+        "horizon_days": dgp.HORIZON_DAYS,
+        "eligible_treated_share": float(tr.mean()) if tr.size else float("nan"),
+        "effects": true_effects(el),
+        "observed_crude": {"risk_treated": crude1, "risk_untreated": crude0,
+                           "risk_difference": crude1 - crude0,
+                           "note": "observed 28-day mortality of eligible treated vs untreated stays "
+                                   "(confounded; compare with effects.ATT/ATE)"},
+        "attrition": _attrition(st),
+        "death_time_rule": "death_day_* are death times as the data record them: admissions.deathtime "
+                           "(rounded up to the minute) when the death falls within the stay's own hospital "
+                           "admission, otherwise 12:00 of patients.dod; empty/NaN when after day 90",
+    }
+    (out / "ground_truth.json").write_text(json.dumps(_no_nan(truth), indent=2, allow_nan=False) + "\n",
+                                           encoding="utf-8")
+    gt = pd.DataFrame({
+        "stay_id": st["stay_id"].to_numpy(),
+        "eligible": st["eligible"].to_numpy().astype(np.int8),
+        "treated": st["treated"].to_numpy().astype(np.int8),
+        "death_day_if_treated": st["death_day_if_treated_rec"].to_numpy(),
+        "death_day_if_untreated": st["death_day_if_untreated_rec"].to_numpy(),
+        "iv_mgso4_first_dose_hours": np.where(first_dose >= 0, (first_dose - st["intime"].to_numpy()) / 3600.0,
+                                              np.nan),
+    }).sort_values("stay_id", kind="stable")
+    gt.to_csv(out / "ground_truth_stays.csv", index=False, float_format="%.9f", lineterminator="\n")
+    return truth
+
+
+# --------------------------------------------------------------------------------------
+# generate
+# --------------------------------------------------------------------------------------
+
+def _chunks(weights: np.ndarray, target: int) -> list[tuple[int, int]]:
+    """Consecutive [start, stop) ranges whose summed ``weights`` are about ``target``."""
+    cum = np.cumsum(weights)
+    bounds = np.searchsorted(cum, np.arange(target, cum[-1] if cum.size else 0, target), side="left") + 1
+    edges = np.unique(np.concatenate([[0], bounds, [len(weights)]]))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_file: str | os.PathLike | None = None,
+             progress: Callable[[str], None] | None = _stderr, threads: int = 2, **overrides: Any) -> dict[str, Any]:
+    """Write a synthetic MIMIC-IV v2.2 folder to ``out_dir`` (see module docstring).
+
+    ``overrides``: the shortcuts ``treated_share``, ``log_hr``, ``chart_rows_per_stay`` or nested
+    sections of params.yaml (``outcome={"weibull_shape": 1.0}``). Returns a summary dict
+    (counts of rows per table, eligible stays, seconds).
+    """
+    t0 = time.time()
+    say = progress or (lambda _msg: None)
+    nested, short = split_overrides(overrides)
+    P = load_params(params_file, nested, **short)
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "hosp").mkdir(parents=True)
+    (tmp / "icu").mkdir(parents=True)
+    writers: dict[str, GzipCsvWriter] = {}
+    try:
+        say(f"synth: building {patients} patients (seed {seed})")
+        pop = build_population(patients, seed, P)
+        adm_all, st_all = pop.admissions, pop.stays
+        adm = adm_all[adm_all["keep"].to_numpy()].reset_index(drop=True)
+        adm_pos = np.cumsum(adm_all["keep"].to_numpy()) - 1
+        st = st_all[st_all["keep"].to_numpy()].reset_index(drop=True)
+        stay_adm = adm_pos[st["adm"].to_numpy()]
+        sched = build_schedule(st, _rng(seed, _STREAM["schedule"]), P)
+        stj = pd.concat([st, sched], axis=1)
+        pools = _rng(seed, _STREAM["pools"])
+        caregivers = np.sort(pools.choice(99_990, 8000, replace=False) + 10)
+        provider_pool = hosp_tables.providers(pools)
+        # late IV magnesium sulfate doses (own stream: nothing else depends on them)
+        late = icu_tables.late_mgso4_doses(st, _rng(seed, _STREAM["late_mgso4"]), P, caregivers.size)
+        say(f"synth: {len(pop.patients)} patients, {len(adm)} admissions, {len(st)} ICU stays, "
+            f"{int(st['eligible'].sum())} eligible; {int(sched['n_chart'].sum())} chartevents rows "
+            f"({time.time() - t0:.1f} s)")
+
+        with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+            def writer(key: str, translate: bool = False) -> GzipCsvWriter:
+                spec = TABLES[key]
+                w = GzipCsvWriter(tmp / spec.relpath, spec.column_names, pool, translate=translate)
+                writers[key] = w
+                return w
+
+            # hospital-level tables, whole
+            writer("hosp/patients").write(hosp_tables.patients_table(pop.patients))
+            writer("hosp/admissions").write(hosp_tables.admissions_table(adm, _rng(seed, _STREAM["hosp/admissions"]),
+                                                                         provider_pool))
+            writer("icu/icustays").write(hosp_tables.icustays_table(st, _rng(seed, _STREAM["icu/icustays"])))
+            writer("hosp/diagnoses_icd").write(_diagnoses(adm, st, stay_adm, pop, seed, P))
+            rx_rng = _rng(seed, _STREAM["hosp/prescriptions"])
+            rx = hosp_tables.prescription_rows(stj, adm, stay_adm, rx_rng, P)
+            writer("hosp/prescriptions", translate=True).write(
+                hosp_tables.prescriptions_table(rx, adm["subject_id"].to_numpy(), adm["hadm_id"].to_numpy(),
+                                                rx_rng, provider_pool))
+            writer("hosp/microbiologyevents", translate=True).write(
+                hosp_tables.microbiology_table(stj, adm, stay_adm, _rng(seed, _STREAM["hosp/microbiologyevents"])))
+            say(f"synth: hospital tables queued ({time.time() - t0:.1f} s)")
+
+            # ICU event tables and ICU labs, in chunks of stays
+            w_chart, w_in, w_out = writer("icu/chartevents"), writer("icu/inputevents"), writer("icu/outputevents")
+            w_proc, w_lab = writer("icu/procedureevents"), writer("hosp/labevents")
+            chunks = _chunks(sched["n_chart"].to_numpy(), CHUNK_CHART_ROWS)
+            order_in = order_proc = 0
+            first_dose = np.full(len(st), -1, np.int64)       # first IV MgSO4 start actually written
+            lab_rows = lab_specimens = 0
+            subj, hadm = stj["subject_id"].to_numpy(), stj["hadm_id"].to_numpy()
+            male = stj["male"].to_numpy()
+            for ci, (a, b) in enumerate(chunks):
+                part = stj.iloc[a:b].reset_index(drop=True)
+                w_chart.write(icu_tables.chartevents_chunk(part, _rng(seed, _STREAM["icu/chartevents"], ci), caregivers))
+                tables, used, first_dose[a:b] = icu_tables.inputevents_chunk(
+                    part, _rng(seed, _STREAM["icu/inputevents"], ci), caregivers, P, order_in,
+                    icu_tables.late_doses_of(late, a, b))
+                order_in += used
+                for tbl in tables:
+                    w_in.write(tbl)
+                w_out.write(icu_tables.outputevents_chunk(part, _rng(seed, _STREAM["icu/outputevents"], ci), caregivers))
+                tbl, used = icu_tables.procedureevents_chunk(part, _rng(seed, _STREAM["icu/procedureevents"], ci),
+                                                             caregivers, order_proc)
+                order_proc += used
+                w_proc.write(tbl)
+                lab_rng = _rng(seed, _STREAM["hosp/labevents"], ci)
+                events = icu_tables.icu_lab_events(part, lab_rng)
+                tbl, n_rows, n_spec = icu_tables.labevents_rows(subj[a:b], hadm[a:b], male[a:b], events, lab_rng,
+                                                                lab_rows, lab_specimens)
+                lab_rows += n_rows
+                lab_specimens += n_spec
+                w_lab.write(tbl)
+                say(f"synth: ICU chunk {ci + 1}/{len(chunks)} (stays {a}-{b}, chartevents so far "
+                    f"{w_chart.rows}) {time.time() - t0:.1f} s")
+            # labs of admissions without a kept ICU stay
+            plain = np.flatnonzero(~np.isin(np.arange(len(adm)), stay_adm))
+            sex = pop.patients["gender"].to_numpy() == "M"
+            for ci, start in enumerate(range(0, plain.size, 100_000)):
+                sel = plain[start:start + 100_000]
+                ward_rng = _rng(seed, _STREAM["ward_labs"], ci)
+                events = hosp_tables.ward_lab_events(adm, sel, ward_rng, P)
+                tbl, n_rows, n_spec = icu_tables.labevents_rows(
+                    adm["subject_id"].to_numpy()[sel], adm["hadm_id"].to_numpy()[sel],
+                    sex[adm["patient"].to_numpy()[sel]].astype(np.int8), events, ward_rng, lab_rows, lab_specimens)
+                lab_rows += n_rows
+                lab_specimens += n_spec
+                w_lab.write(tbl)
+            for w in writers.values():
+                w.close()
+
+        counts = {"patients": int(len(pop.patients)), "admissions": int(len(adm)), "icu_stays": int(len(st)),
+                  "eligible_stays": int(st["eligible"].sum()),
+                  "eligible_treated": int((st["eligible"] & (st["treated"] == 1)).sum()),
+                  "eligible_untreated": int((st["eligible"] & (st["treated"] == 0)).sum()),
+                  "eligible_untreated_late_dosed": int((late["first"] >= 0).sum()),
+                  "rows": {k: int(w.rows) for k, w in sorted(writers.items())}}
+        truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose)
+        _replace_dir(tmp, out)
+    except BaseException:
+        for w in writers.values():
+            try:
+                w.abort()
+            except Exception:       # noqa: BLE001 - best effort while failing anyway
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    seconds = time.time() - t0
+    say(f"synth: wrote {out} in {seconds:.1f} s")
+    return {"out_dir": str(out), "seconds": seconds, **counts, "effects": truth["effects"]}
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished set into place (an existing folder is replaced)."""
+    if out.exists():
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        else:
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+            return
+    os.replace(tmp, out)
+
+
+def _diagnoses(adm: pd.DataFrame, st: pd.DataFrame, stay_adm: np.ndarray, pop: Population, seed: int,
+               P: dict[str, Any]):
+    """diagnoses_icd of kept admissions: ICU admissions from their first ICU stay's plan and
+    covariates, other admissions from the patient's comorbidities plus random extra codes."""
+    rng = _rng(seed, _STREAM["hosp/diagnoses_icd"])
+    n = len(adm)
+    flags: dict[str, np.ndarray] = {k: np.zeros(n, bool) for k in hosp_tables.CODES if k != "filler"}
+    # the first kept stay of each admission carries the admission's codes
+    first = np.zeros(n, bool)
+    first_pos = np.full(n, -1)
+    order = np.lexsort((st["intime"].to_numpy(), stay_adm))
+    sa = stay_adm[order]
+    lead = np.r_[True, sa[1:] != sa[:-1]][: sa.size]
+    first_pos[sa[lead]] = order[lead]
+    first[sa[lead]] = True
+    icu_rows = np.flatnonzero(first)
+    s = st.iloc[first_pos[icu_rows]]
+    for k in ("copd", "aki", "heart_failure", "diabetes", "hypertension", "ckd", "liver_disease", "malignancy",
+              "delirium"):
+        flags[k][icu_rows] = s[k].to_numpy() == 1
+    septic = s["mode"].to_numpy() == SEPTIC_MODE
+    flags["sepsis"][icu_rows] = septic
+    flags["severe_sepsis"][icu_rows] = septic & (s["vasopressor"].to_numpy() == 1)
+    for name in EXCLUSIONS:
+        flags[name][icu_rows] = s[f"excl_{name}"].to_numpy()
+    # other admissions: the patient's chronic conditions (from the first ICU stay, else drawn)
+    other = np.flatnonzero(~first)
+    pat = adm["patient"].to_numpy()[other]
+    first_stay_of_patient = st[st["is_first"]]
+    by_patient = first_stay_of_patient.set_index("patient")
+    u = rng.random((8, other.size))
+    for i, k in enumerate(("copd", "heart_failure", "diabetes", "hypertension", "ckd", "liver_disease",
+                           "malignancy")):
+        has = np.zeros(other.size, bool)
+        known = np.isin(pat, by_patient.index.to_numpy())
+        has[known] = by_patient.loc[pat[known], k].to_numpy() == 1
+        prev = float(P["covariates"]["comorbidities"][k]["prevalence"])
+        has[~known] = u[i, ~known] < prev
+        flags[k][other] = has
+    extra = rng.random((4, other.size))
+    flags["sepsis"][other] = extra[0] < 0.03
+    flags["delirium"][other] = extra[1] < 0.02
+    flags["neurological"][other] = extra[2] < 0.02
+    flags["psychiatric"][other] = extra[3] < 0.02
+    n_filler = rng.integers(1, 6, n)
+    icd9 = rng.random(n) < float(P["population"]["icd9_share"])
+    return hosp_tables.diagnoses_table(adm, flags, n_filler, icd9, rng)
