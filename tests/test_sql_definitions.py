@@ -202,3 +202,60 @@ def test_charlson_flags_equal_mimic_code_for_every_code_of_the_icd_dictionary(co
     neuroendocrine = [c for c, v in codes.values() if v == 10 and c[:3] in ("C7A", "C7B")]
     assert len(neuroendocrine) == 38
     assert not any(mimic_code_charlson_flags(c, 10) for c in neuroendocrine)
+
+
+# --------------------------------------------------------------------------------------------
+# Suspected infection: cancelled cultures
+# --------------------------------------------------------------------------------------------
+
+def _culture_rows(m: Mimic, stay: dict, charttime, organisms: list[tuple[int | None, str | None]]) -> int:
+    """One specimen (a new micro_specimen_id) with one row per (org_itemid, org_name)."""
+    specimen = m.next_id()
+    for org_itemid, org_name in organisms:
+        m.add("hosp/microbiologyevents", microevent_id=m.next_id(), subject_id=stay["subject_id"],
+              hadm_id=stay["hadm_id"], micro_specimen_id=specimen,
+              chartdate=charttime.replace(hour=0, minute=0), charttime=charttime, spec_itemid=70012,
+              spec_type_desc="BLOOD CULTURE", test_seq=1, org_itemid=org_itemid, org_name=org_name)
+    return specimen
+
+
+def _suspicion(m: Mimic) -> dict[int, tuple]:
+    con = m.connect()
+    run_until(con, "mimiciv_derived.suspicion_of_infection")
+    rows = query(con, "SELECT stay_id, suspected_infection, suspected_infection_time, positive_culture "
+                      "FROM mimiciv_derived.suspicion_of_infection")
+    return {r[0]: r[1:] for r in rows}
+
+
+@pytest.mark.parametrize("organisms, positive", [
+    ([(90760, "CANCELLED")], 0),                        # cancelled: not growth (was 1)
+    ([(None, "CANCELLED")], 0),                         # named CANCELLED without the itemid
+    ([(90856, "NEGATIVE")], 0),
+    ([(None, None)], 0),                                # no organism
+    ([(80004, "STAPH AUREUS COAG +")], 1),
+    ([(90760, "CANCELLED"), (80004, "STAPH AUREUS COAG +")], 1),
+])
+def test_cancelled_culture_is_a_culture_but_not_a_positive_one(organisms, positive):
+    m = Mimic()
+    s = m.stay()
+    _culture_rows(m, s, h(-10), organisms)      # 10 h before the antibiotic: culture first
+    m.rx(s, "Cefepime", h(0))
+    # the culture order still makes infection suspected, at the culture time (mimic-code)
+    assert _suspicion(m) == {s["stay_id"]: (1, h(-10), positive)}
+
+
+def test_positive_culture_wins_a_tie_between_cultures_taken_at_the_same_time():
+    m = Mimic()
+    s = m.stay()
+    # two specimens at the same time, the cancelled one with the lower micro_specimen_id:
+    # before, the lower id was taken and positive_culture was 0
+    first = _culture_rows(m, s, h(-5), [(90760, "CANCELLED")])
+    second = _culture_rows(m, s, h(-5), [(80004, "STAPH AUREUS COAG +")])
+    assert first < second
+    m.rx(s, "Vancomycin", h(0))
+    # and the same after the antibiotic (the 24-hour branch)
+    s2 = m.stay()
+    m.rx(s2, "Vancomycin", h(0))
+    _culture_rows(m, s2, h(3), [(None, None)])
+    _culture_rows(m, s2, h(3), [(80004, "STAPH AUREUS COAG +")])
+    assert _suspicion(m) == {s["stay_id"]: (1, h(-5), 1), s2["stay_id"]: (1, h(0), 1)}
