@@ -259,3 +259,22 @@ def test_positive_culture_wins_a_tie_between_cultures_taken_at_the_same_time():
     _culture_rows(m, s2, h(3), [(None, None)])
     _culture_rows(m, s2, h(3), [(80004, "STAPH AUREUS COAG +")])
     assert _suspicion(m) == {s["stay_id"]: (1, h(-5), 1), s2["stay_id"]: (1, h(0), 1)}
+
+
+# --------------------------------------------------------------------------------------------
+# First-day GCS: ties at the lowest total
+# --------------------------------------------------------------------------------------------
+
+def test_first_day_gcs_components_of_a_tie_come_from_the_latest_charting():
+    m = Mimic()
+    s = m.stay()
+    # (hours after intime, eyes, verbal, motor): totals 13, 15, 13, 14 -- the lowest (13) twice
+    for hours, eyes, verbal, motor in [(2, 2, 5, 6), (4, 4, 5, 6), (8, 3, 4, 6), (12, 4, 4, 6)]:
+        m.chart(s, 220739, h(hours), eyes)
+        m.chart(s, 223900, h(hours), verbal)
+        m.chart(s, 223901, h(hours), motor)
+    con = m.connect()
+    run_until(con, "mimiciv_derived.first_day_gcs")
+    # the +8 h charting (eyes 3, verbal 4, motor 6), not the +2 h one (eyes 2, verbal 5)
+    assert query(con, "SELECT stay_id, gcs_min, gcs_eyes, gcs_verbal, gcs_motor, gcs_unable "
+                      "FROM mimiciv_derived.first_day_gcs") == [(s["stay_id"], 13, 3, 4, 6, 0)]
