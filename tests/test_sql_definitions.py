@@ -278,3 +278,51 @@ def test_first_day_gcs_components_of_a_tie_come_from_the_latest_charting():
     # the +8 h charting (eyes 3, verbal 4, motor 6), not the +2 h one (eyes 2, verbal 5)
     assert query(con, "SELECT stay_id, gcs_min, gcs_eyes, gcs_verbal, gcs_motor, gcs_unable "
                       "FROM mimiciv_derived.first_day_gcs") == [(s["stay_id"], 13, 3, 4, 6, 0)]
+
+
+# --------------------------------------------------------------------------------------------
+# SAE study codes: delirium NOS, hepatic encephalopathy, hypoglycaemic coma
+# --------------------------------------------------------------------------------------------
+
+def _study_groups(code: str, version: int, name: str = "sae_mgso4") -> set[tuple[str, str]]:
+    """The (kind, group) pairs of the study whose prefixes cover the code, as the SQL matches."""
+    rows = cohort.sql_params(cohort.cohort_sections(study(name)))["icd_prefix_rows"]
+    return {(kind, group) for kind, group, v, prefix in rows if v == version and code.startswith(prefix)}
+
+
+METABOLIC = ("exclusion", "metabolic_toxic_encephalopathy")
+STUDY_CODE_CASES = [
+    # delirium NOS where the indexes put it (ICD-9-CM index 780.09; ICD-10-CM R41.0 "Delirium NOS")
+    ("78009", 9, {("delirium", "delirium")}),
+    ("R410", 10, {("delirium", "delirium")}),
+    ("F05", 10, {("delirium", "delirium")}),
+    ("2930", 9, {("delirium", "delirium")}),
+    ("78001", 9, set()),            # coma: not delirium
+    ("R4182", 10, set()),           # altered mental status, unspecified: not delirium
+    # hepatic encephalopathy: ICD-9 572.2; ICD-10 hepatic failure with or without coma
+    ("5722", 9, {METABOLIC}),
+    ("K7290", 10, {METABOLIC}), ("K7291", 10, {METABOLIC}), ("K7200", 10, {METABOLIC}),
+    ("K7211", 10, {METABOLIC}), ("K7040", 10, {METABOLIC}), ("K7041", 10, {METABOLIC}),
+    ("K7110", 10, {METABOLIC}), ("K7111", 10, {METABOLIC}), ("K9182", 10, {METABOLIC}),
+    ("K7682", 10, {METABOLIC}),
+    ("5728", 9, set()),             # other sequelae of chronic liver disease: no encephalopathy
+    ("K7030", 10, set()),           # alcoholic cirrhosis (a covariate only)
+    ("K7120", 10, set()),           # toxic liver disease with acute hepatitis: no hepatic failure
+    # hypoglycaemia: non-diabetic with or without coma; diabetic only with coma, in both systems
+    ("2512", 9, {METABOLIC}), ("E162", 10, {METABOLIC}), ("E160", 10, {METABOLIC}),
+    ("2510", 9, {METABOLIC}), ("E15", 10, {METABOLIC}),
+    ("25030", 9, {METABOLIC}),      # diabetes with other coma (incl. hypoglycaemic coma)
+    ("E10641", 10, {METABOLIC}), ("E11641", 10, {METABOLIC}), ("E13641", 10, {METABOLIC}),
+    ("E10649", 10, set()),          # with hypoglycaemia WITHOUT coma: not excluded (was)
+    ("E11649", 10, set()),
+    ("E13649", 10, set()),
+    ("25080", 9, set()),            # ICD-9 diabetes with other specified manifestations
+]
+
+
+@pytest.mark.parametrize("name", ["sae_mgso4", "sae_mgso4_48h"])
+def test_study_delirium_and_metabolic_codes(name):
+    # the groups that decide the cohort: delirium (inclusion) and the exclusion steps
+    got = {(c, v): {g for g in _study_groups(c, v, name) if g[0] in ("delirium", "exclusion")}
+           for c, v, _ in STUDY_CODE_CASES}
+    assert got == {(c, v): groups for c, v, groups in STUDY_CODE_CASES}
