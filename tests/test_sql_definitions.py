@@ -326,3 +326,126 @@ def test_study_delirium_and_metabolic_codes(name):
     got = {(c, v): {g for g in _study_groups(c, v, name) if g[0] in ("delirium", "exclusion")}
            for c, v, _ in STUDY_CODE_CASES}
     assert got == {(c, v): groups for c, v, groups in STUDY_CODE_CASES}
+
+
+# --------------------------------------------------------------------------------------------
+# CAM-ICU (sql/measurement/cam_icu.sql)
+# --------------------------------------------------------------------------------------------
+
+CAM_FILE = SQL_DIR / "measurement" / "cam_icu.sql"
+# feature -> itemids (d_items labels in the SQL header); 228332 the overall "Delirium assessment"
+CAM_ITEMS = {"ms_change": (228300, 228337, 229326), "inattention": (228301, 228336, 229325),
+             "altered_loc": (228302, 228334), "disorganized_thinking": (228303, 228335, 229324)}
+DELIRIUM_ASSESSMENT = 228332
+CAM_COLUMNS = ["subject_id", "stay_id", "charttime", "ms_change", "inattention", "altered_loc",
+               "disorganized_thinking", "cam_icu_features", "delirium_assessment", "cam_icu_positive"]
+
+
+def _cam_icu(m: Mimic) -> dict[tuple, tuple]:
+    """Run stage.chartevents and cam_icu.sql only; rows keyed by (stay_id, charttime)."""
+    con = m.connect()
+    for schema in cohort.SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    params = cohort.sql_params(cohort.cohort_sections(study()))
+    cohort.run_step(con, SQL_DIR, cohort.Step("stage/chartevents.sql", "stage.chartevents"), params)
+    cohort.run_step(con, SQL_DIR, cohort.Step("measurement/cam_icu.sql", "mimiciv_derived.cam_icu"), params)
+    rel = con.execute("SELECT * FROM mimiciv_derived.cam_icu")
+    assert [d[0] for d in rel.description] == CAM_COLUMNS
+    rows = rel.fetchall()
+    out = {(r[1], r[2]): r[3:] for r in rows}
+    assert len(out) == len(rows)
+    return out
+
+
+# (feature 1, 2, 3, 4 as charted text or None) -> (coded 1/0/NULL per feature, algorithm result),
+# each worked out from Ely 2001: F1 AND F2 AND (F3 OR F4).
+CAM_CASES = [
+    (("Yes", "Yes", "Yes", "No"), (1, 1, 1, 0), 1),
+    (("Yes", "Yes", "No", "Yes"), (1, 1, 0, 1), 1),
+    (("Yes (Continue)", "Yes (3 or more errors)", None, "Yes"), (1, 1, None, 1), 1),  # F3 not needed
+    (("Yes", "Yes", "No", "No"), (1, 1, 0, 0), 0),
+    (("No", "Yes", "Yes", "Yes"), (0, 1, 1, 1), 0),                 # no change in mental status
+    (("No (Stop-Not delirious)", None, None, None), (0, None, None, None), 0),   # form stopped at F1
+    (("Yes", "No (less than 3 errors)", None, None), (1, 0, None, None), 0),
+    (("Yes", "Yes", None, "No"), (1, 1, None, 0), None),            # F3 missing decides: undetermined
+    (("Yes", "Unable to Assess", "Yes", "Yes"), (1, None, 1, 1), None),
+    (("UTA", None, None, None), (None, None, None, None), None),
+    ((None, "Language Barrier", None, None), (None, None, None, None), None),
+]
+
+
+def test_cam_icu_algorithm_on_hand_built_assessments():
+    m = Mimic()
+    s = m.stay()
+    expected = {}
+    for k, (answers, coded, result) in enumerate(CAM_CASES):
+        t = h(2 * k)
+        for feature, answer in zip(CAM_ITEMS, answers):
+            if answer is not None:
+                # rotate through the form versions' itemids
+                items = CAM_ITEMS[feature]
+                m.chart(s, items[k % len(items)], t, value=answer)
+        expected[(s["stay_id"], t)] = (*coded, result, None, result)
+    assert _cam_icu(m) == expected
+
+
+def test_cam_icu_overall_item_fills_in_only_when_the_features_do_not_decide():
+    m = Mimic()
+    s = m.stay()
+    # overall item alone
+    m.chart(s, DELIRIUM_ASSESSMENT, h(1), value="Positive")
+    m.chart(s, DELIRIUM_ASSESSMENT, h(2), value="Negative")
+    m.chart(s, DELIRIUM_ASSESSMENT, h(3), value="UTA")
+    # features negative (F1 No), overall positive: the algorithm's result is used
+    m.chart(s, 228337, h(4), value="No")
+    m.chart(s, DELIRIUM_ASSESSMENT, h(4), value="Positive")
+    # features undetermined (F2 unable to assess), overall positive: the overall item is used
+    m.chart(s, 228337, h(5), value="Yes")
+    m.chart(s, 228336, h(5), value="Unable to Assess")
+    m.chart(s, DELIRIUM_ASSESSMENT, h(5), value="Positive")
+    # two rows of one feature at one time (two form versions): present if either says so
+    for itemid, answer in [(228300, "No"), (228337, "Yes"), (228301, "Yes"), (228335, "Yes")]:
+        m.chart(s, itemid, h(6), value=answer)
+    # other stays' rows and a row without stay_id stay apart / are not read
+    s2 = m.stay()
+    m.chart(s2, DELIRIUM_ASSESSMENT, h(1), value="Negative")
+    m.add("icu/chartevents", subject_id=s2["subject_id"], hadm_id=s2["hadm_id"], stay_id=None,
+          charttime=h(9), storetime=h(9), itemid=DELIRIUM_ASSESSMENT, value="Positive")
+    m.chart(s2, 220045, h(1), 80.0)          # heart rate: not a CAM-ICU item
+    i = s["stay_id"]
+    assert _cam_icu(m) == {
+        (i, h(1)): (None, None, None, None, None, 1, 1),
+        (i, h(2)): (None, None, None, None, None, 0, 0),
+        (i, h(3)): (None, None, None, None, None, None, None),
+        (i, h(4)): (0, None, None, None, 0, 1, 0),
+        (i, h(5)): (1, None, None, None, None, 1, 1),
+        (i, h(6)): (1, 1, None, 1, 1, None, 1),
+        (s2["stay_id"], h(1)): (None, None, None, None, None, 0, 0),
+    }
+
+
+def test_cam_icu_itemids_are_in_the_chartevents_stage():
+    stage = cohort._strip_sql_comments((SQL_DIR / "stage" / "chartevents.sql").read_text())
+    listed = set(re.findall(r"\b2[0-9]{5}\b", stage))
+    used = set(re.findall(r"\b22[0-9]{4}\b", cohort._strip_sql_comments(CAM_FILE.read_text())))
+    expected = {str(i) for items in CAM_ITEMS.values() for i in items} | {str(DELIRIUM_ASSESSMENT)}
+    assert used == expected and used <= listed
+
+
+def test_cam_icu_itemids_have_their_d_items_labels():
+    path = DEMO / "icu" / "d_items.csv.gz"
+    if not path.exists():
+        pytest.skip("MIMIC-IV demo not available")
+    import duckdb
+
+    labels = dict(duckdb.connect().execute(
+        "SELECT itemid, label FROM read_csv(?, header = true) WHERE linksto = 'chartevents'",
+        [str(path)]).fetchall())
+    want = {"ms_change": "cam-icu ms change", "inattention": "cam-icu inattention",
+            "altered_loc": ("cam-icu rass loc", "cam-icu altered loc"),
+            "disorganized_thinking": "cam-icu disorganized thinking"}
+    for feature, items in CAM_ITEMS.items():
+        for itemid in items:
+            assert labels[itemid].lower() in (want[feature] if isinstance(want[feature], tuple)
+                                              else (want[feature],)), itemid
+    assert labels[DELIRIUM_ASSESSMENT] == "Delirium assessment"

@@ -89,7 +89,7 @@ PHASES: dict[str, list[Step]] = {
             "measurement",
             [
                 "gcs", "vitalsign", "bg", "chemistry", "complete_blood_count", "coagulation", "enzyme",
-                "urine_output", "urine_output_rate", "ventilator_setting", "oxygen_delivery",
+                "urine_output", "urine_output_rate", "ventilator_setting", "oxygen_delivery", "cam_icu",
             ],
         )
         + _steps(
