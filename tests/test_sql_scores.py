@@ -144,7 +144,8 @@ def test_charlson_brief_example_chf_plus_metastatic_at_72(con):
     assert row["charlson_comorbidity_index"] == 3 + 1 + 6
 
 
-AGE_BANDS = [(18, 0), (50, 0), (51, 1), (60, 1), (61, 2), (70, 2), (71, 3), (80, 3), (81, 4),
+# Charlson 1994 (and mimic-code since its fix): one point per decade from 50
+AGE_BANDS = [(18, 0), (49, 0), (50, 1), (59, 1), (60, 2), (69, 2), (70, 3), (79, 3), (80, 4),
              (95, 4)]
 
 

@@ -1,8 +1,11 @@
 -- mimiciv_derived.first_day_gcs: the lowest GCS of the first ICU day (charted in
 -- [intime - 6 h, intime + 24 h]) and the components of that charting, per ICU stay
 -- (NULL when no GCS was charted). Intubated patients count as GCS 15 (mimiciv_derived.gcs).
--- Source: MIT-LCP mimic-code, mimic-iv/concepts/firstday/first_day_gcs.sql (ties between
--- equally low chartings are broken by the earliest charttime here, for determinism).
+-- Ties between equally low chartings: the LATEST charting gives the components, as in mimic-code
+-- (ORDER BY gcs, charttime DESC, storetime DESC). mimiciv_derived.gcs has one row per stay and
+-- charttime, so charttime alone makes the choice unique; storetime is not needed.
+-- Source: MIT-LCP mimic-code, mimic-iv/concepts_duckdb/firstday/first_day_gcs.sql (commit
+-- 88c9104); Teasdale G, Jennett B. Lancet 1974;2(7872):81-84.
 WITH gcs_final AS (
     SELECT
         ie.subject_id
@@ -12,7 +15,7 @@ WITH gcs_final AS (
         , g.gcs_verbal
         , g.gcs_eyes
         , g.gcs_unable
-        , ROW_NUMBER() OVER (PARTITION BY g.stay_id ORDER BY g.gcs, g.charttime) AS gcs_seq
+        , ROW_NUMBER() OVER (PARTITION BY g.stay_id ORDER BY g.gcs, g.charttime DESC) AS gcs_seq
     FROM mimiciv_icu.icustays AS ie
     INNER JOIN mimiciv_derived.gcs AS g
         ON ie.stay_id = g.stay_id

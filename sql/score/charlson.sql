@@ -9,13 +9,15 @@
 --
 -- Sources:
 --   * Definition followed: MIT-LCP mimic-code, mimic-iv/concepts/comorbidity/charlson.sql
---     (same output column names, same code lists, same age score, same weights).
+--     as of commit 2343210 of mimic-iv/concepts_duckdb/comorbidity/charlson.sql (same output
+--     column names, same code lists, same age score, same weights).
 --   * Charlson ME, Pompei P, Ales KL, MacKenzie CR. A new method of classifying prognostic
 --     comorbidity in longitudinal studies: development and validation. J Chronic Dis.
 --     1987;40(5):373-83.  (comorbidities and weights)
 --   * Charlson M, Szatrowski TP, Peterson J, Gold J. Validation of a combined comorbidity index.
---     J Clin Epidemiol. 1994;47(11):1245-51.  (age added to the index, one point per decade;
---     the band edges used here are mimic-code's: <=50: 0, 51-60: 1, 61-70: 2, 71-80: 3, >80: 4)
+--     J Clin Epidemiol. 1994;47(11):1245-51.  (age added to the index: one point for each decade
+--     from 50, i.e. <50: 0, 50-59: 1, 60-69: 2, 70-79: 3, >=80: 4, as mimic-code now scores it;
+--     mimic-code's earlier bands <=50/51-60/61-70/71-80 gave ages 50, 60, 70, 80 a point too few)
 --   * Quan H, Sundararajan V, Halfon P, et al. Coding algorithms for defining comorbidities in
 --     ICD-9-CM and ICD-10 administrative data. Med Care. 2005;43(11):1130-9, Table 1
 --     (enhanced ICD-9-CM and ICD-10 code lists).
@@ -24,8 +26,17 @@
 --   * Codes are stored without dots in MIMIC-IV ('I509', '4280'); each list entry below is a
 --     code prefix, or an inclusive prefix range 'FROM-TO' (both ends of the same length),
 --     matched against the first characters of icd_code within the same icd_version.
---   * One deliberate deviation from mimic-code: its ICD-10 "diabetes without chronic
---     complication" list contains the typo 'E10l' (letter l); Quan 2005 lists E10.1, used here.
+--   * A range is a range of NUMBERS after the letters the two ends share ('C' in 'C77-C80'):
+--     the characters compared must be digits there. A plain string BETWEEN would also take
+--     the ICD-10-CM categories with a letter in third place, which sort between digits:
+--     C7A/C7B (malignant and secondary neuroendocrine tumours) inside 'C77-C80' and C4A (Merkel
+--     cell carcinoma) inside 'C45-C58'. Neither is in Quan's lists (WHO ICD-10 has no such
+--     categories) nor in mimic-code's (IN ('C77','C78','C79','C80'); C45-C49 and C50-C58), so
+--     neither counts here. ICD-9 codes shorter than the range ends are still compared by
+--     their digits, as in mimic-code: 179, 181, 185, 193 (no fourth digit) lie in 174.0-195.8.
+--   * Earlier mimic-code versions had the typo 'E10l' (letter l) in the ICD-10 "diabetes
+--     without chronic complication" list; Quan 2005 lists E10.1, used here and in mimic-code's
+--     current duckdb copy.
 --   * Age at admission = anchor_age + (year(admittime) - anchor_year), which equals mimic-code's
 --     mimiciv_derived.age; computed here from patients so this file needs no derived table.
 --   * Admissions without any diagnosis row get all flags 0 (index = age score), as in mimic-code.
@@ -105,17 +116,28 @@ quan_code_lists (comorbidity, icd_version, code_entries) AS (
     ('aids', 10, ['B20', 'B21', 'B22', 'B24'])
 ),
 
--- One row per list entry: a single prefix becomes the range [prefix, prefix].
+-- One row per list entry: a single prefix becomes the range [prefix, prefix]; letters_len is
+-- the length of the letters both ends start with (0 for ICD-9 '430-438', 1 for 'C77-C80').
+quan_code_entries AS (
+    SELECT comorbidity, icd_version, unnest(code_entries) AS entry
+    FROM quan_code_lists
+),
+
 quan_code_ranges AS (
     SELECT
         comorbidity,
         icd_version,
-        split_part(entry, '-', 1) AS code_from,
-        COALESCE(NULLIF(split_part(entry, '-', 2), ''), split_part(entry, '-', 1)) AS code_to
+        code_from,
+        code_to,
+        length(regexp_extract(code_from, '^[A-Z]*')) AS letters_len
     FROM (
-        SELECT comorbidity, icd_version, unnest(code_entries) AS entry
-        FROM quan_code_lists
-    ) AS entries
+        SELECT
+            comorbidity,
+            icd_version,
+            split_part(entry, '-', 1) AS code_from,
+            COALESCE(NULLIF(split_part(entry, '-', 2), ''), split_part(entry, '-', 1)) AS code_to
+        FROM quan_code_entries
+    ) AS bounds
 ),
 
 -- Map each distinct code once (tens of thousands), not each diagnosis row (millions).
@@ -131,6 +153,13 @@ code_comorbidity AS (
     INNER JOIN quan_code_ranges AS r
         ON c.icd_version = r.icd_version
         AND left(trim(c.icd_code), length(r.code_from)) BETWEEN r.code_from AND r.code_to
+        -- a range compares digits only: 'C7A' sorts between 'C77' and 'C80' but is not in it
+        AND (
+            r.code_from = r.code_to
+            OR regexp_full_match(
+                substr(left(trim(c.icd_code), length(r.code_from)), r.letters_len + 1), '[0-9]+'
+            )
+        )
 ),
 
 admission_comorbidity AS (
@@ -175,7 +204,7 @@ comorbidity_flags AS (
     GROUP BY adm.hadm_id
 ),
 
--- Age score (Charlson 1994, as in mimic-code): <=50: 0, 51-60: 1, 61-70: 2, 71-80: 3, >80: 4.
+-- Age score (Charlson 1994, as in mimic-code): <50: 0, 50-59: 1, 60-69: 2, 70-79: 3, >=80: 4.
 age_at_admission AS (
     SELECT
         adm.subject_id,
@@ -192,10 +221,10 @@ age_score AS (
         hadm_id,
         CASE
             WHEN age IS NULL THEN NULL
-            WHEN age <= 50 THEN 0
-            WHEN age <= 60 THEN 1
-            WHEN age <= 70 THEN 2
-            WHEN age <= 80 THEN 3
+            WHEN age < 50 THEN 0
+            WHEN age < 60 THEN 1
+            WHEN age < 70 THEN 2
+            WHEN age < 80 THEN 3
             ELSE 4
         END AS age_score
     FROM age_at_admission

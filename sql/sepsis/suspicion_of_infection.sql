@@ -4,7 +4,15 @@
 -- (suspected infection time = culture time) or in the 24 hours after it (suspected
 -- infection time = antibiotic time). The earliest such culture is used. Cultures with only a
 -- chart date match by date (3 days before / 1 day after).
--- Source: MIT-LCP mimic-code, mimic-iv/concepts/sepsis/suspicion_of_infection.sql, after
+-- positive_culture: the matched culture grew an organism; no organism, NEGATIVE (org_itemid
+-- 90856) and CANCELLED (org_itemid 90760, or org_name 'CANCELLED') are not growth. Among
+-- cultures taken at the same time the positive one is reported (then the lowest
+-- micro_specimen_id, for determinism).
+-- A cancelled culture is still a culture: the order was placed, which is what Seymour's
+-- criterion counts (culture sampling/orders), so it still makes infection suspected, as in
+-- mimic-code; only its "positive" flag changes.
+-- Source: MIT-LCP mimic-code, mimic-iv/concepts/sepsis/suspicion_of_infection.sql as of commit
+-- 86df38a (PR #2120, "do not treat CANCELLED cultures as positive", fixing issue #1677), after
 -- Seymour CW et al., JAMA 2016;315(8):762-774 (Sepsis-3 suspected infection criteria).
 -- Note (as mimic-code): each ICU stay of an admission gets the antibiotics that started
 -- during it (stay_id NULL for antibiotics outside ICU stays; sepsis3.sql uses only rows with
@@ -36,9 +44,16 @@ WITH ab_tbl AS MATERIALIZED (
         , CAST(MAX(chartdate) AS DATE) AS chartdate
         , MAX(charttime) AS charttime
         , MAX(spec_type_desc) AS spec_type_desc
-        -- negative cultures: no organism, or the organism itemid 90856 ("NEGATIVE")
-        , MAX(CASE WHEN org_name IS NOT NULL AND org_itemid != 90856 AND org_name != '' THEN 1 ELSE 0 END)
-            AS positiveculture
+        -- not growth: no organism, NEGATIVE (90856) or CANCELLED (90760); a NULL org_itemid
+        -- makes the test NULL, i.e. not positive, as in mimic-code
+        , MAX(CASE
+            WHEN org_name IS NOT NULL
+                AND org_itemid NOT IN (90856, 90760)
+                AND org_name != ''
+                AND org_name != 'CANCELLED'
+                THEN 1
+            ELSE 0
+        END) AS positiveculture
     FROM mimiciv_hosp.microbiologyevents
     GROUP BY micro_specimen_id
 )
@@ -55,7 +70,9 @@ WITH ab_tbl AS MATERIALIZED (
         -- the earliest culture before this antibiotic: one row per antibiotic
         , ROW_NUMBER() OVER (
             PARTITION BY ab_tbl.subject_id, ab_tbl.ab_id
-            ORDER BY me72.chartdate, me72.charttime NULLS LAST, me72.micro_specimen_id
+            ORDER BY
+                me72.chartdate, me72.charttime NULLS LAST, me72.positiveculture DESC,
+                me72.micro_specimen_id
         ) AS micro_seq
     FROM ab_tbl
     INNER JOIN me AS me72
@@ -85,7 +102,9 @@ WITH ab_tbl AS MATERIALIZED (
         , me24.spec_type_desc AS next24_specimen
         , ROW_NUMBER() OVER (
             PARTITION BY ab_tbl.subject_id, ab_tbl.ab_id
-            ORDER BY me24.chartdate, me24.charttime NULLS LAST, me24.micro_specimen_id
+            ORDER BY
+                me24.chartdate, me24.charttime NULLS LAST, me24.positiveculture DESC,
+                me24.micro_specimen_id
         ) AS micro_seq
     FROM ab_tbl
     INNER JOIN me AS me24

@@ -5,8 +5,9 @@
 -- Source of the itemid list: the union of the itemids named in the MIT-LCP mimic-code
 -- concepts implemented here (mimic-iv/concepts/measurement/gcs.sql, vitalsign.sql, bg.sql,
 -- ventilator_setting.sql, oxygen_delivery.sql, demographics/icustay_times.sql,
--- weight_durations.sql, treatment/rrt.sql). tests/test_cohort_runner.py checks that every
--- chartevents itemid used by a concept file is listed here.
+-- weight_durations.sql, treatment/rrt.sql), and those of measurement/cam_icu.sql (CAM-ICU;
+-- not a mimic-code concept). tests/test_cohort_runner.py checks that every chartevents itemid
+-- used by a concept file is listed here (tests/test_sql_definitions.py for cam_icu.sql).
 CREATE OR REPLACE VIEW stage.chartevents AS
 SELECT
     ce.subject_id
@@ -38,4 +39,7 @@ WHERE ce.itemid IN (
     , 224152, 224153, 224404, 224406, 226457, 225959, 224135, 224139, 224146, 225323
     , 225740, 225776, 225951, 225952, 225953, 225954, 225956, 225958, 225961, 225963
     , 225965, 225976, 225977, 227124, 227290, 227638, 227640, 227753
+    -- CAM-ICU features and the overall delirium assessment (cam_icu.sql)
+    , 228300, 228337, 229326, 228301, 228336, 229325, 228302, 228334, 228303, 228335, 229324
+    , 228332
 )
