@@ -450,3 +450,26 @@ def test_cam_icu_itemids_have_their_d_items_labels():
             assert labels[itemid].lower() in (want[feature] if isinstance(want[feature], tuple)
                                               else (want[feature],)), itemid
     assert labels[DELIRIUM_ASSESSMENT] == "Delirium assessment"
+
+
+def test_delirium_by_cam_icu_is_a_study_option_with_its_window():
+    """A septic stay with a normal GCS and no delirium code is encephalopathic only through a
+    positive CAM-ICU, and only when the study asks for it and the assessment is in its window."""
+    from test_cohort_support import build
+
+    m = Mimic()
+    early = m.sae_stay(gcs=(4, 5, 6))      # GCS 15: no encephalopathy by GCS
+    late = m.sae_stay(gcs=(4, 5, 6))
+    for stay, hours in ((early, 10), (late, 30)):
+        for itemid, answer in ((228300, "Yes"), (228301, "Yes"), (228302, "Yes"), (228303, "No")):
+            m.chart(stay, itemid, h(hours, stay["intime"]), value=answer)
+    con = m.connect()
+    off = study()
+    assert off["cohort"]["encephalopathy"]["delirium_cam_icu_hours"] is None  # the default
+    df, attrition = build(con, off)
+    assert len(df) == 0
+    on = study()
+    on["cohort"]["encephalopathy"]["delirium_cam_icu_hours"] = 24
+    df, attrition = cohort.build_cohort(con, Study(on))
+    assert df["stay_id"].tolist() == [early["stay_id"]]  # the CAM-ICU at 30 h is outside 24 h
+    assert "positive CAM-ICU in the first 24 h" in " ".join(attrition["description"])

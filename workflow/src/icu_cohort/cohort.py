@@ -112,6 +112,7 @@ def sql_params(study: Study) -> dict[str, Any]:
         "min_age": c["min_age"],
         "min_icu_los_hours": c["min_icu_los_hours"],
         "gcs_below": c["encephalopathy"]["gcs_below"],
+        "delirium_cam_icu_hours": c["encephalopathy"]["delirium_cam_icu_hours"],
         "sepsis3_sofa_threshold": sep["sofa_threshold"],
         "sepsis3_hours_before": sep["hours_before_suspicion"],
         "sepsis3_hours_after": sep["hours_after_suspicion"],

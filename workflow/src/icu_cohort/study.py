@@ -68,7 +68,9 @@ def criteria_of(definition: Mapping[str, Any]) -> tuple[Criterion, ...]:
         ),
         Criterion(
             "encephalopathy",
-            f"encephalopathy: lowest first-day GCS < {_num(enc['gcs_below'])} or a delirium code",
+            f"encephalopathy: lowest first-day GCS < {_num(enc['gcs_below'])} or a delirium code"
+            + (f" or a positive CAM-ICU in the first {_num(enc['delirium_cam_icu_hours'])} h"
+               if enc.get("delirium_cam_icu_hours") is not None else ""),
             "e.encephalopathy",
         ),
     ]
