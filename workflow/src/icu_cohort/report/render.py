@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -40,6 +38,8 @@ from .format import (
     label_for,
     suppress_count,
 )
+from icu_cohort.artifacts import atomic_path
+
 from .inputs import CSV_FILES, StudyResults, finite, load_results
 from .style import CSS
 from .tables import (
@@ -1009,22 +1009,9 @@ def write_report(
 ) -> None:
     """Render the report and write it atomically to ``out_html`` (temp file + rename)."""
     html = render_report(results_dir, study, provenance, small_count_threshold)
-    out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+    with atomic_path(out_html) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 __all__ = ["render_report", "write_report", "SECTIONS", "covariate_labels", "exposure_label"]
