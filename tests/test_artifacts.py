@@ -16,7 +16,7 @@ from icu_cohort import artifacts, cohort, concepts, loader
 from icu_cohort.pipeline import required_tables
 from icu_cohort.sqlrun import SqlError
 from icu_cohort.study import Study
-from test_cohort_support import SQL_DIR, Mimic, study
+from test_cohort_support import SQL_DIR, Mimic, copy_sql, study
 
 
 def test_source_names_tell_copies_apart_and_name_the_folder(tmp_path):
@@ -117,11 +117,7 @@ def test_concepts_folder_then_a_study_over_it_equals_the_in_memory_build(tiny_pa
 
 
 def test_a_failing_concept_names_its_file_and_leaves_no_folder(tiny_parquet, tmp_path):
-    sql = tmp_path / "sql"
-    for p in list(SQL_DIR.rglob("*.sql")) + [SQL_DIR / concepts.RUN_LIST]:
-        dst = sql / p.relative_to(SQL_DIR)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(p.read_text())
+    sql = copy_sql(tmp_path / "sql")
     (sql / "score" / "sofa.sql").write_text("-- broken\nSELECT no_such_column FROM mimiciv_icu.icustays")
     out = tmp_path / "data" / "concepts" / "tiny"
     with pytest.raises(SqlError, match=r"score/sofa\.sql: .*no_such_column"):

@@ -13,7 +13,7 @@ from icu_cohort.mimic_tables import TABLES
 from icu_cohort.pipeline import required_tables
 from icu_cohort.resources import sql_dir
 from icu_cohort.study import Study
-from test_cohort_support import SQL_DIR, Mimic, build, study
+from test_cohort_support import SQL_DIR, Mimic, build, copy_sql, study
 
 #: Every SQL file either layer runs, relative to sql/.
 ALL_FILES = [f.path for f in concepts.concept_files(SQL_DIR)] + [p for p in cohort.STUDY_FILES if p not in cohort.MACROS]
@@ -140,11 +140,7 @@ def test_missing_concept_is_named_by_the_study_layer():
 
 
 def test_a_failing_sql_file_is_named(tmp_path):
-    sql_dir = tmp_path / "sql"
-    for p in list(SQL_DIR.rglob("*.sql")) + [SQL_DIR / concepts.RUN_LIST]:
-        dst = sql_dir / p.relative_to(SQL_DIR)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(p.read_text())
+    sql_dir = copy_sql(tmp_path / "sql")
     (sql_dir / "measurement" / "gcs.sql").write_text("-- broken\nSELECT no_such_column FROM stage.chartevents")
     with pytest.raises(sqlrun.SqlError, match=r"measurement/gcs\.sql: .*no_such_column"):
         build(Mimic().connect(), study(), sql_dir)

@@ -220,6 +220,17 @@ def run_until(con: duckdb.DuckDBPyConnection, table: str, study_dict: dict | Non
     raise KeyError(f"no SQL step creates {table}")
 
 
+def copy_sql(dst: Path) -> Path:
+    """A copy of the SQL folder (every .sql file and the run list) at ``dst``, to break one file in."""
+    from icu_cohort.concepts import RUN_LIST
+
+    for p in list(SQL_DIR.rglob("*.sql")) + [SQL_DIR / RUN_LIST]:
+        target = dst / p.relative_to(SQL_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(p.read_text())
+    return dst
+
+
 def build(con: duckdb.DuckDBPyConnection, study_dict: dict | None = None, sql_dir: Path = SQL_DIR):
     """The concepts (as tables in ``con``) and then the study layer: ``(cohort, attrition)``."""
     from icu_cohort import cohort, concepts
