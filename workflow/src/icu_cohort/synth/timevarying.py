@@ -259,13 +259,21 @@ def _hour_terms(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def daily_d_hours(horizon_hours: int) -> np.ndarray:
+    """Hours at which :class:`ProcessResult` keeps D: 0, 24, 48, ... and the last hour, i.e.
+    ``min(24 k, H - 1)`` for k = 0 .. ceil((H - 1) / 24)."""
+    H = int(horizon_hours)
+    k = np.arange(int(np.ceil((H - 1) / 24.0)) + 1)
+    return np.minimum(24 * k, H - 1)
+
+
 @dataclass
 class ProcessResult:
     """Output of :func:`run_process` (arrays over stays; hours from ICU intime).
 
     ``start[name]``/``death[name]``: first-dose time (NaN = never) and death time per strategy;
     ``start_hour``/``start_minute``: the natural first dose's hour index and whole minute within
-    it (-1 = none); ``d_daily``: D at hours 0, 24, 48, ... (columns), for the later measurements.
+    it (-1 = none); ``d_daily``: D at the hours :func:`daily_d_hours` (columns), for later measurements.
     """
 
     start: dict[str, np.ndarray]
@@ -302,13 +310,14 @@ def run_process(rng: np.random.Generator, params: Mapping[str, Any], eta: np.nda
     start_hour = np.full(n, -1, np.int64)
     start_minute = np.full(n, -1, np.int64)
     D = np.zeros(n)
-    n_days = (H - 1) // 24 + 1
-    d_daily = np.zeros((n, n_days + 1), np.float32)
+    daily_hours = daily_d_hours(H)
+    d_daily = np.zeros((n, daily_hours.size), np.float32)
+    column_of = {int(hh): k for k, hh in enumerate(daily_hours)}
     sub_h = np.asarray(sub_minute_s, dtype=float) / 3600.0
     fits = np.asarray(icu_hours, dtype=float) - DOSE_FIT_HOURS - 1.0       # start hour h must be <= this
     for h in range(H):
-        if h % 24 == 0:
-            d_daily[:, h // 24] = D
+        if h in column_of:
+            d_daily[:, column_of[h]] = D
         q = alpha + T["time_term"][h] + lp_treat + T["b_treat"] * D + b_mg * (mg0 * np.exp(T["mg_sev"] * D) - 2.0)
         p = -np.expm1(-np.exp(np.minimum(q, 50.0)))
         U = rng.random(n)
@@ -449,7 +458,7 @@ def simulate_core(n: int, rng: np.random.Generator, params: Mapping[str, Any], p
     ``_eta``, ``T_<strategy>`` (death, days from intime, continuous, per strategy, e.g.
     ``T_natural``, ``T_never``, ``T_always``, ``T_start_within_24h``), ``S_<strategy>`` (start
     of treatment, hours; NaN if none), ``T1`` = ``T_always`` and ``T0`` = ``T_never``, and
-    ``_D<k>`` (severity change D at hour 24 k).
+    ``_D<k>`` (severity change D at hour min(24 k, horizon - 1)).
     """
     cov = draw_covariates(n, rng, params, profile, age=age, male=male)
     alpha, log_lam = calibrate(params)
@@ -495,3 +504,96 @@ def simulate_process(n_stays: int, seed: int, **params: Any) -> pd.DataFrame:
     df["icu_hours"] = icu_hours
     df["first_dose_hours"] = df["S_natural"]
     return df
+
+
+# --------------------------------------------------------------------------------------
+# Ground truth: risks, risk differences, marginal hazard ratios
+# --------------------------------------------------------------------------------------
+
+def risk(death_days: np.ndarray, horizon: float = HORIZON_DAYS) -> float:
+    """Share dead by ``horizon`` days (NaN death day = alive beyond day 90)."""
+    d = np.asarray(death_days, dtype=float)
+    return float(np.mean(~np.isnan(d) & (d <= horizon))) if d.size else float("nan")
+
+
+def marginal_hazard_ratio(days_a: np.ndarray, days_b: np.ndarray, horizon: float = HORIZON_DAYS) -> float:
+    """Hazard ratio of strategy a vs b in the population of potential outcomes: the Cox model
+    ``time ~ strategy`` fitted to the two potential outcomes of every stay stacked (2n rows),
+    follow-up from ICU admission censored at ``horizon`` days, Efron's method for ties (the
+    lifelines / R default). NaN without deaths."""
+    a = np.asarray(days_a, dtype=float)
+    b = np.asarray(days_b, dtype=float)
+    t = np.concatenate([a, b])
+    x = np.concatenate([np.ones(a.size, bool), np.zeros(b.size, bool)])
+    event = ~np.isnan(t) & (t <= horizon)
+    time = np.where(event, t, horizon)
+    if not event.any():
+        return float("nan")
+    taus, d_tot = np.unique(time[event], return_counts=True)
+    s1, s0 = np.sort(time[x]), np.sort(time[~x])
+    n1 = (s1.size - np.searchsorted(s1, taus, side="left")).astype(float)
+    n0 = (s0.size - np.searchsorted(s0, taus, side="left")).astype(float)
+    e1 = np.sort(time[event & x])
+    d1 = (np.searchsorted(e1, taus, side="right") - np.searchsorted(e1, taus, side="left")).astype(float)
+    d0 = d_tot - d1
+    rep = np.repeat(np.arange(taus.size), d_tot)
+    frac = (np.arange(rep.size) - np.repeat(np.cumsum(d_tot) - d_tot, d_tot)) / np.repeat(d_tot, d_tot)
+    N1, N0, D1, D0 = n1[rep], n0[rep], d1[rep], d0[rep]
+
+    def score(beta: float) -> float:
+        e = np.exp(beta)
+        return float(d1.sum() - np.sum((N1 * e - frac * D1 * e) / (N1 * e + N0 - frac * (D1 * e + D0))))
+
+    if score(-20.0) < 0 or score(20.0) > 0:
+        return float("nan")
+    return float(np.exp(brentq(score, -20.0, 20.0, xtol=1e-12)))
+
+
+def contrast(days_a: np.ndarray, days_b: np.ndarray, name_a: str, name_b: str, population: str,
+             horizon: float = HORIZON_DAYS) -> dict[str, Any]:
+    r_a, r_b = risk(days_a, horizon), risk(days_b, horizon)
+    return {"strategy": name_a, "comparator": name_b, "population": population, "n_stays": int(len(days_a)),
+            "risk_strategy": r_a, "risk_comparator": r_b, "risk_difference": r_a - r_b,
+            "hazard_ratio": marginal_hazard_ratio(days_a, days_b, horizon)}
+
+
+def truth_contrasts(el: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The strategy contrasts of ground_truth.json from the per-stay truth of the eligible stays
+    ``el`` (columns of ground_truth_stays.csv)."""
+    out = {"treat_at_admission_vs_never": contrast(
+        el["death_day_if_treated"].to_numpy(), el["death_day_if_untreated"].to_numpy(),
+        "start at ICU admission", "never start", "eligible stays")}
+    for g in params["strategies"]["grace_hours"]:
+        g = int(g)
+        out[f"start_within_{g}h_vs_no_start_within_{g}h"] = contrast(
+            el[f"death_day_start_within_{g}h"].to_numpy(), el[f"death_day_no_start_within_{g}h"].to_numpy(),
+            f"start within {g} h", f"no start within {g} h", "eligible stays")
+    for L in params["strategies"]["landmark_hours"]:
+        L = int(L)
+        sub = el[el[f"alive_in_icu_at_{L}h"] == 1]
+        out[f"landmark_{L}h"] = contrast(
+            sub[f"death_day_start_within_{L}h"].to_numpy(), sub[f"death_day_no_start_within_{L}h"].to_numpy(),
+            f"start within {L} h", f"no start within {L} h",
+            f"eligible stays alive and in the ICU at {L} h (natural course)")
+    return out
+
+
+def first_dose_summary(first_dose_hours: np.ndarray) -> dict[str, Any]:
+    """Shares of eligible stays with a first dose by 24 h, 48 h and over the stay, and timing."""
+    f = np.asarray(first_dose_hours, dtype=float)
+    n = f.size
+    treated = ~np.isnan(f)
+    out: dict[str, Any] = {"n_stays": int(n)}
+    if n == 0:
+        return out
+    out.update({
+        "share_treated_by_24h": float(np.mean(treated & (f < 24))),
+        "share_treated_by_48h": float(np.mean(treated & (f < 48))),
+        "share_treated_whole_stay": float(np.mean(treated)),
+        "share_of_treated_starting_after_24h": float(np.mean(f[treated] >= 24)) if treated.any() else float("nan"),
+        "share_of_treated_starting_after_48h": float(np.mean(f[treated] >= 48)) if treated.any() else float("nan"),
+        "first_dose_hours_quantiles": ({q: float(np.quantile(f[treated], float(q))) for q in ("0.1", "0.25", "0.5",
+                                                                                              "0.75", "0.9")}
+                                       if treated.any() else {}),
+    })
+    return out
