@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "timevarying (treatment starts over time, changes later measurements, missing labs; "
                         "synthetic_data/params_timevarying.yaml)")
     s.add_argument("--treated-share", type=_share, default=None,
-                   help="target share of IV magnesium sulfate among eligible stays (default 0.90)")
+                   help="target share of IV magnesium sulfate among eligible stays (default 0.90; with "
+                        "--dgp timevarying: share ever treated in the ICU, default 0.60)")
     s.add_argument("--log-hr", type=float, default=None,
                    help="planted conditional log hazard ratio of treatment (default ln 0.6 = -0.511)")
     s.add_argument("--chart-rows-per-stay", type=float, default=None,

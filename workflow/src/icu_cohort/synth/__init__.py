@@ -353,6 +353,11 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
     P = load_params(params_file, nested, dgp=dgp, **short)
     if int(patients) < 1:
         raise ValueError(f"patients must be >= 1, got {patients}")
+    if tv_mode:      # solve the calibrations now: an unreachable target fails before anything is written
+        from . import timevarying as tv
+
+        tv.missing_intercepts(P)
+        tv.calibrate(P)
     out = check_out_dir(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
