@@ -170,7 +170,8 @@ def test_existing_folder_is_replaced_only_if_synth_wrote_it(tmp_path):
     from icu_cohort.synth import MARKER, OutputFolderError
 
     out = tmp_path / "out"
-    (out / "stale").mkdir(parents=True)
+    out.mkdir()
+    (out / "stale").write_text("someone else's file")
     with pytest.raises(OutputFolderError, match="refusing"):
         generate(out, 100, 1, progress=None, chart_rows_per_stay=50)
     assert [p.name for p in out.iterdir()] == ["stale"]

@@ -371,11 +371,14 @@ def test_bad_parameters_are_named_errors_before_anything_is_written(tmp_path, ov
 
 def test_out_replaces_only_folders_it_wrote(tmp_path):
     out = tmp_path / "out"
-    (out / "mine").mkdir(parents=True)
+    (out / "sub").mkdir(parents=True)
+    (out / "sub" / "mine.txt").write_text("not synthetic data")
     with pytest.raises(OutputFolderError, match="refusing"):
         generate(out, 50, 1, progress=None, chart_rows_per_stay=20, dgp="timevarying")
-    assert sorted(p.name for p in out.iterdir()) == ["mine"] and [p.name for p in tmp_path.iterdir()] == ["out"]
-    (out / "mine").rmdir()                                      # an empty folder is fine
+    assert (out / "sub" / "mine.txt").read_text() == "not synthetic data"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    (out / "sub" / "mine.txt").unlink()
+    (out / "hosp").mkdir()                     # empty folders only (as Snakemake leaves them): fine
     generate(out, 50, 1, progress=None, chart_rows_per_stay=20, dgp="timevarying")
     generate(out, 50, 2, progress=None, chart_rows_per_stay=20, dgp="timevarying")   # ours: replaced
     assert (out / MARKER).is_file() and [p.name for p in tmp_path.iterdir()] == ["out"]
@@ -393,8 +396,9 @@ def test_cli_dgp_option_and_errors(tmp_path):
     res = subprocess.run([*cmd[:-1], "--params", str(bad)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "grace_hours" in res.stderr
     foreign = tmp_path / "foreign"
-    (foreign / "x").mkdir(parents=True)
+    foreign.mkdir()
+    (foreign / "x.csv").write_text("a,b\n")
     res = subprocess.run([*cmd[:9], str(foreign), *cmd[10:]], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 2 and "refusing" in res.stderr and (foreign / "x").is_dir()
+    assert res.returncode == 2 and "refusing" in res.stderr and (foreign / "x.csv").read_text() == "a,b\n"
     res = subprocess.run([*cmd[:-2], "nonsense", "--quiet"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "nonsense" in res.stderr

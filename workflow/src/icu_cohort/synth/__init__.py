@@ -321,13 +321,15 @@ def _chunks(weights: np.ndarray, target: int) -> list[tuple[int, int]]:
 
 
 def check_out_dir(out_dir: str | os.PathLike) -> Path:
-    """``out_dir`` as a Path if :func:`generate` may write it: absent, an empty folder, or a folder
-    holding :data:`MARKER` (written by an earlier run); else :class:`OutputFolderError`."""
+    """``out_dir`` as a Path if :func:`generate` may write it: absent, empty (no file at any depth:
+    Snakemake creates the empty ``hosp/`` and ``icu/`` folders of a job's outputs before running
+    it), or holding :data:`MARKER` (written by an earlier run); else :class:`OutputFolderError`."""
     out = Path(out_dir)
     if out.exists() or out.is_symlink():
-        if not out.is_dir():
+        if not out.is_dir() or out.is_symlink():
             raise OutputFolderError(f"--out {out}: exists and is not a folder; refusing to replace it")
-        if any(out.iterdir()) and not (out / MARKER).is_file():
+        holds_files = any(not p.is_dir() or p.is_symlink() for p in out.rglob("*"))
+        if holds_files and not (out / MARKER).is_file():
             raise OutputFolderError(
                 f"--out {out}: the folder is not empty and was not written by icu-cohort synth (no {MARKER} "
                 f"marker); refusing to replace it. Choose another folder or empty it first.")
@@ -494,8 +496,8 @@ def _replace_dir(tmp: Path, out: Path) -> None:
     holds :data:`MARKER`; checked again here in case it changed during the run)."""
     check_out_dir(out)
     if out.exists():
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        if not any(p.is_file() for p in out.rglob("*")) and not (out / MARKER).exists():
+            shutil.rmtree(out)                 # only empty folders
         else:
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
