@@ -183,3 +183,17 @@ def test_demo_runs_through_the_cohort_stage(mimic_demo, tmp_path):
                            / "manifest.json").read_text())
     assert manifest["mimic_version"] == "2.2"
     assert any(t.get("missing") and t["file"] == "icu/chartevents.csv.gz" for t in manifest["tables"])
+
+
+def test_the_time_varying_synthetic_set_is_its_own_data_source(tmp_path):
+    config = tmp_path / "tv.yaml"
+    config.write_text(yaml.safe_dump({"synthetic": {"patients": 400, "seed": 3, "dgp": "timevarying"}}))
+    proc = snakemake(tmp_path, "-n", "--configfile", str(config))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-2000:]
+    source = artifacts.synthetic_source(400, 3, "timevarying")
+    assert f"data/synthetic/{source}/ground_truth.json" in out and f"results/{source}/sae_mgso4/report.html" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"synthetic": {"dgp": "hourly"}}))
+    proc = snakemake(tmp_path, "-n", "--configfile", str(bad))
+    assert proc.returncode != 0 and "synthetic.dgp: 'hourly' is not one of" in proc.stdout + proc.stderr

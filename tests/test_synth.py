@@ -56,7 +56,8 @@ def test_every_table_written_with_the_exact_header(synth):
         path = root / spec.relpath
         assert path.is_file(), key
         assert _header(path) == ",".join(spec.column_names), key
-    assert sorted(p.name for p in root.iterdir()) == ["ground_truth.json", "ground_truth_stays.csv", "hosp", "icu"]
+    assert sorted(p.name for p in root.iterdir()) == [".icu-cohort-synth", "ground_truth.json", "ground_truth_stays.csv",
+                                                      "hosp", "icu"]
 
 
 def test_headers_equal_the_open_demo(synth):
@@ -165,9 +166,16 @@ def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_existing_folder_is_replaced(tmp_path):
+def test_existing_folder_is_replaced_only_if_synth_wrote_it(tmp_path):
+    from icu_cohort.synth import MARKER, OutputFolderError
+
     out = tmp_path / "out"
-    (out / "stale").mkdir(parents=True)
+    out.mkdir()
+    (out / "stale").write_text("someone else's file")
+    with pytest.raises(OutputFolderError, match="refusing"):
+        generate(out, 100, 1, progress=None, chart_rows_per_stay=50)
+    assert [p.name for p in out.iterdir()] == ["stale"]
+    (out / MARKER).write_text("x")                  # a folder marked as ours is replaced
     generate(out, 100, 1, progress=None, chart_rows_per_stay=50)
     assert not (out / "stale").exists() and (out / "ground_truth.json").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]

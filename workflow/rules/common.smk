@@ -53,7 +53,7 @@ if CFG["mimic_dir"]:
 else:
     SOURCE_KIND = "synthetic"
     _syn = CFG["synthetic"]
-    SOURCE = artifacts.synthetic_source(_syn["patients"], _syn["seed"])
+    SOURCE = artifacts.synthetic_source(_syn["patients"], _syn["seed"], _syn["dgp"])
     MIMIC_DIR = f"{DATA}/synthetic/{SOURCE}"
     SOURCES = {key: Path(MIMIC_DIR) / table(key).relpath for key in NEEDED_TABLES}
 

@@ -12,6 +12,7 @@ if SOURCE_KIND == "synthetic":
         params:
             patients=CFG["synthetic"]["patients"],
             seed=CFG["synthetic"]["seed"],
+            dgp=CFG["synthetic"]["dgp"],
             out=MIMIC_DIR,
         log:
             f"logs/{SOURCE}/synthetic_mimic.log",

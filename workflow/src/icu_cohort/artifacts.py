@@ -266,9 +266,11 @@ def write_json(obj: Any, path: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def synthetic_source(patients: int, seed: int) -> str:
-    """The name of the embedded synthetic set of that size and seed: ``synthetic-p4000-s20240601``."""
-    return f"synthetic-p{int(patients)}-s{int(seed)}"
+def synthetic_source(patients: int, seed: int, dgp: str = "baseline") -> str:
+    """The name of the embedded synthetic set of that size, seed and data-generating process:
+    ``synthetic-p4000-s20240601`` (the baseline process), ``synthetic-p4000-s20240601-timevarying``."""
+    name = f"synthetic-p{int(patients)}-s{int(seed)}"
+    return name if dgp == "baseline" else f"{name}-{dgp}"
 
 
 def mimic_source(mimic_dir: str | Path) -> str:

@@ -44,9 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--patients", type=_positive_int, required=True,
                    help="rows of patients.csv.gz (about 0.25 ICU stays per patient)")
     s.add_argument("--seed", type=int, required=True, help="random seed")
-    s.add_argument("--out", required=True, help="output folder (replaced if it exists)")
+    s.add_argument("--out", required=True,
+                   help="output folder (an existing one is replaced only if icu-cohort synth wrote it or it is empty)")
+    s.add_argument("--dgp", choices=("baseline", "timevarying"), default="baseline",
+                   help="data-generating process: baseline (default; treatment decided at ICU admission) or "
+                        "timevarying (treatment starts over time, changes later measurements, missing labs; "
+                        "synthetic_data/params_timevarying.yaml)")
     s.add_argument("--treated-share", type=_share, default=None,
-                   help="target share of IV magnesium sulfate among eligible stays (default 0.90)")
+                   help="target share of IV magnesium sulfate among eligible stays (default 0.90; with "
+                        "--dgp timevarying: share ever treated in the ICU, default 0.60)")
     s.add_argument("--log-hr", type=float, default=None,
                    help="planted conditional log hazard ratio of treatment (default ln 0.6 = -0.511)")
     s.add_argument("--chart-rows-per-stay", type=float, default=None,
@@ -130,13 +136,13 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             summary = generate(args.out, args.patients, args.seed, params_file=args.params,
-                               progress=_progress(args.quiet),
+                               progress=_progress(args.quiet), dgp=args.dgp,
                                threads=args.threads, treated_share=args.treated_share, log_hr=args.log_hr,
                                chart_rows_per_stay=args.chart_rows_per_stay)
-        except (KeyError, ValueError, FileNotFoundError) as exc:
+        except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
             print(f"icu-cohort synth: error: {exc}", file=sys.stderr)
             return 2
-        print(json.dumps({k: summary[k] for k in ("out_dir", "patients", "admissions", "icu_stays",
+        print(json.dumps({k: summary[k] for k in ("out_dir", "dgp", "patients", "admissions", "icu_stays",
                                                   "eligible_stays", "seconds")}))
         return 0
     return 2

@@ -9,7 +9,14 @@ comes from :func:`icu_cohort.synth.dgp.simulate_core`, the same function behind
 
 Same ``seed`` and ``patients`` (and parameters): byte-identical files. The set is written to
 a temporary folder beside ``out_dir`` and renamed into place at the end, so a failed run leaves
-no half-written set behind.
+no half-written set behind. The folder also holds the marker file :data:`MARKER`; an existing
+``out_dir`` is replaced only when it holds that marker (or is empty), else
+:class:`OutputFolderError` is raised before anything is written.
+
+``dgp="timevarying"`` (:mod:`icu_cohort.synth.timevarying`, parameters
+``synthetic_data/params_timevarying.yaml``) writes the same files under the same names, from a
+process in which IV magnesium sulfate starts at any hour, changes later measurements, and
+first-day labs can be missing; its ground truth adds potential outcomes under strategies.
 """
 
 from __future__ import annotations
@@ -32,11 +39,20 @@ from ..mimic_tables import TABLES
 from . import dgp, hosp_tables, icu_tables
 from .csvio import GzipCsvWriter
 from .dgp import simulate_stays
-from .params import load_params, split_overrides
+from .params import DGPS, check_dgp, load_params, split_overrides
 from .population import (DAY, EXCLUSIONS, SEPTIC_MODE, Population, build_population)
 from .schedule import build_schedule
 
-__all__ = ["generate", "simulate_stays", "load_params"]
+__all__ = ["generate", "simulate_stays", "load_params", "DGPS", "MARKER", "OutputFolderError", "OUTPUT_FILES"]
+
+#: Marker file written into every generated folder; only folders holding it are replaced.
+MARKER = ".icu-cohort-synth"
+#: The ground-truth files of every set (CONTRACT names), beside hosp/ and icu/.
+OUTPUT_FILES = ("ground_truth.json", "ground_truth_stays.csv")
+
+
+class OutputFolderError(FileExistsError):
+    """``out_dir`` exists, is not empty, and was not written by ``icu-cohort synth``."""
 
 #: Rows of chartevents per chunk (bounds memory; chunk boundaries never depend on threads).
 CHUNK_CHART_ROWS = 1_500_000
@@ -44,7 +60,7 @@ CHUNK_CHART_ROWS = 1_500_000
 _STREAM = {"schedule": 1, "icu/chartevents": 2, "icu/inputevents": 3, "icu/outputevents": 4,
            "icu/procedureevents": 5, "hosp/labevents": 6, "hosp/admissions": 7, "icu/icustays": 8,
            "hosp/diagnoses_icd": 9, "hosp/prescriptions": 10, "hosp/microbiologyevents": 11,
-           "ward_labs": 12, "pools": 13, "late_mgso4": 14}
+           "ward_labs": 12, "pools": 13, "late_mgso4": 14, "timevarying_mgso4": 15}
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -181,6 +197,117 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
     return truth
 
 
+#: Per-stay ground-truth columns of the time-varying DGP after the CONTRACT ones (documented in
+#: synthetic_data/README.md, section 9): built by :func:`truth_columns_tv`.
+def truth_columns_tv(P: dict[str, Any]) -> list[str]:
+    """Columns of ground_truth_stays.csv for ``dgp="timevarying"``, in order."""
+    from .params import MISSING_ITEMS
+    from .timevarying import grace_periods
+
+    cols = ["stay_id", "eligible", "treated", "death_day_if_treated", "death_day_if_untreated",
+            "iv_mgso4_first_dose_hours", "death_day_observed"]
+    for g in grace_periods(P):
+        cols += [f"death_day_start_within_{g}h", f"death_day_no_start_within_{g}h"]
+    cols += [f"alive_in_icu_at_{int(L)}h" for L in P["strategies"]["landmark_hours"]]
+    cols += [f"missing_{item}" for item in MISSING_ITEMS]
+    return cols
+
+
+def _truth_files_tv(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any], seed: int,
+                    patients: int, counts: dict[str, Any], first_dose: np.ndarray) -> dict[str, Any]:
+    """ground_truth.json and ground_truth_stays.csv of the time-varying DGP (README section 9);
+    ``first_dose`` is the first IV magnesium sulfate start written per stay (-1 if none)."""
+    from . import timevarying as tv
+    from .params import MISSING_ITEMS
+    from .timevarying import grace_periods
+
+    intime = st["intime"].to_numpy()
+    written = first_dose >= 0
+    if not np.array_equal(written, st["treated"].to_numpy() == 1) or not np.array_equal(
+            first_dose[written], st["_first_dose"].to_numpy()[written]):
+        raise AssertionError("internal: the IV magnesium sulfate written differs from the process's first doses")
+    cols: dict[str, np.ndarray] = {
+        "stay_id": st["stay_id"].to_numpy(),
+        "eligible": st["eligible"].to_numpy().astype(np.int8),
+        "treated": st["treated"].to_numpy().astype(np.int8),
+        "death_day_if_treated": st["death_day_always_rec"].to_numpy(),
+        "death_day_if_untreated": st["death_day_never_rec"].to_numpy(),
+        "iv_mgso4_first_dose_hours": np.where(written, (first_dose - intime) / 3600.0, np.nan),
+        "death_day_observed": st["death_day_natural_rec"].to_numpy(),
+    }
+    for g in grace_periods(P):
+        cols[f"death_day_start_within_{g}h"] = st[f"death_day_start_within_{g}h_rec"].to_numpy()
+        cols[f"death_day_no_start_within_{g}h"] = st[f"death_day_no_start_within_{g}h_rec"].to_numpy()
+    for L in P["strategies"]["landmark_hours"]:
+        cols[f"alive_in_icu_at_{int(L)}h"] = st[f"alive_in_icu_at_{int(L)}h"].to_numpy().astype(np.int8)
+    for item in MISSING_ITEMS:
+        cols[f"missing_{item}"] = st[f"miss_{item}"].to_numpy().astype(np.int8)
+    gt = pd.DataFrame(cols)[truth_columns_tv(P)].sort_values("stay_id", kind="stable").reset_index(drop=True)
+    el = gt[gt["eligible"] == 1]
+    tr = el["treated"].to_numpy() == 1
+    observed = el["death_day_observed"].to_numpy()
+    crude1, crude0 = _risk(observed[tr], 28.0), _risk(observed[~tr], 28.0)
+    by48 = el["iv_mgso4_first_dose_hours"].to_numpy() < 48
+    c48_1, c48_0 = _risk(observed[by48], 28.0), _risk(observed[~by48], 28.0)
+    log_hr = float(P["outcome"]["log_hr"])
+    truth = {
+        "generator": "icu-cohort synth (synthetic MIMIC-IV v2.2)",
+        "dgp": "timevarying",
+        "settings": {
+            "seed": int(seed), "patients": int(patients),
+            "log_hr": log_hr, "hazard_ratio": math.exp(log_hr),
+            "log_hr_meaning": "planted log hazard ratio of death while treated (from the first IV magnesium "
+                              "sulfate dose on) vs not yet treated, given the baseline covariates and the current "
+                              "severity change D(t) (time-varying Cox model of the DGP)",
+            "treated_share_target": float(P["treatment"]["target_treated_share"]),
+            "treated_share_meaning": "calibrated expected share of eligible-type stays with a first IV magnesium "
+                                     "sulfate dose while alive and in the ICU (within severity_process.horizon_hours)",
+            "untreated_risk_28d_target": float(P["outcome"]["target_untreated_risk_28d"]),
+            "weibull_shape": float(P["outcome"]["weibull_shape"]),
+            "delay_days": float(P["outcome"]["delay_days"]),
+            "chart_rows_per_stay": float(P["chartevents"]["rows_per_stay"]),
+            "magnesium_response": dict(P["response"]["magnesium"]),
+            "map_response": dict(P["response"]["map"]),
+            "calibrated_treatment_intercept": pop.alpha,
+            "calibrated_log_baseline_hazard": pop.log_lambda,
+            "missingness_intercepts": tv.missing_intercepts(P),
+            "params": P,
+        },
+        "counts": counts,
+        "horizon_days": dgp.HORIZON_DAYS,
+        "eligible_treated_share": float(tr.mean()) if tr.size else float("nan"),
+        "effects": true_effects(el),
+        "effects_meaning": "death_day_if_treated = IV magnesium sulfate started at ICU admission, "
+                           "death_day_if_untreated = never started; ATT = eligible stays treated at some time in the "
+                           "ICU (natural course), ATC = never treated, ATE = all eligible stays",
+        "first_dose": tv.first_dose_summary(el["iv_mgso4_first_dose_hours"].to_numpy()),
+        "strategies": {
+            "natural_course": {"risk_28d": _risk(observed, 28.0)},
+            **{name: {"risk_28d": _risk(el[col].to_numpy(), 28.0)} for name, col in (
+                ("start_at_admission", "death_day_if_treated"), ("never_start", "death_day_if_untreated"))},
+            **{f"{kind}_{g}h": {"risk_28d": _risk(el[f"death_day_{kind}_{g}h"].to_numpy(), 28.0)}
+               for g in grace_periods(P) for kind in ("start_within", "no_start_within")},
+        },
+        "contrasts": tv.truth_contrasts(el, P),
+        "missingness": {item: {"target_share": float(P["missingness"]["share"][item]),
+                               "eligible_share": float(el[f"missing_{item}"].mean()) if len(el) else float("nan")}
+                        for item in MISSING_ITEMS},
+        "observed_crude": {"risk_treated": crude1, "risk_untreated": crude0, "risk_difference": crude1 - crude0,
+                           "note": "observed 28-day mortality of eligible stays ever treated in the ICU vs never "
+                                   "treated (immortal time and confounding; compare with contrasts)"},
+        "observed_crude_48h": {"risk_treated": c48_1, "risk_untreated": c48_0, "risk_difference": c48_1 - c48_0,
+                               "note": "the same with treated = first dose within 48 h of ICU admission"},
+        "attrition": _attrition(st),
+        "death_time_rule": "death_day_* are death times as the data record them: admissions.deathtime "
+                           "(rounded up to the minute) when the death falls within the stay's own hospital "
+                           "admission, otherwise 12:00 of patients.dod; empty/NaN when after day 90",
+    }
+    (out / "ground_truth.json").write_text(json.dumps(_no_nan(truth), indent=2, allow_nan=False) + "\n",
+                                           encoding="utf-8")
+    gt.to_csv(out / "ground_truth_stays.csv", index=False, float_format="%.9f", lineterminator="\n")
+    return truth
+
+
 # --------------------------------------------------------------------------------------
 # generate
 # --------------------------------------------------------------------------------------
@@ -193,19 +320,47 @@ def _chunks(weights: np.ndarray, target: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` as a Path if :func:`generate` may write it: absent, empty (no file at any depth:
+    Snakemake creates the empty ``hosp/`` and ``icu/`` folders of a job's outputs before running
+    it), or holding :data:`MARKER` (written by an earlier run); else :class:`OutputFolderError`."""
+    out = Path(out_dir)
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise OutputFolderError(f"--out {out}: exists and is not a folder; refusing to replace it")
+        holds_files = any(not p.is_dir() or p.is_symlink() for p in out.rglob("*"))
+        if holds_files and not (out / MARKER).is_file():
+            raise OutputFolderError(
+                f"--out {out}: the folder is not empty and was not written by icu-cohort synth (no {MARKER} "
+                f"marker); refusing to replace it. Choose another folder or empty it first.")
+    return out
+
+
 def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_file: str | os.PathLike | None = None,
-             progress: Callable[[str], None] | None = _stderr, threads: int = 2, **overrides: Any) -> dict[str, Any]:
+             progress: Callable[[str], None] | None = _stderr, threads: int = 2, dgp: str = "baseline",
+             **overrides: Any) -> dict[str, Any]:
     """Write a synthetic MIMIC-IV v2.2 folder to ``out_dir`` (see module docstring).
 
-    ``overrides``: the shortcuts ``treated_share``, ``log_hr``, ``chart_rows_per_stay`` or nested
-    sections of params.yaml (``outcome={"weibull_shape": 1.0}``). Returns a summary dict
-    (counts of rows per table, eligible stays, seconds).
+    ``dgp``: ``"baseline"`` (default) or ``"timevarying"`` (:data:`DGPS`). ``overrides``: the
+    shortcuts ``treated_share``, ``log_hr``, ``chart_rows_per_stay`` or nested sections of the
+    parameter tree (``outcome={"weibull_shape": 1.0}``). Parameters and ``out_dir`` are checked
+    before anything is written. Returns a summary dict (counts of rows per table, eligible
+    stays, seconds).
     """
     t0 = time.time()
     say = progress or (lambda _msg: None)
+    check_dgp(dgp)
+    tv_mode = dgp == "timevarying"
     nested, short = split_overrides(overrides)
-    P = load_params(params_file, nested, **short)
-    out = Path(out_dir)
+    P = load_params(params_file, nested, dgp=dgp, **short)
+    if int(patients) < 1:
+        raise ValueError(f"patients must be >= 1, got {patients}")
+    if tv_mode:      # solve the calibrations now: an unreachable target fails before anything is written
+        from . import timevarying as tv
+
+        tv.missing_intercepts(P)
+        tv.calibrate(P)
+    out = check_out_dir(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     if tmp.exists():
@@ -214,8 +369,10 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
     (tmp / "icu").mkdir(parents=True)
     writers: dict[str, GzipCsvWriter] = {}
     try:
-        say(f"synth: building {patients} patients (seed {seed})")
-        pop = build_population(patients, seed, P)
+        (tmp / MARKER).write_text("written by icu-cohort synth; this folder may be replaced by it\n",
+                                  encoding="utf-8")
+        say(f"synth: building {patients} patients (seed {seed}, dgp {dgp})")
+        pop = build_population(patients, seed, P, dgp_mode=dgp)
         adm_all, st_all = pop.admissions, pop.stays
         adm = adm_all[adm_all["keep"].to_numpy()].reset_index(drop=True)
         adm_pos = np.cumsum(adm_all["keep"].to_numpy()) - 1
@@ -227,7 +384,10 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
         caregivers = np.sort(pools.choice(99_990, 8000, replace=False) + 10)
         provider_pool = hosp_tables.providers(pools)
         # late IV magnesium sulfate doses (own stream: nothing else depends on them)
-        late = icu_tables.late_mgso4_doses(st, _rng(seed, _STREAM["late_mgso4"]), P, caregivers.size)
+        if tv_mode:     # the natural course's dose series (own stream), read by every ICU table
+            late = icu_tables.timevarying_mgso4_doses(st, _rng(seed, _STREAM["timevarying_mgso4"]), P, caregivers.size)
+        else:
+            late = icu_tables.late_mgso4_doses(st, _rng(seed, _STREAM["late_mgso4"]), P, caregivers.size)
         say(f"synth: {len(pop.patients)} patients, {len(adm)} admissions, {len(st)} ICU stays, "
             f"{int(st['eligible'].sum())} eligible; {int(sched['n_chart'].sum())} chartevents rows "
             f"({time.time() - t0:.1f} s)")
@@ -265,10 +425,13 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
             male = stj["male"].to_numpy()
             for ci, (a, b) in enumerate(chunks):
                 part = stj.iloc[a:b].reset_index(drop=True)
-                w_chart.write(icu_tables.chartevents_chunk(part, _rng(seed, _STREAM["icu/chartevents"], ci), caregivers))
+                doses = icu_tables.late_doses_of(late, a, b)
+                w_chart.write(icu_tables.chartevents_chunk(
+                    part, _rng(seed, _STREAM["icu/chartevents"], ci), caregivers,
+                    doses=doses if tv_mode else None, map_response=P["response"]["map"] if tv_mode else None))
                 tables, used, first_dose[a:b] = icu_tables.inputevents_chunk(
                     part, _rng(seed, _STREAM["icu/inputevents"], ci), caregivers, P, order_in,
-                    icu_tables.late_doses_of(late, a, b))
+                    doses, baseline_doses=not tv_mode)
                 order_in += used
                 for tbl in tables:
                     w_in.write(tbl)
@@ -278,7 +441,8 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
                 order_proc += used
                 w_proc.write(tbl)
                 lab_rng = _rng(seed, _STREAM["hosp/labevents"], ci)
-                events = icu_tables.icu_lab_events(part, lab_rng)
+                events = (icu_tables.icu_lab_events(part, lab_rng, doses, P) if tv_mode
+                          else icu_tables.icu_lab_events(part, lab_rng))
                 tbl, n_rows, n_spec = icu_tables.labevents_rows(subj[a:b], hadm[a:b], male[a:b], events, lab_rng,
                                                                 lab_rows, lab_specimens)
                 lab_rows += n_rows
@@ -306,9 +470,13 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
                   "eligible_stays": int(st["eligible"].sum()),
                   "eligible_treated": int((st["eligible"] & (st["treated"] == 1)).sum()),
                   "eligible_untreated": int((st["eligible"] & (st["treated"] == 0)).sum()),
-                  "eligible_untreated_late_dosed": int((late["first"] >= 0).sum()),
                   "rows": {k: int(w.rows) for k, w in sorted(writers.items())}}
-        truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose)
+        if tv_mode:
+            truth = _truth_files_tv(tmp, st, pop, P, seed, patients, counts, first_dose)
+        else:
+            counts = {**{k: v for k, v in counts.items() if k != "rows"},
+                      "eligible_untreated_late_dosed": int((late["first"] >= 0).sum()), "rows": counts["rows"]}
+            truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose)
         _replace_dir(tmp, out)
     except BaseException:
         for w in writers.values():
@@ -320,14 +488,16 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
         raise
     seconds = time.time() - t0
     say(f"synth: wrote {out} in {seconds:.1f} s")
-    return {"out_dir": str(out), "seconds": seconds, **counts, "effects": truth["effects"]}
+    return {"out_dir": str(out), "seconds": seconds, "dgp": dgp, **counts, "effects": truth["effects"]}
 
 
 def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move the finished set into place (an existing folder is replaced)."""
+    """Move the finished set into place (an existing folder is replaced only if it is empty or
+    holds :data:`MARKER`; checked again here in case it changed during the run)."""
+    check_out_dir(out)
     if out.exists():
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        if not any(p.is_file() for p in out.rglob("*")) and not (out / MARKER).exists():
+            shutil.rmtree(out)                 # only empty folders
         else:
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)

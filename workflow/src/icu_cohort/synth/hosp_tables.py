@@ -304,7 +304,11 @@ def prescription_rows(st: pd.DataFrame, adm: pd.DataFrame, stay_adm: np.ndarray,
     add(stay_adm[ab[two]], abx_ids[second_i], st["abx_time"].to_numpy()[ab[two]], rng.uniform(48, 170, two.size))
     # IV magnesium sulfate orders of treated stays (exposure itself is read from inputevents)
     tr = np.flatnonzero(st["treated"].to_numpy() == 1)
-    add(stay_adm[tr], D["magnesium_sulfate_iv"], intime[tr] + HOUR, rng.uniform(12, 48, tr.size))
+    if "_first_dose" in st.columns:       # time-varying DGP: ordered 15 min before the first dose
+        rx_time = st["_first_dose"].to_numpy()[tr] - 15 * MINUTE
+    else:
+        rx_time = intime[tr] + HOUR
+    add(stay_adm[tr], D["magnesium_sulfate_iv"], rx_time, rng.uniform(12, 48, tr.size))
     # decoys: oral magnesium for treated and untreated stays alike
     for key, p in (("magnesium_oxide", M["magnesium_oxide_po"]), ("milk_of_magnesia", M["milk_of_magnesia_po"])):
         d = np.flatnonzero(rng.random(n) < float(p))

@@ -173,8 +173,16 @@ def _ids(stays: pd.DataFrame, stay: np.ndarray) -> list[pa.Array]:
 # chartevents
 # --------------------------------------------------------------------------------------
 
-def chartevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np.ndarray) -> pa.Table:
-    """chartevents rows of the stays in ``st`` (population stay rows joined with the schedule)."""
+def chartevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np.ndarray,
+                      doses: Mapping[str, np.ndarray] | None = None,
+                      map_response: Mapping[str, Any] | None = None) -> pa.Table:
+    """chartevents rows of the stays in ``st`` (population stay rows joined with the schedule).
+
+    ``doses`` (:func:`timevarying_mgso4_doses`, ``stay`` indexing rows of ``st``) and
+    ``map_response`` (params ``response.map``): hourly MAP values charted in [dose start, dose
+    start + hours) of any dose are lower by drop_mmhg (floor 35, 72 for SOFA-0 stays); SBP and
+    DBP follow. Uses no random numbers, so the other values are those without the response.
+    """
     n = len(st)
     R = _Rows()
     normal = st["_physiology"].to_numpy() == dgp.NORMAL
@@ -200,9 +208,14 @@ def chartevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
 
     hr = series(hr1, st["_hr_total"].to_numpy(), later_noise[0], 8.0, 35, 200)
     mp = series(map1, st["_map_total"].to_numpy(), later_noise[1], 6.0, map_floor, 160)
+    t = st["vitals_first"].to_numpy()[stay] + k * HOUR
+    if doses is not None and map_response is not None and float(map_response["drop_mmhg"]) > 0:
+        j = _last_dose_index(doses, stay, t)
+        hit = (j >= 0) & (t - doses["start"][np.maximum(j, 0)] < float(map_response["hours"]) * HOUR)
+        drop = int(round(float(map_response["drop_mmhg"])))
+        mp = np.where(hit, np.maximum(mp - drop, map_floor), mp)
     rr = series(rr1, st["_rr_total"].to_numpy(), later_noise[2], 3.0, 6, 45)
     sp = series(sp1, st["_spo2_total"].to_numpy(), later_noise[3], 1.2, 85, 100)
-    t = st["vitals_first"].to_numpy()[stay] + k * HOUR
     sbp = mp + rng.integers(15, 36, stay.size)
     dbp = np.round((3 * mp - sbp) / 2.0).astype(np.int64)
     art = arterial[stay]
@@ -474,6 +487,70 @@ def late_mgso4_doses(st: pd.DataFrame, rng: np.random.Generator, params: Mapping
             "store": MINUTE * rng.integers(0, 30, (2, stay.size)), "first": first_at}
 
 
+def timevarying_mgso4_doses(st: pd.DataFrame, rng: np.random.Generator, params: Mapping[str, Any],
+                            n_caregivers: int) -> dict[str, np.ndarray]:
+    """IV magnesium sulfate dose series of the time-varying DGP (``dgp="timevarying"``).
+
+    Each stay with ``_first_dose >= 0`` (the natural course's first dose, a whole minute, see
+    :mod:`icu_cohort.synth.timevarying`) gets a series from there as :func:`mgso4_doses` draws it
+    (further doses 4-24 h apart, each kept only when it ends >= 10 min before outtime); the first
+    dose always, cut short at outtime when the patient dies during it. Each dose raises serum
+    magnesium by ``rise`` = U(response.magnesium.rise_min, rise_max) * grams / 2 mg/dL. Same
+    layout as :func:`late_mgso4_doses` (plus ``rise``), from a stream of its own.
+    """
+    n = len(st)
+    outtime = st["outtime"].to_numpy(np.int64)
+    first_all = st["_first_dose"].to_numpy(np.int64)
+    cand = np.flatnonzero(first_all >= 0)
+    ds, start, dur, grams = mgso4_doses(first_all[cand], outtime[cand], rng, params["medication"], keep_first=True)
+    stay = cand[ds]
+    dur = np.minimum(dur, outtime[stay] - start)           # a death during the first infusion ends it
+    R = params["response"]["magnesium"]
+    rise = rng.uniform(float(R["rise_min"]), float(R["rise_max"]), stay.size) * grams / 2.0
+    first_at = np.full(n, -1, np.int64)
+    lead = np.r_[True, stay[1:] != stay[:-1]] if stay.size else np.zeros(0, bool)
+    first_at[stay[lead]] = start[lead]
+    return {"stay": stay, "start": start, "dur": dur, "grams": grams, "rise": rise,
+            "order": LATE_ORDER_BASE + np.arange(stay.size, dtype=np.int64),
+            "caregiver": rng.integers(0, n_caregivers, (2, stay.size)),
+            "store": MINUTE * rng.integers(0, 30, (2, stay.size)), "first": first_at}
+
+
+def _last_dose_index(doses: Mapping[str, np.ndarray], stay: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per row (stay, t): index of the stay's last dose starting at or before t, or -1."""
+    if doses["stay"].size == 0:
+        return np.full(stay.size, -1, np.int64)
+    shift = np.int64(1) << np.int64(36)                   # times < 2^36 s (year 4147)
+    key_d = doses["stay"].astype(np.int64) * shift + doses["start"].astype(np.int64)
+    key_r = stay.astype(np.int64) * shift + t.astype(np.int64)
+    idx = np.searchsorted(key_d, key_r, side="right") - 1
+    ok = (idx >= 0) & (doses["stay"][np.maximum(idx, 0)] == stay)
+    return np.where(ok, idx, -1)
+
+
+def magnesium_rise(doses: Mapping[str, np.ndarray], stay: np.ndarray, t: np.ndarray,
+                   half_life_hours: float) -> np.ndarray:
+    """Rise of serum magnesium (mg/dL) at times ``t`` of ``stay`` from every earlier dose: each
+    dose adds ``rise`` linearly over its infusion, then decays with ``half_life_hours``."""
+    out = np.zeros(stay.size)
+    if doses["stay"].size == 0:
+        return out
+    # doses of one stay are consecutive and at most _MAX_MGSO4_DOSES: walk back from the last one
+    last = _last_dose_index(doses, stay, t)
+    for back in range(_MAX_MGSO4_DOSES):
+        j = last - back
+        ok = (last >= 0) & (j >= 0)
+        jj = np.maximum(j, 0)
+        ok &= doses["stay"][jj] == stay
+        if not ok.any():
+            break
+        dt = (t - doses["start"][jj]) / HOUR
+        d_h = np.maximum(doses["dur"][jj] / HOUR, 1.0 / 60.0)
+        shape = np.where(dt < d_h, dt / d_h, np.exp(-np.log(2.0) * np.maximum(dt - d_h, 0.0) / half_life_hours))
+        out += np.where(ok & (dt >= 0), doses["rise"][jj] * shape, 0.0)
+    return out
+
+
 def late_doses_of(late: Mapping[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
     """The part of :func:`late_mgso4_doses` for stays ``a`` to ``b - 1``, re-indexed from 0."""
     lo, hi = np.searchsorted(late["stay"], [a, b])
@@ -514,12 +591,15 @@ def _input_table(st: pd.DataFrame, rows: Mapping[str, np.ndarray], caregiver: np
 
 def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np.ndarray,
                       params: Mapping[str, Any], order_base: int,
-                      late: Mapping[str, np.ndarray] | None = None) -> tuple[list[pa.Table], int, np.ndarray]:
+                      late: Mapping[str, np.ndarray] | None = None,
+                      baseline_doses: bool = True) -> tuple[list[pa.Table], int, np.ndarray]:
     """IV magnesium sulfate, vasopressors, saline, IV vancomycin of the stays in ``st``.
 
     Baseline doses: treated stays, first dose 1-20 h after intime. ``late``: the late doses of
     these stays (:func:`late_mgso4_doses`, ``stay`` re-indexed to rows of ``st``), written as a
     second table after the first so that the first is the same with or without them.
+    ``baseline_doses=False`` (time-varying DGP): no baseline doses; every IV magnesium sulfate
+    row comes from ``late`` (:func:`timevarying_mgso4_doses`).
     Returns ([table, late table], number of order ids used by the first table -- the caller
     advances ``order_base`` -- and the first IV magnesium sulfate start per stay, -1 if none).
     """
@@ -531,8 +611,9 @@ def inputevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
     R = _Rows()
 
     # ---- IV magnesium sulfate: first dose 1-20 h after intime, further doses while in the ICU
-    treated = np.flatnonzero(st["treated"].to_numpy() == 1)
-    lo, hi = float(M["mgso4_first_dose_hours"]["min"]), float(M["mgso4_first_dose_hours"]["max"])
+    treated = np.flatnonzero(st["treated"].to_numpy() == 1) if baseline_doses else np.zeros(0, np.int64)
+    span = M["mgso4_first_dose_hours"] if baseline_doses else {"min": 1.0, "max": 20.0}
+    lo, hi = float(span["min"]), float(span["max"])
     # a whole minute in [intime + lo h, intime + hi h] (intime has seconds: round up, draw below hi)
     first = ceil_to(intime[treated] + np.floor(HOUR * rng.uniform(lo, hi - 1.0 / 60.0, treated.size)).astype(np.int64),
                     MINUTE)
@@ -754,6 +835,7 @@ PANELS = {
     "lft": ("bilirubin", "alt", "ast", "albumin"),
     "coag": ("inr", "pt", "ptt"),
     "bg": ("po2", "fio2", "pco2", "ph", "lactate"),       # + the 52033 specimen row 'ART.'
+    "mg": ("magnesium",),                                  # time-varying DGP: check after a first dose
 }
 SPECIMEN_ITEM = 52033
 _LAB_UOM = Vocab(sorted({x[3] for x in LAB_ITEMS if x[3]}))
@@ -857,13 +939,26 @@ def labevents_rows(subject: np.ndarray, hadm: np.ndarray, male: np.ndarray,
     return pa.Table.from_arrays(cols, names=LAB_COLUMNS), total, n_events
 
 
-def icu_lab_events(st: pd.DataFrame, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+def _keep_rows(ev: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: (v[keep] if isinstance(v, np.ndarray) and v.shape[:1] == keep.shape else v) for k, v in ev.items()}
+
+
+def icu_lab_events(st: pd.DataFrame, rng: np.random.Generator, doses: Mapping[str, np.ndarray] | None = None,
+                   params: Mapping[str, Any] | None = None) -> list[dict[str, np.ndarray]]:
     """Panel rows of ICU stays: optional pre-ICU ward draw, the first-day draw, later days.
 
     The first-day draw (``lab_time``, 0.5-4.5 h before intime) and the first arterial blood gas
     (``bg_time``) carry the DGP's values: exactly one value per analyte in [intime-6h, intime+24h].
     Later draws start after intime + 24 h. Stays built with normal physiology keep platelets
     >= 150, creatinine and bilirubin <= 1.1 in every draw.
+
+    Time-varying DGP (``params`` with its ``response`` section, ``doses`` of
+    :func:`timevarying_mgso4_doses` indexing rows of ``st``): the first-day draw leaves out the
+    items the stay's ``miss_<item>`` flags mark missing (blood gas, lactate, liver panel,
+    albumin, coagulation panel); later draws follow the severity change (each DGP lab times
+    ``exp(severity * D)`` at the day's ``_D<k>``); serum magnesium after a dose carries
+    :func:`magnesium_rise`, and a magnesium-only draw follows each first dose by
+    ``response.magnesium.check_hours`` (if still in the ICU).
     """
     n = len(st)
     idx = np.arange(n)
@@ -875,9 +970,22 @@ def icu_lab_events(st: pd.DataFrame, rng: np.random.Generator) -> list[dict[str,
     first["fio2"] = st["_fio2"].to_numpy().astype(float)
     events: list[dict[str, np.ndarray]] = []
     lab_t = st["lab_time"].to_numpy()
+    tv = params is not None and "response" in params
     for panel in ("cbc", "chem", "lft", "coag"):
-        events.append(_panel_rows(idx, lab_t, panel, first, priority=1))
-    events.append({**_panel_rows(idx, st["bg_time"].to_numpy(), "bg", first, priority=-1), "bg": True})
+        ev = _panel_rows(idx, lab_t, panel, first, priority=1)
+        if tv and panel == "lft":
+            gone = st["miss_liver_panel"].to_numpy()[ev["stay"]] | (
+                st["miss_albumin"].to_numpy()[ev["stay"]] & (ev["lab"] == LAB_INDEX["albumin"]))
+            ev = _keep_rows(ev, ~gone)
+        elif tv and panel == "coag":
+            ev = _keep_rows(ev, ~st["miss_coagulation"].to_numpy()[ev["stay"]])
+        events.append(ev)
+    ev = {**_panel_rows(idx, st["bg_time"].to_numpy(), "bg", first, priority=-1), "bg": True}
+    if tv:
+        gone = st["miss_blood_gas"].to_numpy()[ev["stay"]] | (
+            st["miss_lactate"].to_numpy()[ev["stay"]] & (ev["lab"] == LAB_INDEX["lactate"]))
+        ev = _keep_rows(ev, ~gone)
+    events.append(ev)
 
     tight = {"sodium", "chloride", "bicarbonate", "calcium", "potassium", "fio2", "ph"}
 
@@ -910,6 +1018,8 @@ def icu_lab_events(st: pd.DataFrame, rng: np.random.Generator) -> list[dict[str,
     inside = dt < outtime[dstay] - 10 * MINUTE
     dstay, d, dt = dstay[inside], d[inside], dt[inside]
     dv = drift(dstay)
+    if tv:
+        _timevarying_later_values(st, params, doses, dstay, d, dt, dv, normal)
     for panel in ("cbc", "chem"):
         events.append(_panel_rows(dstay, dt, panel, dv, priority=1))
     odd = d % 2 == 0
@@ -919,4 +1029,44 @@ def icu_lab_events(st: pd.DataFrame, rng: np.random.Generator) -> list[dict[str,
     vent = st["mechanical_ventilation"].to_numpy()[dstay] == 1
     dv_v = {k: v[vent] for k, v in dv.items()}
     events.append({**_panel_rows(dstay[vent], dt[vent] + 30 * MINUTE, "bg", dv_v, priority=-1), "bg": True})
+    if tv and doses is not None and doses["stay"].size:
+        # a magnesium check check_hours after the end of each stay's first dose, if still in the ICU
+        R = params["response"]["magnesium"]
+        lead = np.r_[True, doses["stay"][1:] != doses["stay"][:-1]]
+        cs = doses["stay"][lead]
+        ct = doses["start"][lead] + doses["dur"][lead] + MINUTE * np.floor(
+            rng.uniform(60 * float(R["check_hours"]["min"]), 60 * float(R["check_hours"]["max"]), cs.size)
+        ).astype(np.int64)
+        ok = ct < outtime[cs] - 10 * MINUTE
+        cs, ct = cs[ok], ct[ok]
+        untreated_mg = first["magnesium"][cs] * np.exp(rng.normal(0, 0.06, cs.size))
+        mg = {"magnesium": _treated_magnesium(untreated_mg, doses, cs, ct, R)}
+        events.append(_panel_rows(cs, ct, "mg", mg, priority=1))
     return events
+
+
+def _treated_magnesium(untreated: np.ndarray, doses: Mapping[str, np.ndarray], stay: np.ndarray, t: np.ndarray,
+                       R: Mapping[str, Any]) -> np.ndarray:
+    """Measured serum magnesium: the untreated level plus :func:`magnesium_rise`, clipped."""
+    v = untreated + magnesium_rise(doses, stay, t, float(R["half_life_hours"]))
+    return np.clip(v, 0.8, float(R["max_value"]))
+
+
+def _timevarying_later_values(st: pd.DataFrame, params: Mapping[str, Any], doses: Mapping[str, np.ndarray] | None,
+                              dstay: np.ndarray, d: np.ndarray, dt: np.ndarray, dv: dict[str, np.ndarray],
+                              normal: np.ndarray) -> None:
+    """Later-day labs of the time-varying DGP, in place: severity change and magnesium rise."""
+    labs = params["covariates"]["labs"]
+    cols = sorted((c for c in st.columns if c.startswith("_D") and c[2:].isdigit()), key=lambda c: int(c[2:]))
+    Dm = st[cols].to_numpy(float)                           # (stays, days)
+    Dd = Dm[dstay, np.minimum(d + 1, len(cols) - 1)]          # the draw on day d + 1
+    for nm in dgp.LABS:
+        spec = labs[nm]
+        v = dv[nm] * np.exp(float(spec["severity"]) * Dd)
+        dv[nm] = np.clip(v, float(spec["min"]), float(spec["max"]))
+    nrm = normal[dstay]
+    dv["platelets"] = np.where(nrm, np.maximum(dv["platelets"], 152), dv["platelets"])
+    dv["creatinine"] = np.where(nrm, np.minimum(dv["creatinine"], 1.1), dv["creatinine"])
+    dv["bilirubin"] = np.where(nrm, np.minimum(dv["bilirubin"], 1.1), dv["bilirubin"])
+    if doses is not None:
+        dv["magnesium"] = _treated_magnesium(dv["magnesium"], doses, dstay, dt, params["response"]["magnesium"])

@@ -97,8 +97,16 @@ def choose(rng: np.random.Generator, options: list | tuple, probs: list | np.nda
 # The population
 # --------------------------------------------------------------------------------------
 
-def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> Population:
-    """Patients, admissions and ICU stays of one synthetic data set (see module docstring)."""
+def build_population(n_patients: int, seed: int, params: Mapping[str, Any], dgp_mode: str = "baseline") -> Population:
+    """Patients, admissions and ICU stays of one synthetic data set (see module docstring).
+
+    ``dgp_mode="timevarying"`` draws the stays with :func:`icu_cohort.synth.timevarying.simulate_core`
+    (treatment over time; potential outcomes under several strategies) instead of
+    :func:`icu_cohort.synth.dgp.simulate_core`; everything else is built the same way.
+    """
+    tv_mode = dgp_mode == "timevarying"
+    if tv_mode:
+        from . import timevarying as tv
     ss = np.random.SeedSequence(int(seed))
     rng_pop, rng_first, rng_repeat, rng_other = (np.random.default_rng(s) for s in ss.spawn(4))
     P = params
@@ -229,7 +237,12 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> P
     age_fix = np.full(first_idx.size, np.nan)
     kids = child_stay[first_idx]
     age_fix[kids] = rng_pop.integers(15, 18, int(kids.sum()))
-    draws_first = dgp.simulate_core(first_idx.size, rng_first, P, profile.take(first_idx), age=age_fix)
+    sub_minute = ceil_to(intime, MINUTE) - intime             # seconds from intime to its next whole minute
+    if tv_mode:
+        draws_first = tv.simulate_core(first_idx.size, rng_first, P, profile.take(first_idx),
+                                       los[first_idx] / HOUR, sub_minute[first_idx], age=age_fix)
+    else:
+        draws_first = dgp.simulate_core(first_idx.size, rng_first, P, profile.take(first_idx), age=age_fix)
     rep_idx = np.flatnonzero(~is_first)
     pat_first = first_stay_of_patient[stay_patient[rep_idx]]
     pos_first = np.searchsorted(first_idx, pat_first)
@@ -237,11 +250,15 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> P
     rep_age = (draws_first["age"].to_numpy()[pos_first]
                + year_adm[stay_adm[rep_idx]] - year_adm[stay_adm[pat_first]]).astype(float)
     rep_male = draws_first["male"].to_numpy()[pos_first]
-    draws_rep = dgp.simulate_core(rep_idx.size, rng_repeat, P, profile.take(rep_idx),
-                                  age=rep_age, male=rep_male)
+    if tv_mode:
+        draws_rep = tv.simulate_core(rep_idx.size, rng_repeat, P, profile.take(rep_idx), los[rep_idx] / HOUR,
+                                     sub_minute[rep_idx], age=rep_age, male=rep_male)
+    else:
+        draws_rep = dgp.simulate_core(rep_idx.size, rng_repeat, P, profile.take(rep_idx),
+                                      age=rep_age, male=rep_male)
     draws_rep["race"] = draws_first["race"].to_numpy()[pos_first]
     draws = pd.concat([draws_first.set_axis(first_idx), draws_rep.set_axis(rep_idx)]).sort_index()
-    alpha, log_lam = dgp.calibrate(P)
+    alpha, log_lam = tv.calibrate(P) if tv_mode else dgp.calibrate(P)
 
     # ---- patients' demographics and anchors -------------------------------------------
     non_icu = np.flatnonzero(~is_icu)
@@ -269,7 +286,10 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> P
     # ---- deaths -----------------------------------------------------------------------
     never = np.iinfo(np.int64).max // 4
     death = np.full(N, never, np.int64)
-    t_obs = np.where(draws["treated"].to_numpy() == 1, draws["T1"].to_numpy(), draws["T0"].to_numpy())
+    if tv_mode:       # the natural course: the first dose (if any) at its time, death under it
+        t_obs = draws["T_natural"].to_numpy()
+    else:
+        t_obs = np.where(draws["treated"].to_numpy() == 1, draws["T1"].to_numpy(), draws["T0"].to_numpy())
     death_icu = intime[first_idx] + np.round(t_obs[first_idx] * DAY).astype(np.int64)
     death[stay_patient[first_idx]] = death_icu
     # patients without an ICU stay: a few die in their last admission or within a year after it
@@ -321,6 +341,23 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> P
     truth_max = dgp.TRUTH_MAX_DAYS
     death_day_if_treated = np.where(t1_rec <= truth_max, t1_rec, np.nan)
     death_day_if_untreated = np.where(t0_rec <= truth_max, t0_rec, np.nan)
+    tv_extra: dict[str, np.ndarray] = {}
+    if tv_mode:
+        # every strategy's death as the data would record it (repeat stays: the observed death)
+        for name in (s_.name for s_ in tv.strategies(P)):
+            rec = np.where(is_first, recorded_days(draws[f"T_{name}"].to_numpy()), obs_days)
+            tv_extra[f"death_day_{name}_rec"] = np.where(rec <= truth_max, rec, np.nan)
+        # the natural first dose, a whole minute; repeat stays (whose ICU stay a death may cut
+        # short) keep it only if it starts >= 11 min before their outtime
+        sh, sm = draws["_start_hour"].to_numpy(), draws["_start_minute"].to_numpy()
+        first_dose = np.where(sh >= 0, ceil_to(intime, MINUTE) + sh * HOUR + sm * MINUTE, -1)
+        first_dose = np.where(is_first | (first_dose + 11 * MINUTE <= outtime), first_dose, -1)
+        tv_extra["_first_dose"] = first_dose
+        draws["treated"] = (first_dose >= 0).astype(np.int8)
+        # landmark populations: alive (natural course) and still in the ICU at L hours
+        for L in P["strategies"]["landmark_hours"]:
+            tv_extra[f"alive_in_icu_at_{int(L)}h"] = (is_first & (draws["T_natural"].to_numpy() * DAY > L * HOUR)
+                                                      & (outtime - intime > int(L) * HOUR))
 
     # ---- identifiers and descriptive fields --------------------------------------------
     subject_id = 10_000_000 + np.sort(rng_other.choice(9_999_999, N, replace=False)).astype(np.int64)
@@ -358,6 +395,7 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any]) -> P
         "death_day_if_treated_rec": death_day_if_treated,
         "death_day_if_untreated_rec": death_day_if_untreated,
         "age_at_adm": (anchor_age[stay_patient] + year_adm[stay_adm] - anchor_year[stay_patient]).astype(float),
+        **tv_extra,
     })
     stays = pd.concat([stays, extra], axis=1)
     # the age the SQL computes is the truth for every stay (children and repeat stays included)
