@@ -217,3 +217,46 @@ def test_convert_tables_error_names_the_table_and_other_tables_complete(synth_di
     assert not loader.parquet_path(out, "icu/icustays").exists()
     assert loader.parquet_path(out, "hosp/patients").is_file()
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+def test_default_temp_folder_leaves_no_litter_in_the_working_directory(tmp_path, monkeypatch):
+    spec = table("icu/outputevents")
+    src = write_csv_gz(tmp_path / "mimic" / spec.relpath, spec.column_names,
+                       [[1, 2, 3, 4, "2150-01-01 10:00:00", "2150-01-01 10:05:00", 226559, 1, "ml"]])
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    loader.convert_table(src, tmp_path / "pq" / "o.parquet", spec)
+    assert list(work.iterdir()) == []
+    con = loader.connect(tmp_path / "pq")
+    assert (work / ".tmp").is_dir()  # DuckDB's default base, holding this connection's folder
+    con.close()
+    del con
+    gc.collect()
+    assert list(work.iterdir()) == []
+
+
+def test_early_failure_in_a_large_file_stops_the_decompressor(tmp_path):
+    """DuckDB fails on the first rows while most of the stream is still to come: no hang, named error."""
+    import threading
+
+    spec = table("icu/outputevents")
+    rows = [[1, 2, 3, 4, "2150-01-01 10:00:00", "2150-01-01 10:05:00", 226559, i, "ml"] for i in range(400000)]
+    rows[2][6] = "itemid?"
+    src = write_csv_gz(tmp_path / "mimic" / spec.relpath, spec.column_names, rows)
+    with gzip.open(src, "rb") as h:
+        assert len(h.read()) > 100 * 65536  # far more than a pipe buffer holds
+    errors = []
+
+    def run():
+        try:
+            loader.convert_table(src, tmp_path / "pq" / "o.parquet", spec, decompressor="isal")
+        except loader.MimicInputError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "convert_table hangs after an early DuckDB error"
+    assert len(errors) == 1 and "outputevents.csv.gz: column 'itemid'" in str(errors[0])
+    assert not _leftovers(tmp_path / "pq")

@@ -198,6 +198,17 @@ def _private_temp_dir(base: str | Path | None) -> Path:
     return path
 
 
+def _remove_spill(path: str | Path) -> None:
+    """Remove a connection's spill folder, and DuckDB's default ``.tmp`` base when left empty."""
+    path = Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+    if path.parent.name == ".tmp":
+        try:
+            path.parent.rmdir()  # only when empty: other connections may still use it
+        except OSError:
+            pass
+
+
 def _duckdb(threads: int = 2, memory_limit: str = "4GB", temp_directory: str | None = None):
     """A DuckDB connection spilling into its own folder below ``temp_directory``.
 
@@ -209,7 +220,7 @@ def _duckdb(threads: int = 2, memory_limit: str = "4GB", temp_directory: str | N
     con.execute(f"SET memory_limit = {_quote_str(memory_limit)}")
     spill = _private_temp_dir(temp_directory)
     con.execute(f"SET temp_directory = {_quote_str(str(spill))}")
-    weakref.finalize(con, shutil.rmtree, str(spill), True)
+    weakref.finalize(con, _remove_spill, str(spill))
     con.execute("SET preserve_insertion_order = false")
     return con, spill
 
@@ -411,7 +422,7 @@ def convert_table(
         if feeder is not None and feeder.is_alive():
             feeder.close()
         con.close()
-        shutil.rmtree(spill, ignore_errors=True)
+        _remove_spill(spill)
         for leftover in (tmp, tmp_side):
             if leftover.exists():
                 leftover.unlink()
