@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import gc
 import gzip
-import io
 import os
 from pathlib import Path
 

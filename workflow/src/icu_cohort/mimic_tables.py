@@ -179,18 +179,21 @@ SUPPORTED_VERSIONS: tuple[str, ...] = ("2.2", "3.0", "3.1")
 #: * v2.2: the open demo's headers (``mimic-iv-demo-2.2``, byte-identical to PhysioNet's files;
 #:   its chartevents header is in the demo's NOTE.md), and mimic-code's v2.2
 #:   ``buildmimic/postgres/create.sql`` (with ``caregiver_id``, ``admit_provider_id``,
-#:   ``order_provider_id``; mimic-code PR #1489 moved the DuckDB build to that file).
-#: * v3.0 and v3.1: mimic-code loads both with that same ``create.sql``/``load_gz.sql``, whose
-#:   ``COPY ... CSV HEADER`` is positional (a column added, dropped or moved would fail or
-#:   shift every later column); for v3.1 only the expected row counts of ``validate.sql``
-#:   changed (mimic-code PR #1856, "Update row counts in validate scripts for MIMIC-IV v3.1",
-#:   2025). mimic-code issue #1772 (2024) reports what did change in v3.0: lab ``itemid`` values
-#:   (e.g. lymphocyte percentage 53152 in v2.2, 53132 in v3.0), i.e. content, not headers.
+#:   ``order_provider_id``, in the same order).
+#: * v3.1: mimic-code's only build change for it was the expected row counts of
+#:   ``validate.sql`` (mimic-code PR #1856, "Update row counts in validate scripts for MIMIC-IV
+#:   v3.1", 2025); its ``load_gz.sql`` ``COPY ... CSV HEADER`` is positional, so v3.1's files
+#:   have v2.2's columns in v2.2's order (an added, dropped or moved column would fail or shift
+#:   every later column).
+#: * v3.0: no header change is published; mimic-code issue #1772 (2024) reports what changed:
+#:   lab ``itemid`` values (e.g. lymphocyte percentage 53152 in v2.2, 53132 in v3.0), i.e.
+#:   content, not headers (see ``RELEASES["3.0"]["notes"]``).
 #:
 #: Releases may differ in the case of a name (procedureevents' ``ORIGINALAMOUNT`` is upper
-#: case in v2.2, unlike the same column in inputevents): the loader compares header names
-#: case-insensitively, so either spelling loads, and the Parquet files always use the names
-#: of :data:`TABLES`.
+#: case in v2.2 -- the demo, and mimic-code's ``bigquery/schemas/icu/procedureevents.json`` --
+#: while create.sql and inputevents spell it ``originalamount``): the loader compares names
+#: case-insensitively, so either spelling loads, and the Parquet files always use the names of
+#: :data:`TABLES`.
 VERSION_CHANGES: dict[str, dict[str, dict]] = {"2.2": {}, "3.0": {}, "3.1": {}}
 
 #: What tells the releases apart, for :func:`icu_cohort.loader.detect_version`.
