@@ -52,6 +52,24 @@ log = logging.getLogger("icu_cohort")
 #: ``"auto"`` (isal when installed, else duckdb). All give the same Parquet bytes.
 DECOMPRESSORS = ("auto", "isal", "duckdb")
 
+#: Memory a conversion needs at most: it streams, keeping only the row groups that wait to be
+#: written in file order (DuckDB spills or waits beyond this). :func:`convert_table` uses the
+#: smaller of this and the ``memory_limit`` it is given, so two conversions at a time (the
+#: default of :func:`convert_tables`) stay near 2 GB. Measured: chartevents of the 364,000-
+#: patient synthetic set peaked at 4 GB resident under a 4 GB limit without this cap.
+CONVERT_MEMORY_CAP = "1GB"
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+               "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def _bytes(size: str) -> int:
+    """``"4GB"`` -> 4e9, ``"512MiB"`` -> 512 * 2**20 (DuckDB's units: KB = 1000, KiB = 1024)."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", str(size))
+    if not m or m.group(2).upper() not in _SIZE_UNITS:
+        raise ValueError(f"memory_limit {size!r} is not a size such as '4GB' or '512MiB'")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
+
 
 class MimicInputError(ValueError):
     """An input MIMIC-IV file is missing, malformed, or does not have the expected content."""
@@ -330,7 +348,8 @@ def convert_table(
     same (file) order. The data checks of :mod:`icu_cohort.checks` run on the new file before
     it is renamed to ``dst``; ``dst.json`` beside it records the rows, the checks and any
     warnings (:func:`table_report`; the warnings are also logged). A header-only file is
-    accepted only where :attr:`TableSpec.may_be_empty`. Errors raise :class:`MimicInputError`
+    accepted only where :attr:`TableSpec.may_be_empty`. DuckDB gets at most
+    :data:`CONVERT_MEMORY_CAP` of memory. Errors raise :class:`MimicInputError`
     naming the file (and the column or key); nothing is left behind: no Parquet, no temporary
     Parquet, no DuckDB spill files.
     """
@@ -341,6 +360,8 @@ def convert_table(
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     tmp_side = dst.with_name(f".{dst.name}.json.{os.getpid()}.tmp")
     start = time.perf_counter()
+    if _bytes(memory_limit) > _bytes(CONVERT_MEMORY_CAP):
+        memory_limit = CONVERT_MEMORY_CAP
     con, spill = _duckdb(threads, memory_limit, temp_directory)
     feeder: _Decompressor | None = None
     report: dict = {"table": spec.qualified, "source": str(src) if src else None, "warnings": []}
