@@ -1,15 +1,33 @@
-"""The MIMIC-IV tables icu-cohort reads: file names, column order and column types.
+"""The MIMIC-IV tables icu-cohort reads: file names, column order, column types, releases.
 
-Source of truth for three things at once:
+The one owner of four things (the loader, the data checks and the synthetic generator import
+them from here):
 
 * the loader's up-front check (every required file present, header holding every column);
 * the loader's Parquet conversion (the types PhysioNet documents, as in mimic-code's
   ``mimic-iv/buildmimic/postgres/create.sql``: ids as integers, times as timestamps);
-* the synthetic generator, which writes exactly these headers in exactly this order.
+* each table's primary key and whether a header-only copy (no rows) is acceptable
+  (:attr:`TableSpec.primary_key`, :attr:`TableSpec.may_be_empty`);
+* the MIMIC-IV releases the loader accepts (:data:`SUPPORTED_VERSIONS`), their headers
+  (:func:`columns_for`) and what tells them apart (:data:`RELEASES`).
 
 Column lists are the MIMIC-IV v2.2 headers as PhysioNet distributes them (checked against
-the open demo, ``mimic-iv-demo-2.2``). Later versions (3.0, 3.1) keep these columns; the
-loader selects columns by name, so extra or reordered columns in a newer release are fine.
+the open demo, ``mimic-iv-demo-2.2``, whose files are byte-identical to PhysioNet's). For the
+other releases see :data:`VERSION_CHANGES`.
+
+Tables that may be empty (header, no rows) -- everything else must have rows:
+
+* ``icu/outputevents`` -- read only for urine output, one input of the SOFA renal score
+  (``sql/measurement/urine_output.sql``); an extract without it still scores creatinine;
+* ``icu/procedureevents`` -- read only for renal replacement therapy
+  (``sql/treatment/rrt.sql``), which few stays have; a small extract may have none.
+
+``patients``, ``admissions`` and ``icustays`` define the population; ``chartevents`` (GCS,
+vital signs, SOFA), ``labevents``, ``inputevents`` (the exposure, vasopressors),
+``prescriptions`` and ``microbiologyevents`` (both needed for suspicion of infection, hence
+Sepsis-3) and ``diagnoses_icd`` (every admission is coded) cannot be empty in a real download:
+an empty copy means a truncated export, so the loader stops. (A table that is absent altogether
+can still be allowed with the ``allow_missing_tables`` setting, e.g. the demo's chartevents.)
 """
 
 from __future__ import annotations
@@ -27,11 +45,19 @@ SMALL = "SMALLINT"
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One MIMIC-IV table: its module (``hosp`` or ``icu``), name and typed columns."""
+    """One MIMIC-IV table: its module (``hosp`` or ``icu``), name and typed columns.
+
+    ``columns`` are the v2.2 header's names in PhysioNet's order (the names the Parquet files
+    and the SQL use, whatever the release); ``primary_key`` is the column that identifies a
+    row (checked unique at load time) or ``None``; ``may_be_empty`` says whether a header-only
+    file is accepted (see the module docstring for which and why).
+    """
 
     module: str
     name: str
     columns: tuple[tuple[str, str], ...]
+    primary_key: str | None = None
+    may_be_empty: bool = False
 
     @property
     def relpath(self) -> str:
@@ -56,23 +82,25 @@ class TableSpec:
         return dict(self.columns)
 
 
-def _t(module: str, name: str, cols: str) -> TableSpec:
+def _t(module: str, name: str, cols: str, primary_key: str | None = None,
+       may_be_empty: bool = False) -> TableSpec:
     parsed = []
     for item in cols.split(","):
         col, typ = item.strip().split(":")
         parsed.append((col, typ))
-    return TableSpec(module, name, tuple(parsed))
+    return TableSpec(module, name, tuple(parsed), primary_key, may_be_empty)
 
 
 _SPECS = [
     _t("hosp", "patients",
        f"subject_id:{INT}, gender:{TXT}, anchor_age:{SMALL}, anchor_year:{SMALL}, "
-       f"anchor_year_group:{TXT}, dod:{DATE}"),
+       f"anchor_year_group:{TXT}, dod:{DATE}", primary_key="subject_id"),
     _t("hosp", "admissions",
        f"subject_id:{INT}, hadm_id:{INT}, admittime:{TS}, dischtime:{TS}, deathtime:{TS}, "
        f"admission_type:{TXT}, admit_provider_id:{TXT}, admission_location:{TXT}, "
        f"discharge_location:{TXT}, insurance:{TXT}, language:{TXT}, marital_status:{TXT}, "
-       f"race:{TXT}, edregtime:{TS}, edouttime:{TS}, hospital_expire_flag:{SMALL}"),
+       f"race:{TXT}, edregtime:{TS}, edouttime:{TS}, hospital_expire_flag:{SMALL}",
+       primary_key="hadm_id"),
     _t("hosp", "diagnoses_icd",
        f"subject_id:{INT}, hadm_id:{INT}, seq_num:{INT}, icd_code:{TXT}, icd_version:{SMALL}"),
     _t("hosp", "labevents",
@@ -96,7 +124,7 @@ _SPECS = [
        f"doses_per_24_hrs:{DBL}, route:{TXT}"),
     _t("icu", "icustays",
        f"subject_id:{INT}, hadm_id:{INT}, stay_id:{INT}, first_careunit:{TXT}, "
-       f"last_careunit:{TXT}, intime:{TS}, outtime:{TS}, los:{DBL}"),
+       f"last_careunit:{TXT}, intime:{TS}, outtime:{TS}, los:{DBL}", primary_key="stay_id"),
     _t("icu", "chartevents",
        f"subject_id:{INT}, hadm_id:{INT}, stay_id:{INT}, caregiver_id:{INT}, charttime:{TS}, "
        f"storetime:{TS}, itemid:{INT}, value:{TXT}, valuenum:{DBL}, valueuom:{TXT}, "
@@ -111,14 +139,14 @@ _SPECS = [
        f"statusdescription:{TXT}, originalamount:{DBL}, originalrate:{DBL}"),
     _t("icu", "outputevents",
        f"subject_id:{INT}, hadm_id:{INT}, stay_id:{INT}, caregiver_id:{INT}, charttime:{TS}, "
-       f"storetime:{TS}, itemid:{INT}, value:{DBL}, valueuom:{TXT}"),
+       f"storetime:{TS}, itemid:{INT}, value:{DBL}, valueuom:{TXT}", may_be_empty=True),
     _t("icu", "procedureevents",
        f"subject_id:{INT}, hadm_id:{INT}, stay_id:{INT}, caregiver_id:{INT}, starttime:{TS}, "
        f"endtime:{TS}, storetime:{TS}, itemid:{INT}, value:{DBL}, valueuom:{TXT}, "
        f"location:{TXT}, locationcategory:{TXT}, orderid:{BIG}, linkorderid:{BIG}, "
        f"ordercategoryname:{TXT}, ordercategorydescription:{TXT}, patientweight:{DBL}, "
        f"isopenbag:{SMALL}, continueinnextdept:{SMALL}, statusdescription:{TXT}, "
-       f"ORIGINALAMOUNT:{DBL}, ORIGINALRATE:{DBL}"),
+       f"ORIGINALAMOUNT:{DBL}, ORIGINALRATE:{DBL}", may_be_empty=True),
 ]
 
 #: Every table icu-cohort knows, keyed by ``"<module>/<name>"`` (e.g. ``"icu/chartevents"``).
@@ -133,3 +161,109 @@ def table(key: str) -> TableSpec:
         raise KeyError(
             f"unknown MIMIC-IV table {key!r}; known tables: {', '.join(sorted(TABLES))}"
         ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Releases
+# --------------------------------------------------------------------------------------------
+
+#: The MIMIC-IV releases the loader reads, oldest first.
+SUPPORTED_VERSIONS: tuple[str, ...] = ("2.2", "3.0", "3.1")
+
+#: Per release, how its headers differ from the v2.2 columns of :data:`TABLES`, per table key:
+#: ``{"rename": {v22_name: name_in_release}, "add": [(after_v22_name, new_name), ...],
+#: "drop": [v22_name, ...]}``. Empty where the published schema shows no difference.
+#:
+#: Sources, checked for every table above:
+#:
+#: * v2.2: the open demo's headers (``mimic-iv-demo-2.2``, byte-identical to PhysioNet's files;
+#:   its chartevents header is in the demo's NOTE.md), and mimic-code's v2.2
+#:   ``buildmimic/postgres/create.sql`` (with ``caregiver_id``, ``admit_provider_id``,
+#:   ``order_provider_id``, in the same order).
+#: * v3.1: mimic-code's only build change for it was the expected row counts of
+#:   ``validate.sql`` (mimic-code PR #1856, "Update row counts in validate scripts for MIMIC-IV
+#:   v3.1", 2025); its ``load_gz.sql`` ``COPY ... CSV HEADER`` is positional, so v3.1's files
+#:   have v2.2's columns in v2.2's order (an added, dropped or moved column would fail or shift
+#:   every later column).
+#: * v3.0: no header change is published; mimic-code issue #1772 (2024) reports what changed:
+#:   lab ``itemid`` values (e.g. lymphocyte percentage 53152 in v2.2, 53132 in v3.0), i.e.
+#:   content, not headers (see ``RELEASES["3.0"]["notes"]``).
+#:
+#: Releases may differ in the case of a name (procedureevents' ``ORIGINALAMOUNT`` is upper
+#: case in v2.2 -- the demo, and mimic-code's ``bigquery/schemas/icu/procedureevents.json`` --
+#: while create.sql and inputevents spell it ``originalamount``): the loader compares names
+#: case-insensitively, so either spelling loads, and the Parquet files always use the names of
+#: :data:`TABLES`.
+VERSION_CHANGES: dict[str, dict[str, dict]] = {"2.2": {}, "3.0": {}, "3.1": {}}
+
+#: What tells the releases apart, for :func:`icu_cohort.loader.detect_version`.
+#: ``anchor_year_groups``: the values of ``patients.anchor_year_group`` (v3.x adds the
+#: admissions of 2020-2022); ``doi``: the PhysioNet DOI of the release (its project page,
+#: physionet.org/content/mimiciv/<version>/, and any README that cites it); ``notes``: content
+#: changes a study should know about.
+RELEASES: dict[str, dict] = {
+    "2.2": {
+        "doi": "10.13026/6mm1-ek67",
+        "anchor_year_groups": ("2008 - 2010", "2011 - 2013", "2014 - 2016", "2017 - 2019"),
+        "notes": "",
+    },
+    "3.0": {
+        "doi": "10.13026/hxp0-hg59",
+        "anchor_year_groups": ("2008 - 2010", "2011 - 2013", "2014 - 2016", "2017 - 2019", "2020 - 2022"),
+        "notes": ("v3.0 changed some lab itemids (mimic-code issue #1772, e.g. lymphocyte percentage "
+                  "53152 -> 53132), which v3.1 fixed again; lab concepts written for v2.2 itemids may "
+                  "miss values on v3.0: prefer v3.1"),
+    },
+    "3.1": {
+        "doi": "10.13026/kpb9-mt58",
+        "anchor_year_groups": ("2008 - 2010", "2011 - 2013", "2014 - 2016", "2017 - 2019", "2020 - 2022"),
+        "notes": "",
+    },
+}
+
+#: DOIs of other PhysioNet projects a MIMIC-IV-format folder may come from.
+OTHER_DOIS: dict[str, str] = {"10.13026/07hj-2a80": "2.2 (the open MIMIC-IV demo)"}
+
+#: Columns that appeared in v2.2: a header without them is from v2.0/v2.1 (mimic-code's
+#: pre-2.2 create.sql has none of them), which the loader does not read.
+V22_ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "hosp/admissions": ("admit_provider_id",),
+    "hosp/labevents": ("order_provider_id",),
+    "hosp/microbiologyevents": ("order_provider_id",),
+    "hosp/prescriptions": ("order_provider_id",),
+    "icu/chartevents": ("caregiver_id",),
+    "icu/inputevents": ("caregiver_id",),
+    "icu/outputevents": ("caregiver_id",),
+    "icu/procedureevents": ("caregiver_id",),
+}
+
+
+def columns_for(key: str, version: str = "2.2") -> list[str]:
+    """The header PhysioNet ships for table ``key`` in release ``version``, in file order.
+
+    For writers of MIMIC-format files (the synthetic generator's ``--version``): write exactly
+    these names in this order. The loader maps them back to the v2.2 names of :data:`TABLES`
+    (case-insensitively), so the Parquet files look the same whatever the release.
+    Raises ``KeyError`` for an unknown table or an unsupported version.
+    """
+    if version not in VERSION_CHANGES:
+        raise KeyError(f"MIMIC-IV version {version!r} is not supported; supported: {', '.join(SUPPORTED_VERSIONS)}")
+    names = table(key).column_names
+    change = VERSION_CHANGES[version].get(key, {})
+    names = [change.get("rename", {}).get(c, c) for c in names if c not in set(change.get("drop", ()))]
+    for after, new in change.get("add", ()):
+        names.insert(names.index(change.get("rename", {}).get(after, after)) + 1, new)
+    return names
+
+
+def column_aliases(key: str) -> dict[str, set[str]]:
+    """``{catalogue name: lower-case names it has in any supported release}`` for table ``key``.
+
+    The loader reads a column under any of these names (compared case-insensitively), so one
+    reader serves every release in :data:`SUPPORTED_VERSIONS`.
+    """
+    aliases = {name: {name.lower()} for name in table(key).column_names}
+    for changes in VERSION_CHANGES.values():
+        for old, new in changes.get(key, {}).get("rename", {}).items():
+            aliases[old].add(new.lower())
+    return aliases
