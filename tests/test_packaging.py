@@ -6,6 +6,7 @@ folder outside the repository."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -35,8 +36,16 @@ def test_every_package_folder_is_listed_in_pyproject():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
-         cwd=out)
+    # built from a clean copy of the sources: no stale build/ folder, nothing written into the checkout
+    src = out / "src"
+    keep = ("pyproject.toml", "README.md", "sql", "synthetic_data", "workflow")
+    for name in keep:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            (src).mkdir(exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)], cwd=out)
     (path,) = out.glob("icu_cohort-*.whl")
     return path
 

@@ -212,7 +212,8 @@ def _private_temp_dir(base: str | Path | None) -> Path:
         if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
             shutil.rmtree(old, ignore_errors=True)
     path = base / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    path.mkdir()
+    # parents=True: another connection closing meanwhile may have removed an empty ``.tmp`` base
+    path.mkdir(parents=True)
     return path
 
 
