@@ -5,6 +5,7 @@ rule cohort:
     """Eligibility, exposure, outcome and covariates for one study; the attrition table."""
     input:
         tables=parquet_files(STUDY_TABLES),
+        manifest=f"{PARQUET}/manifest.json",
         concepts=CONCEPTS,
         study=study_files,
         sql=STUDY_SQL,
@@ -19,12 +20,14 @@ rule cohort:
         missingness=f"{RESULTS_SOURCE}/{{study}}/{artifacts.MISSINGNESS.name}",
     params:
         study=study_params,
-        parquet_dir=PARQUET,
+        parquet_dir=lambda w, input: str(Path(input.manifest).parent),
         duckdb=DUCKDB,
     log:
         f"logs/{SOURCE}/cohort/{{study}}.log",
     benchmark:
         f"logs/benchmarks/{SOURCE}/cohort_{{study}}.tsv"
     threads: DUCKDB["threads"]
+    conda:
+        CONDA_ENV
     script:
         "../scripts/build_cohort.py"

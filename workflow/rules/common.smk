@@ -14,6 +14,8 @@ from icu_cohort.resources import sql_dir
 from icu_cohort.study import load_study
 
 REPO = Path(workflow.basedir)
+# The software of every rule (relative to workflow/rules/, where the rules are).
+CONDA_ENV = "../envs/icu_cohort.yaml"
 SQL_DIR = sql_dir()
 
 
@@ -79,3 +81,8 @@ def study_params(wildcards):
 wildcard_constraints:
     study="|".join(STUDY_NAMES),
     module="hosp|icu",
+
+
+def mimic_root(input_files):
+    """The MIMIC-IV root of the checked files (each is <root>/<module>/<table>.csv.gz)."""
+    return str(Path(input_files[0]).parents[1]) if input_files else MIMIC_DIR

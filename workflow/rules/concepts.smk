@@ -6,11 +6,12 @@ rule concepts:
     """Every study-independent derived table, in the run order of sql/concepts.txt."""
     input:
         tables=parquet_files(CONCEPT_TABLES),
+        manifest=f"{PARQUET}/manifest.json",
         sql=CONCEPT_SQL,
     output:
         directory(CONCEPTS),
     params:
-        parquet_dir=PARQUET,
+        parquet_dir=lambda w, input: str(Path(input.manifest).parent),
         source=SOURCE,
         duckdb=DUCKDB,
     log:
@@ -18,5 +19,7 @@ rule concepts:
     benchmark:
         f"logs/benchmarks/{SOURCE}/concepts.tsv"
     threads: DUCKDB["threads"]
+    conda:
+        CONDA_ENV
     script:
         "../scripts/build_concepts.py"

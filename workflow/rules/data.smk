@@ -12,12 +12,14 @@ if SOURCE_KIND == "synthetic":
         params:
             patients=CFG["synthetic"]["patients"],
             seed=CFG["synthetic"]["seed"],
-            out=MIMIC_DIR,
+            out=lambda w, output: str(Path(output.truth).parent),
         log:
             f"logs/{SOURCE}/synthetic_mimic.log",
         benchmark:
             f"logs/benchmarks/{SOURCE}/synthetic_mimic.tsv"
         threads: 2
+        conda:
+            CONDA_ENV
         script:
             "../scripts/synthetic_mimic.py"
 
@@ -29,13 +31,15 @@ rule check_mimic:
     output:
         manifest=f"{PARQUET}/manifest.json",
     params:
-        mimic_dir=MIMIC_DIR,
+        mimic_dir=lambda w, input: mimic_root(input),
         kind=SOURCE_KIND,
         tables=NEEDED_TABLES,
         allow_missing=CFG["allow_missing_tables"],
         checksums=CFG["data_checksums"],
     log:
         f"logs/{SOURCE}/check_mimic.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/check_mimic.py"
 
@@ -56,5 +60,7 @@ rule mimic_to_parquet:
     benchmark:
         f"logs/benchmarks/{SOURCE}/mimic_to_parquet_{{module}}_{{table}}.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     script:
         "../scripts/mimic_to_parquet.py"
