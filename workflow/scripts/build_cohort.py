@@ -15,7 +15,7 @@ from icu_cohort.study import Study
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     build_cohort(
         Study.from_dict(snakemake.params.study),
-        snakemake.params.parquet_dir,
+        snakemake.params.tables_from,
         snakemake.input.concepts,
         Path(snakemake.output.cohort).parent,
         dict(snakemake.params.duckdb, threads=snakemake.threads),

@@ -11,7 +11,7 @@ from icu_cohort.pipeline import concepts, logged
 
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     concepts(
-        snakemake.params.parquet_dir,
+        snakemake.params.tables_from,
         snakemake.output[0],
         snakemake.params.source,
         dict(snakemake.params.duckdb, threads=snakemake.threads),
