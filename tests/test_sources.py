@@ -188,5 +188,173 @@ def test_source_names_identify_the_database_not_the_credentials():
     assert sources.redact("postgresql://alice:secret1@db.example:5432/mimiciv?sslmode=require&password=x") \
         == "postgresql://db.example:5432/mimiciv"
     assert sources.postgres_password("postgresql://alice:secret1@db.example/mimiciv") == "secret1"
-    assert "secret1" not in sources.without_password("postgresql://alice:secret1@db.example/mimiciv?sslmode=require")
     assert sources.duckdb_source("/data/mimic4.db").startswith("duckdb-mimic4-")
+
+
+# --------------------------------------------------------------------------------------------
+# A mimic-code PostgreSQL database on a real local server
+# --------------------------------------------------------------------------------------------
+
+PG_USER, PG_PASSWORD, PG_DB = "mimic_reader", "Pw-7f3k9-not-in-any-file", "mimiciv"
+PG_TYPES = {"INTEGER": "INTEGER", "BIGINT": "BIGINT", "SMALLINT": "SMALLINT", "TIMESTAMP": "TIMESTAMP(0)",
+            "DATE": "DATE", "DOUBLE": "DOUBLE PRECISION", "VARCHAR": "TEXT"}
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    """A PostgreSQL server of our own: initdb on a temporary folder, pg_ctl on a free port of
+    127.0.0.1 (password authentication over TCP), stopped at the end."""
+    import tempfile
+
+    psycopg = pytest.importorskip("psycopg")
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: apt-get install postgresql")
+    as_user: list[str] = []
+    data = Path(tempfile.mkdtemp(prefix="icu-cohort-pg-"))
+    if os.geteuid() == 0:  # the server refuses to run as root: run it as the unprivileged 'postgres'
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run the server as")
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    pgdata = data / "pgdata"
+    subprocess.run(as_user + [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth-local=trust",
+                              "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
+                   check=True, capture_output=True, timeout=120)
+    log = data / "server.log"
+    subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-t", "60",
+                              "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        admin = psycopg.connect(host=str(data), port=port, user="postgres", dbname="postgres", autocommit=True)
+        admin.execute(f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'")
+        admin.execute(f"CREATE DATABASE {PG_DB} OWNER {PG_USER}")
+        admin.execute(f"CREATE DATABASE partial OWNER {PG_USER}")
+        admin.close()
+        yield {"port": port, "socket": str(data),
+               "uri": f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{port}/{PG_DB}",
+               "uri_no_password": f"postgresql://{PG_USER}@127.0.0.1:{port}/{PG_DB}"}
+    finally:
+        subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def load_into_postgres(uri: str, csv_root: Path, keys) -> None:
+    """mimic-code's PostgreSQL layout: schemas mimiciv_hosp/icu, lower-case column names,
+    mimic-code's types, each table loaded with COPY FROM the csv.gz."""
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for schema in sources.SCHEMAS:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for key in keys:
+            spec = table(key)
+            cols = ", ".join(f"{c.lower()} {PG_TYPES[t]}" for c, t in spec.columns)
+            conn.execute(f"CREATE TABLE {spec.qualified} ({cols})")
+            names = ", ".join(c.lower() for c in spec.column_names)
+            with conn.cursor() as cur, gzip.open(csv_root / spec.relpath, "rb") as src:
+                with cur.copy(f"COPY {spec.qualified} ({names}) FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                    while block := src.read(1 << 20):
+                        copy.write(block)
+
+
+@pytest.fixture(scope="module")
+def pg_mimic(pg_server, synthetic_csv):
+    start = time.perf_counter()
+    load_into_postgres(pg_server["uri"], synthetic_csv, pipeline.required_tables())
+    partial = pg_server["uri"].rsplit("/", 1)[0] + "/partial"
+    load_into_postgres(partial, synthetic_csv, ["hosp/patients"])
+    print(f"loaded PostgreSQL in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return pg_server
+
+
+def _snakemake(workdir: Path, *config: str, timeout: int = 400, password: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+                           str(workdir), "--cores", "2", "--config", *config], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _files_holding(root: Path, secret: str) -> list[str]:
+    needle = secret.encode()
+    return [str(p) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_postgres_through_snakemake_gives_the_csv_results_and_never_writes_the_password(
+        pg_mimic, baseline, study_dir, tmp_path):
+    work = tmp_path / "work"
+    proc = _snakemake(work, f"source={pg_mimic['uri_no_password']}", f"study_dir={study_dir}", f"studies=[{STUDY}]",
+                      password=PG_PASSWORD)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    source = sources.postgres_source(pg_mimic["uri"])
+    assert source.startswith("postgres-mimiciv-")
+    out = work / "results" / source / STUDY
+    got = pd.read_parquet(out / "cohort.parquet"), json.loads((out / "estimates.json").read_text())
+    assert_same_results(got, baseline)
+    manifest = json.loads((work / "data" / "parquet" / source / "manifest.json").read_text())
+    assert manifest["source"] == f"postgresql://127.0.0.1:{pg_mimic['port']}/{PG_DB}" and manifest["kind"] == "postgres"
+    assert {t["table"]: t["rows"] for t in manifest["tables"]}["mimiciv_hosp.patients"] == PATIENTS
+    # the password: in no file of the run (data, logs, results, report, .snakemake), nor its output
+    assert (out / "report.html").is_file()
+    assert _files_holding(work, PG_PASSWORD) == []
+    assert PG_PASSWORD not in proc.stdout + proc.stderr
+    assert _files_holding(work / "data", PG_USER) == _files_holding(work / "results", PG_USER) == []
+
+
+def test_a_password_in_the_uri_is_refused_before_anything_runs(pg_mimic, tmp_path):
+    work = tmp_path / "work"
+    proc = _snakemake(work, f"source={pg_mimic['uri']}", timeout=120)
+    assert proc.returncode != 0
+    assert "the URI holds a password; give it through the PGPASSWORD" in proc.stderr
+    assert PG_PASSWORD not in proc.stderr  # (Snakemake's own log keeps the command line: the message says so)
+    assert not (work / "data").exists() and not (work / "results").exists()
+
+
+@pytest.mark.parametrize("problem, error, words", [
+    ("unreachable", "SourceUnreachableError", "cannot be reached"),
+    ("password", "SourceAuthError", "refused the credentials"),
+    ("no_database", "SourceUnreachableError", "database does not exist"),
+    ("no_schema", "MissingSchemaError", "mimiciv_hosp, mimiciv_icu not found"),
+    ("no_table", "MissingTableError", "mimiciv_hosp.admissions"),
+])
+def test_postgres_problems_stop_the_run_before_any_job_naming_them(pg_mimic, tmp_path, problem, error, words):
+    port, base = pg_mimic["port"], f"postgresql://{PG_USER}@127.0.0.1"
+    uri = {"unreachable": f"{base}:{_free_port()}/{PG_DB}",
+           "password": f"{base}:{port}/{PG_DB}",
+           "no_database": f"{base}:{port}/nosuchdb",
+           "no_schema": f"{base}:{port}/postgres",
+           "no_table": f"{base}:{port}/partial"}[problem]
+    password = "wrong-" + PG_PASSWORD if problem == "password" else PG_PASSWORD
+    with_password = uri.replace(f"{PG_USER}@", f"{PG_USER}:{password}@")
+    with pytest.raises(getattr(sources, error), match=words) as info:
+        sources.check_postgres(with_password, pipeline.required_tables())
+    assert PG_PASSWORD not in str(info.value)
+    work = tmp_path / "work"
+    proc = _snakemake(work, f"source={uri}", timeout=120, password=password)
+    assert proc.returncode != 0
+    assert error in proc.stderr and words in proc.stderr, proc.stderr[-2000:]
+    assert PG_PASSWORD not in proc.stdout + proc.stderr
+    assert not (work / "data").exists() and not (work / "results").exists() and not (work / "logs").exists()
+    assert _files_holding(work, PG_PASSWORD) == []

@@ -63,19 +63,19 @@ try:
         SOURCE = artifacts.mimic_source(MIMIC_DIR)
     elif CFG["source"]:
         # A mimic-code PostgreSQL database: connect, check schemas, tables and columns. The
-        # password (if the URI has one) goes to the export jobs as PGPASSWORD, and the URI in
-        # Snakemake's config is replaced by its redacted form, so no file of the run holds it.
+        # password comes from PGPASSWORD or ~/.pgpass (libpq's own ways), never from the URI:
+        # Snakemake writes its command line into .snakemake/log/, and a shell keeps its history.
         SOURCE_KIND = "postgres"
-        _uri = CFG["source"]
-        _password = sources.postgres_password(_uri)
-        if _password:
-            # set for the export jobs, not read: `envvars:` (lint) is for what the user must set
-            os.environ.update({"PGPASSWORD": _password})
-        config["source"] = sources.redact(_uri)
-        sources.check_postgres(_uri, NEEDED_TABLES)
-        PG_URI = sources.without_password(_uri)
-        SOURCE = sources.postgres_source(_uri)
-        del _uri, _password
+        if sources.postgres_password(CFG["source"]):
+            raise sources.SourceError(
+                f"source {sources.redact(CFG['source'])}: the URI holds a password; give it through "
+                "the PGPASSWORD environment variable or ~/.pgpass instead (a password on the command "
+                "line is kept in your shell history and in Snakemake's log under .snakemake/log/: "
+                "consider changing it)"
+            )
+        sources.check_postgres(CFG["source"], NEEDED_TABLES)
+        PG_URI = CFG["source"]
+        SOURCE = sources.postgres_source(PG_URI)
     elif CFG["duckdb_database"]:
         # A mimic-code DuckDB database, read in place: check its tables and columns.
         SOURCE_KIND = "duckdb"

@@ -79,7 +79,7 @@ if SOURCE_KIND == "postgres":
             f"{PARQUET}/{{module}}/{{table}}.parquet",
         params:
             key=lambda w: f"{w.module}/{w.table}",
-            # host, port, dbname and options only: the password reaches the job as PGPASSWORD
+            # never holds a password (common.smk): libpq reads PGPASSWORD or ~/.pgpass
             uri=PG_URI,
             memory_limit=DUCKDB["memory_limit"],
             temp_directory=DUCKDB["temp_directory"],
@@ -100,8 +100,8 @@ if SOURCE_KIND == "postgres":
         output:
             manifest=f"{PARQUET}/manifest.json",
         params:
-            uri=config["source"],  # redacted in common.smk
-            keys=NEEDED_TABLES,
+            uri=PG_URI,
+            table_keys=NEEDED_TABLES,
         log:
             f"logs/{SOURCE}/postgres_manifest.log",
         conda:
@@ -119,7 +119,7 @@ if SOURCE_KIND == "duckdb":
         output:
             manifest=f"{PARQUET}/manifest.json",
         params:
-            keys=NEEDED_TABLES,
+            table_keys=NEEDED_TABLES,
         log:
             f"logs/{SOURCE}/duckdb_manifest.log",
         conda:

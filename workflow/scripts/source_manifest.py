@@ -11,7 +11,7 @@ from icu_cohort.pipeline import duckdb_manifest, logged, postgres_manifest
 
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     if snakemake.rule == "duckdb_manifest":  # noqa: F821
-        duckdb_manifest(snakemake.input.database, snakemake.params.keys, snakemake.output.manifest)  # noqa: F821
+        duckdb_manifest(snakemake.input.database, snakemake.params.table_keys, snakemake.output.manifest)  # noqa: F821
     else:
-        postgres_manifest(snakemake.params.uri, snakemake.params.keys, list(snakemake.input),  # noqa: F821
+        postgres_manifest(snakemake.params.uri, snakemake.params.table_keys, list(snakemake.input),  # noqa: F821
                           snakemake.output.manifest)  # noqa: F821

@@ -20,10 +20,10 @@ Both are checked before any job runs (:func:`check_postgres`, :func:`check_duckd
 an unreachable server, refused credentials, a missing file, schema, table or column each raise
 their own :class:`SourceError` subclass, naming it, and nothing is written.
 
-Credentials: :func:`redact` removes the password (and the user name) from a PostgreSQL URI;
-only redacted URIs reach the source name, logs, manifests and Snakemake's params. The password
-of a URI travels to the export jobs through the ``PGPASSWORD`` environment variable only
-(:func:`postgres_password`).
+Credentials: the workflow takes the password from ``PGPASSWORD`` or ``~/.pgpass`` (libpq's own
+ways) and refuses a URI holding one (Snakemake writes its command line into its log).
+:func:`redact` removes user and password from a URI; only redacted URIs reach the source name,
+logs, error messages and manifests.
 """
 
 from __future__ import annotations
@@ -90,13 +90,14 @@ def exclusive_source_keys(cfg: dict) -> list[str]:
     return keys
 
 
-def _check_columns(have: dict[str, dict[str, str]], keys: Iterable[str], where: str) -> None:
+def _check_columns(have: dict[str, dict[str, str]], keys: Iterable[str], where: str,
+                   schemas: set[str] | None = None) -> None:
     """``have``: ``{"mimiciv_hosp.patients": {lower-case column: column}}``. Raise the first kind
     of problem found, listing every instance of it: missing schemas, then tables, then columns.
     Column names match case-insensitively (mimic-code's builds fold PhysioNet's upper-case
     ``ORIGINALAMOUNT`` to lower case)."""
     keys = sorted(set(keys))
-    schemas_present = {name.split(".")[0] for name in have}
+    schemas_present = {name.split(".")[0] for name in have} | set(schemas or ())
     missing_schemas = sorted({table(k).schema for k in keys} - schemas_present)
     if missing_schemas:
         raise MissingSchemaError(
@@ -162,7 +163,9 @@ def check_duckdb_database(path: str | Path, table_keys: Iterable[str]) -> dict[s
     con = duckdb.connect()
     try:
         _attach(con, path)
-        _check_columns(_duckdb_columns(con), table_keys, f"duckdb_database {path}")
+        schemas = {r[0].lower() for r in con.execute(
+            f"SELECT schema_name FROM information_schema.schemata WHERE catalog_name = '{DUCKDB_ALIAS}'").fetchall()}
+        _check_columns(_duckdb_columns(con), table_keys, f"duckdb_database {path}", schemas)
         return {k: con.execute(f"SELECT count(*) FROM {DUCKDB_ALIAS}.{table(k).qualified}").fetchone()[0]
                 for k in sorted(set(table_keys))}
     finally:
@@ -249,17 +252,8 @@ def postgres_source(url: str) -> str:
 
 
 def postgres_password(url: str) -> str | None:
-    """The password written in ``url``, if any (to be passed on through ``PGPASSWORD`` only)."""
+    """The password written in ``url``, if any (the workflow refuses such a URI)."""
     return _conninfo(url).get("password")
-
-
-def without_password(url: str) -> str:
-    """``url`` with the password removed but the user and options kept: what the export jobs
-    connect with (the password comes from PGPASSWORD / ~/.pgpass)."""
-    from psycopg.conninfo import make_conninfo
-
-    info = {k: v for k, v in _conninfo(url).items() if k != "password"}
-    return make_conninfo(**info)
 
 
 def _pg_connect(url: str, timeout: int = 10):
@@ -301,7 +295,8 @@ def check_postgres(url: str, table_keys: Iterable[str]) -> None:
     """Connect, and check that every needed table exists with the catalogue's columns.
     Reads the catalogue only (no table is scanned); writes nothing."""
     with _pg_connect(url) as conn:
-        _check_columns(_pg_columns(conn), table_keys, f"source {redact(url)}")
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_catalog.pg_namespace").fetchall()}
+        _check_columns(_pg_columns(conn), table_keys, f"source {redact(url)}", schemas)
 
 
 def _session(conn) -> None:
