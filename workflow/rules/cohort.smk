@@ -46,12 +46,24 @@ else:
             cohort=f"{RESULTS_SOURCE}/{{study}}/{artifacts.COHORT.name}",
             attrition=f"{RESULTS_SOURCE}/{{study}}/{artifacts.ATTRITION.name}",
             missingness=f"{RESULTS_SOURCE}/{{study}}/{artifacts.MISSINGNESS.name}",
-            manifest=f"{PARQUET}/manifest.json",
         params:
             study=study_params,
         log:
             f"logs/{SOURCE}/import_cohort/{{study}}.log",
         threads: 1
+        conda:
+            CONDA_ENV
+        script:
+            "../scripts/import_cohort.py"
+
+    rule cohort_file_manifest:
+        """The data manifest of a cohort-file source (the file's rows, size and SHA-256)."""
+        input:
+            cohort_file=COHORT_FILE,
+        output:
+            manifest=f"{PARQUET}/manifest.json",
+        log:
+            f"logs/{SOURCE}/cohort_file_manifest.log",
         conda:
             CONDA_ENV
         script:

@@ -37,6 +37,7 @@ handling of an unsupported type) are not tested.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,11 @@ BIGQUERY_HOSP = "physionet-data.mimiciv_3_1_hosp"
 BIGQUERY_ICU = "physionet-data.mimiciv_3_1_icu"
 DERIVED_DATASET = "icu_cohort_derived"
 SQLGLOT_DIALECTS = {"bigquery": "bigquery", "duckdb": "duckdb", "postgres": "postgres"}
+
+
+# SQLGlot logs a warning for every statement it keeps as a command (our CREATE MACRO files,
+# which are inlined instead) and for star queries under CTE column lists (rewritten here).
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 class TranspileError(SqlError):
@@ -242,12 +248,17 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
 
     * window ``ORDER BY x`` (DuckDB: NULLs last; BigQuery: NULLs first, and no ``NULLS LAST``
       in a window) becomes ``ORDER BY x IS NULL, x``: the same order in both engines;
-    * ``AVG(x ORDER BY ...)`` (and SUM, MIN, MAX, COUNT) loses its ``ORDER BY``;
+    * ``AVG(x ORDER BY ...)`` (and SUM, MIN, MAX, COUNT) loses its ``ORDER BY``; an ordered
+      ``list()`` / ``string_agg()`` gets the same ``x IS NULL, x`` keys as a window;
     * a CTE's column list over ``SELECT * FROM (VALUES ...)`` (BigQuery has no CTE column
       lists) moves onto the VALUES alias, which SQLGlot writes as ``UNNEST([STRUCT(...)])``;
     * ``to_hours(n)`` (``to_minutes``, ``to_days``) becomes ``INTERVAL (n) HOUR``, and
       ``to_seconds(x)`` of a fractional number ``INTERVAL CAST(ROUND(x * 1e6) AS INT64)
       MICROSECOND`` (BigQuery intervals take integers; DuckDB keeps microseconds);
+    * PhysioNet's BigQuery tables hold times as ``DATETIME`` (no time zone), DuckDB's
+      ``TIMESTAMP``: ``date_diff('second', a, b)`` and ``date_trunc('hour', t)`` become
+      ``DATETIME_DIFF(b, a, SECOND)`` and ``DATETIME_TRUNC(t, HOUR)`` (SQLGlot writes the
+      DATE_/TIMESTAMP_ forms, which BigQuery does not take for DATETIME);
     * ``least(a, b)`` / ``greatest(a, b)`` skip NULLs in DuckDB and return NULL for any NULL
       in BigQuery: each argument becomes ``COALESCE(a, b)``, ``COALESCE(b, a)`` (NULL only
       when all are);
@@ -273,16 +284,11 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
         if spec is not None and str(spec.args.get("kind", "")).upper() == "RANGE":
             _range_in_seconds(node)
         elif isinstance(node, exp.Window) and isinstance(node.args.get("order"), exp.Order):
-            items = []
-            for o in node.args["order"].expressions:
-                if isinstance(o, exp.Ordered) and not o.args.get("desc") and not o.args.get("nulls_first"):
-                    items.append(exp.Ordered(this=exp.Is(this=o.this.copy(), expression=exp.Null()), nulls_first=True))
-                    items.append(exp.Ordered(this=o.this.copy(), nulls_first=True))
-                else:
-                    items.append(o)
-            node.args["order"].set("expressions", items)
+            node.args["order"].set("expressions", _nulls_last_portably(node.args["order"].expressions))
         if isinstance(node, ORDER_FREE_AGGREGATES) and isinstance(node.this, exp.Order):
             node.set("this", node.this.this)
+        elif isinstance(node, exp.AggFunc) and isinstance(node.this, exp.Order):  # ARRAY_AGG, STRING_AGG
+            node.this.set("expressions", _nulls_last_portably(node.this.expressions))
         if isinstance(node, exp.CTE) and node.alias_column_names:
             body = node.this
             source = body.args.get("from_") or body.args.get("from")
@@ -296,6 +302,13 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
                 inner.set("alias", exp.TableAlias(this=exp.to_identifier("v"), columns=columns))
                 source.set("this", inner)
                 node.set("alias", exp.TableAlias(this=exp.to_identifier(node.alias)))
+        if isinstance(node, exp.DateDiff) and str(node.args.get("unit").name).upper() in _SECONDS:
+            return exp.Anonymous(this="DATETIME_DIFF", expressions=[node.this.copy(), node.expression.copy(),
+                                                                   exp.Var(this=str(node.args["unit"].name).upper())])
+        if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)) and isinstance(node.args.get("unit"), (exp.Var, exp.Literal)):
+            unit = str(node.args["unit"].name).upper()
+            if unit in _SECONDS:
+                return exp.Anonymous(this="DATETIME_TRUNC", expressions=[node.this.copy(), exp.Var(this=unit)])
         if isinstance(node, (exp.Least, exp.Greatest)) and not node.args.get("_nulls_handled"):
             args = [node.this, *node.expressions]
             if len(args) > 1:
@@ -311,8 +324,10 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
             if isinstance(agg, (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)) and not isinstance(agg.this, exp.Star):
                 agg.set("this", exp.Case(ifs=[exp.If(this=cond, true=agg.this.copy())]))
                 return agg
-        if isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_full_match" and len(node.expressions) == 2:
-            text, pattern = node.expressions
+        full_match = getattr(exp, "RegexpFullMatch", ())
+        if (full_match and isinstance(node, full_match)) or (
+                isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_full_match" and len(node.expressions) == 2):
+            text, pattern = (node.this, node.expression) if not isinstance(node, exp.Anonymous) else node.expressions
             if not (isinstance(pattern, exp.Literal) and pattern.is_string):
                 raise TranspileError("regexp_full_match needs a literal pattern to be written for BigQuery")
             return exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(f"^(?:{pattern.this})$"))
@@ -336,7 +351,22 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
             node.set("this", exp.Literal.string(node.this.this.lower().replace("infinity", "inf")))
         return node
 
-    return tree.transform(repl)
+    # twice: a node a rewrite creates (COALESCE copies of GREATEST's arguments) is not revisited
+    # by the same pass; no rewrite matches its own output again
+    return tree.transform(repl).transform(repl)
+
+
+def _nulls_last_portably(items: list) -> list:
+    """``x ASC`` with DuckDB's NULLS LAST as ``x IS NULL, x`` (BigQuery's NULLS FIRST default
+    then never applies: the first key already puts NULLs last)."""
+    out = []
+    for o in items:
+        if isinstance(o, exp.Ordered) and not o.args.get("desc") and not o.args.get("nulls_first"):
+            out.append(exp.Ordered(this=exp.Is(this=o.this.copy(), expression=exp.Null()), nulls_first=True))
+            out.append(exp.Ordered(this=o.this.copy(), nulls_first=True))
+        else:
+            out.append(o)
+    return out
 
 
 def _select_unnest_to_join(node):

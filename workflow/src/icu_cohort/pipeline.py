@@ -146,11 +146,11 @@ def build_cohort(study: Study, tables_from: dict | str | Path, concepts_dir: Pat
                  row.n_excluded, row.description)
 
 
-def import_cohort(study: Study, cohort_file: Path, out_dir: Path, manifest_path: Path) -> None:
+def import_cohort(study: Study, cohort_file: Path, out_dir: Path) -> None:
     """A cohort table exported from another engine as the study's cohort stage: the same column
     selection and types as :func:`icu_cohort.cohort.build_cohort` gives, ``cohort.parquet``,
-    ``covariate_missingness.csv``, an ``attrition.csv`` of one step (the other engine's
-    attrition is not in the file) and the data manifest (the file's size and SHA-256)."""
+    ``covariate_missingness.csv`` and an ``attrition.csv`` of one step (the other engine's
+    attrition is not in the file)."""
     from icu_cohort import cohort, sources
 
     raw = sources.read_cohort_file(cohort_file).sort_values("stay_id", kind="mergesort").reset_index(drop=True)
@@ -158,12 +158,20 @@ def import_cohort(study: Study, cohort_file: Path, out_dir: Path, manifest_path:
     attrition = pd.DataFrame([{"step": 1, "description": f"cohort imported from {Path(cohort_file).name}",
                                "n_remaining": len(df), "n_excluded": 0}], columns=list(artifacts.ATTRITION.columns))
     cohort.write_cohort(df, attrition, Path(out_dir))
+    log.info("imported %d stays (%d treated) from %s", len(df), int(df["treated"].sum()), cohort_file)
+
+
+def cohort_file_manifest(cohort_file: Path, manifest_path: Path) -> dict:
+    """The data manifest of a cohort-file source: the file, its rows, size and SHA-256."""
+    from icu_cohort import sources
+
     path = Path(cohort_file).resolve()
+    rows = len(sources.read_cohort_file(path))
     manifest = {"source": str(path), "kind": "cohort_file", "mimic_version": None,
-                "tables": [{"table": "study.cohort", "file": path.name, "rows": len(df),
+                "tables": [{"table": "study.cohort", "file": path.name, "rows": rows,
                             "size_bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}]}
     artifacts.write_json(manifest, manifest_path)
-    log.info("imported %d stays (%d treated) from %s", len(df), int(df["treated"].sum()), path)
+    return manifest
 
 
 def run_analysis(study: Study, cohort_path: Path, out_dir: Path) -> dict:

@@ -410,7 +410,7 @@ def read_cohort_file(path: str | Path):
         if name.endswith(".parquet"):
             df = pd.read_parquet(path)
         elif name.endswith((".csv", ".csv.gz")):
-            df = pd.read_csv(path)
+            df = pd.read_csv(path, float_precision="round_trip")  # exact: pandas' default parser is not
         else:
             raise SourceError(f"cohort_file {path}: expected a .parquet, .csv or .csv.gz file")
     except SourceError:
