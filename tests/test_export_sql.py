@@ -67,9 +67,23 @@ def test_every_statement_parses_in_bigquery_and_reads_physionets_datasets(bigque
                  "regexp_full_match(", "TIMESTAMP_TRUNC(", "DATE_DIFF(", "FILTER(WHERE", "FILTER (WHERE",
                  "NULLS LAST)", "COUNTIF("):
         assert form.lower() not in script.lower(), form
+    # ... and DuckDB statement forms SQLGlot would pass through unchanged (its BigQuery parser
+    # is lenient): the PIVOT / UNPIVOT statements, COLUMNS(), EXCLUDE, :: casts
+    for pattern in (r"\bPIVOT\s+\w+\s+ON\b", r"\bUNPIVOT\b", r"\bCOLUMNS\(", r"\bEXCLUDE\b", r"::"):
+        assert not re.search(pattern, script, flags=re.I), pattern
+    # every function called is one SQLGlot knows in BigQuery (an unknown one parses as Anonymous)
+    unknown = {f.name for _, t in bigquery_pairs for f in sqlglot.parse_one(t, read="bigquery").find_all(sqlglot.exp.Anonymous)}
+    assert unknown == set()
     # the last statement is the cohort query the analysis imports
     st, text = bigquery_pairs[-1]
     assert st.creates is None and "icu_cohort_study.cohort" in text and "ORDER BY" in text
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in STUDY_DIR.glob("*.yaml")))
+def test_every_study_transpiles_and_parses_in_bigquery(name):
+    text = export_sql.study_sql_text(_study(name))
+    statements = [s for s in sqlglot.parse(text, read="bigquery") if s is not None]
+    assert len(statements) == text.count(";\n") > 40
 
 
 def test_the_study_needs_its_concepts_in_run_order():
@@ -123,6 +137,16 @@ def test_macros_are_inlined_with_their_arguments():
     "(TIMESTAMP '2150-01-01 00:30:00', 2), (TIMESTAMP '2150-01-01 02:00:00', 4)) t(h, u))",   # [1, 3, 4]
     "SELECT list(k ORDER BY k) AS v FROM (SELECT CAST(unnest(range(1, n + 1)) AS INTEGER) AS k "
     "FROM (VALUES (3), (0), (NULL)) t(n))",              # [1, 2, 3]: none for 0 or NULL
+    "WITH t AS (SELECT * FROM (VALUES (1, 'a', 5.0), (1, 'b', 7.0), (2, 'a', 3.0)) v(k, name, x)), "
+    "w AS (PIVOT t ON name IN ('a', 'b', 'c') USING first(x) GROUP BY k) "
+    "SELECT list([w.a, w.b, w.c] ORDER BY k) AS v FROM w",   # [[5, 7, NULL], [3, NULL, NULL]]
+    "WITH t AS (SELECT * FROM (VALUES (1, 'a'), (1, 'a'), (2, 'b')) v(k, name)), "
+    "w AS (PIVOT t ON name IN ('a', 'b') USING count(*) GROUP BY k), "
+    "x AS (SELECT k, COALESCE(COLUMNS(w.* EXCLUDE (k)), 0) + 10 FROM w) "
+    "SELECT list([x.a, x.b] ORDER BY k) AS v FROM x",   # [[12, 10], [10, 11]]
+    "WITH t AS (SELECT id, a1, a2, b1, b2 FROM (VALUES (1, 1, 2, NULL, 5), (2, 3, 4, 6, 7)) v(id, a1, a2, b1, b2)), "
+    "u AS (UNPIVOT t ON (a1, a2) AS a, (b1, b2) AS b INTO NAME n VALUE v1, v2) "
+    "SELECT list([id, v1, v2] ORDER BY id, n) AS v, list(n ORDER BY id, n) AS names FROM u",  # b of id 1 left out
 ])
 def test_each_rewrite_keeps_duckdbs_answer(duckdb_sql):
     """The expression's value in DuckDB equals the value of its BigQuery form back in DuckDB."""

@@ -269,6 +269,14 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
       ``split_part(s, d, n)`` ``COALESCE(SPLIT(s, d)[SAFE_OFFSET(n - 1)], '')`` (neither
       exists in BigQuery);
     * ``CAST('infinity' AS DOUBLE)`` is written with BigQuery's spelling ``'inf'``;
+    * DuckDB's statement ``PIVOT t ON name IN ('a', 'b') USING agg(x) GROUP BY k`` becomes
+      ``SELECT k, agg(CASE WHEN name = 'a' THEN x END) AS a, ... FROM t GROUP BY k`` (as DuckDB
+      computes it: ``agg(x) FILTER (WHERE name = 'a')``; ``first`` becomes ``ANY_VALUE``, which
+      skips the NULLs of the other names), and ``COLUMNS(t.* EXCLUDE (k))`` is expanded to one
+      expression per column of ``t``;
+    * DuckDB's ``UNPIVOT t ON (a1, a2) AS x, ... INTO NAME n VALUE v1, v2`` becomes a
+      ``UNION ALL`` of one ``SELECT`` per name (a row with any NULL value left out, as
+      DuckDB 2.x does);
     * ``SELECT ..., unnest(list) AS k FROM t`` (DuckDB's select-list unnest: one row per
       element, none for an empty or NULL list) becomes ``SELECT ..., k FROM t CROSS JOIN
       UNNEST(list) AS k``, which SQLGlot writes for BigQuery as it is (its own emulation of a
@@ -277,6 +285,9 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
       numeric key) orders by ``UNIX_SECONDS(ts)`` with the bounds in seconds.
     """
 
+    tree = tree.transform(_simple_pivot_to_select)
+    tree = tree.transform(_expand_columns)
+    tree = tree.transform(_simple_unpivot_to_union)
     tree = tree.transform(_select_unnest_to_join)
 
     def repl(node):
@@ -354,6 +365,101 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
     # twice: a node a rewrite creates (COALESCE copies of GREATEST's arguments) is not revisited
     # by the same pass; no rewrite matches its own output again
     return tree.transform(repl).transform(repl)
+
+
+def _simple_pivot_to_select(node):
+    if not (isinstance(node, exp.Pivot) and node.args.get("using") and isinstance(node.this, exp.Table)):
+        return node
+    ons, using, group = node.expressions, node.args["using"], node.args.get("group")
+    if len(ons) != 1 or not isinstance(ons[0], exp.In) or len(using) != 1 or group is None:
+        raise TranspileError("a PIVOT statement is rewritten only with one ON ... IN (...), one USING and GROUP BY")
+    name, values, agg = ons[0].this, ons[0].expressions, using[0]
+    columns = [k.copy() for k in group.expressions]
+    for value in values:
+        match = exp.EQ(this=name.copy(), expression=value.copy())
+        if isinstance(agg, exp.Count) and isinstance(agg.this, exp.Star):
+            new = exp.Count(this=exp.Case(ifs=[exp.If(this=match, true=exp.Literal.number(1))]))
+        elif isinstance(agg, (exp.First, exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)):
+            cls = exp.AnyValue if isinstance(agg, exp.First) else type(agg)
+            new = cls(this=exp.Case(ifs=[exp.If(this=match, true=agg.this.copy())]))
+        else:
+            raise TranspileError(f"PIVOT ... USING {agg.sql('duckdb')} cannot be rewritten")
+        columns.append(exp.alias_(new, exp.to_identifier(value.name)))
+    return exp.select(*columns).from_(node.this.copy()).group_by(*[k.copy() for k in group.expressions])
+
+
+def _output_names(query: exp.Expression) -> list[str]:
+    if not isinstance(query, exp.Select) or any(isinstance(e, exp.Star) for e in query.expressions):
+        raise TranspileError("COLUMNS(t.*) / UNPIVOT need t's columns spelled out in its SELECT")
+    return [e.alias_or_name for e in query.expressions]
+
+
+def _cte(node: exp.Expression, name: str) -> exp.Expression:
+    scope = node
+    while scope is not None:
+        with_ = scope.args.get("with_") or scope.args.get("with")
+        if with_:
+            for cte in with_.expressions:
+                if cte.alias == name:
+                    return cte.this
+        scope = scope.parent
+    raise TranspileError(f"COLUMNS({name}.*) / UNPIVOT {name}: {name} is not a CTE of the statement")
+
+
+def _expand_columns(node):
+    if not isinstance(node, exp.Select):
+        return node
+    out, changed = [], False
+    for projection in node.expressions:
+        found = list(projection.find_all(exp.Columns))
+        if not found:
+            out.append(projection)
+            continue
+        (columns,) = found
+        star = columns.this
+        if not (isinstance(star, exp.Column) and isinstance(star.this, exp.Star) and star.table):
+            raise TranspileError("COLUMNS() is rewritten only for COLUMNS(t.* [EXCLUDE (...)])")
+        excluded = {e.name for e in (star.this.args.get("except_") or star.this.args.get("except") or [])}
+        for name in _output_names(_cte(node, star.table)):
+            if name in excluded:
+                continue
+            copy = projection.copy()
+            (inner,) = list(copy.find_all(exp.Columns))
+            inner.replace(exp.column(name, table=star.table))
+            out.append(exp.alias_(copy.unalias() if isinstance(copy, exp.Alias) else copy, exp.to_identifier(name)))
+        changed = True
+    if changed:
+        node.set("expressions", out)
+    return node
+
+
+def _simple_unpivot_to_union(node):
+    if not (isinstance(node, exp.Pivot) and node.args.get("unpivot") and isinstance(node.this, exp.Table)):
+        return node
+    into = node.args.get("into")
+    if not isinstance(into, exp.UnpivotColumns):
+        raise TranspileError("an UNPIVOT statement is rewritten only with INTO NAME ... VALUE ...")
+    values = [v.name for v in into.expressions]
+    groups = []
+    for item in node.expressions:
+        cols = item.this.expressions if isinstance(item.this, exp.Tuple) else [item.this]
+        if not isinstance(item, exp.Alias) or len(cols) != len(values):
+            raise TranspileError("each UNPIVOT ON item must be (c1, ..., cn) AS name, with n VALUE columns")
+        groups.append((item.alias, [c.name for c in cols]))
+    unpivoted = {c for _, cols in groups for c in cols}
+    source = node.this.name
+    others = [c for c in _output_names(_cte(node, source)) if c not in unpivoted]
+    selects = []
+    for label, cols in groups:
+        projections = [exp.column(c) for c in others] + [exp.alias_(exp.Literal.string(label), into.this.name)]
+        projections += [exp.alias_(exp.column(c), v) for c, v in zip(cols, values)]
+        # DuckDB (2.x) leaves out a row when any of its value columns is NULL
+        keep = exp.and_(*[exp.Not(this=exp.Is(this=exp.column(c), expression=exp.Null())) for c in cols])
+        selects.append(exp.select(*projections).from_(exp.to_table(source)).where(keep))
+    union = selects[0]
+    for nxt in selects[1:]:
+        union = exp.union(union, nxt, distinct=False)
+    return union
 
 
 def _nulls_last_portably(items: list) -> list:
