@@ -32,5 +32,7 @@ rule analysis:
     benchmark:
         f"logs/benchmarks/{SOURCE}/analysis_{{study}}.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     script:
         "../scripts/run_analysis.py"

@@ -30,5 +30,7 @@ rule study_report:
     log:
         f"logs/{SOURCE}/report/{{study}}.log",
     threads: 1
+    conda:
+        CONDA_ENV
     script:
         "../scripts/study_report.py"

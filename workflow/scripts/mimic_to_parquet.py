@@ -1,4 +1,12 @@
 """Snakemake script: one MIMIC-IV table from CSV (gzip) to typed Parquet."""
+import sys
+from pathlib import Path as _Path
+
+try:
+    import icu_cohort  # noqa: F401
+except ImportError:  # a conda environment (workflow/envs/icu_cohort.yaml) holds the dependencies only
+    sys.path.append(str(_Path(snakemake.scriptdir).parent / "src"))  # noqa: F821
+
 from icu_cohort.pipeline import logged, mimic_to_parquet
 
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)

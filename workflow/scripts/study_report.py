@@ -1,4 +1,12 @@
 """Snakemake script: the study's self-contained HTML report."""
+import sys
+from pathlib import Path as _Path
+
+try:
+    import icu_cohort  # noqa: F401
+except ImportError:  # a conda environment (workflow/envs/icu_cohort.yaml) holds the dependencies only
+    sys.path.append(str(_Path(snakemake.scriptdir).parent / "src"))  # noqa: F821
+
 from pathlib import Path
 
 from icu_cohort.pipeline import logged, study_report

@@ -1,5 +1,13 @@
 """Snakemake script: the embedded synthetic MIMIC-IV set (``icu-cohort synth``), run by the
 interpreter running Snakemake, so no command needs to be on PATH."""
+import sys
+from pathlib import Path as _Path
+
+try:
+    import icu_cohort  # noqa: F401
+except ImportError:  # a conda environment (workflow/envs/icu_cohort.yaml) holds the dependencies only
+    sys.path.append(str(_Path(snakemake.scriptdir).parent / "src"))  # noqa: F821
+
 from icu_cohort.cli import main
 from icu_cohort.pipeline import logged
 

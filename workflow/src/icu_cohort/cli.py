@@ -7,7 +7,13 @@
 * ``icu-cohort concepts --mimic-dir DIR --out DIR``: the derived concepts of a MIMIC-IV
   download (``mimiciv_derived``, one Parquet file per table, and ``manifest.json``).
 
-Progress goes to stderr; a one-line JSON summary goes to stdout.
+* ``icu-cohort sql --dialect bigquery --study S [--out FILE]``: the study's complete SQL (the
+  concepts it needs, its study layer, the final cohort query) for another engine
+  (:mod:`icu_cohort.export_sql`); export the last query's result and run the analysis with
+  ``--config cohort_file=FILE``.
+
+Progress goes to stderr; a one-line JSON summary goes to stdout (``sql`` without ``--out``
+writes the SQL itself to stdout).
 """
 
 from __future__ import annotations
@@ -76,6 +82,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=_positive_int, default=2, help="DuckDB threads (default 2)")
     c.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
     c.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+
+    q = sub.add_parser("sql", help="write a study's complete SQL for BigQuery (or PostgreSQL, DuckDB)",
+                       description="The concepts the study needs (in run order), its study layer with its parameters "
+                                   "and the final cohort query, transpiled from our DuckDB SQL by SQLGlot. Run it in "
+                                   "order; export the last query's result and give it to the analysis with "
+                                   "snakemake --config cohort_file=FILE studies='[S]'.")
+    q.add_argument("--study", required=True, help="study name (a YAML file in --study-dir)")
+    q.add_argument("--study-dir", default="config/studies", help="folder of study files (default config/studies)")
+    q.add_argument("--dialect", default="bigquery", choices=["bigquery", "postgres", "duckdb"])
+    q.add_argument("--out", default=None, help="output file (default: stdout)")
+    q.add_argument("--hosp-dataset", default=None,
+                   help="MIMIC-IV hosp tables (BigQuery default physionet-data.mimiciv_3_1_hosp, else mimiciv_hosp)")
+    q.add_argument("--icu-dataset", default=None,
+                   help="MIMIC-IV icu tables (BigQuery default physionet-data.mimiciv_3_1_icu, else mimiciv_icu)")
+    q.add_argument("--derived-dataset", default="icu_cohort_derived",
+                   help="where our derived concepts are written (a dataset of yours; default icu_cohort_derived)")
+    q.add_argument("--study-dataset", default=None, help="where the study's tables are written (default icu_cohort_<study>)")
     return parser
 
 
@@ -120,8 +143,40 @@ def _concepts(args) -> int:
     return 0
 
 
+def _sql(args) -> int:
+    from pathlib import Path
+
+    from icu_cohort import artifacts, export_sql
+    from icu_cohort.study import load_study
+
+    study = load_study(args.study, Path(args.study_dir))
+    bigquery = args.dialect == "bigquery"
+    text = export_sql.study_sql_text(
+        study, args.dialect,
+        hosp=args.hosp_dataset or (export_sql.BIGQUERY_HOSP if bigquery else "mimiciv_hosp"),
+        icu=args.icu_dataset or (export_sql.BIGQUERY_ICU if bigquery else "mimiciv_icu"),
+        derived=args.derived_dataset, study_dataset=args.study_dataset or f"icu_cohort_{study.name}")
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    with artifacts.atomic_path(args.out) as tmp:
+        tmp.write_text(text)
+    print(json.dumps({"study": study.name, "dialect": args.dialect, "out": str(args.out),
+                      "statements": text.count(";\n")}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "sql":
+        from icu_cohort.config import ConfigError
+        from icu_cohort.sqlrun import SqlError
+
+        try:
+            return _sql(args)
+        except (ConfigError, SqlError, FileNotFoundError) as exc:
+            print(f"icu-cohort sql: error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "concepts":
         from icu_cohort.loader import MimicInputError
         from icu_cohort.sqlrun import SqlError

@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from icu_cohort import __version__, artifacts, loader
+from icu_cohort import __version__, artifacts, sources
 from icu_cohort.mimic_tables import table
 from icu_cohort.resources import sql_dir as default_sql_dir
 from icu_cohort.sqlrun import SqlError, is_query, mimic_tables_read, run_file, sql_literal, strip_comments
@@ -151,7 +151,7 @@ def build_concepts(
 
 
 def write_concepts(
-    parquet_dir: Path,
+    parquet_dir: Path | None,
     out_dir: Path,
     source: str,
     sql_dir: Path | None = None,
@@ -159,8 +159,10 @@ def write_concepts(
     memory_limit: str = "4GB",
     temp_directory: str | None = None,
     progress: Callable[[str], None] | None = None,
+    duckdb_database: Path | None = None,
 ) -> dict:
-    """Build every concept from one data source's Parquet folder into ``out_dir``.
+    """Build every concept from one data source's Parquet folder (or, with
+    ``duckdb_database``, from a mimic-code DuckDB database read in place) into ``out_dir``.
 
     Writes ``out_dir/<table>.parquet`` for each derived table and ``out_dir/manifest.json``
     (source, versions, the run list's and each SQL file's SHA-256, rows and seconds per
@@ -171,8 +173,9 @@ def write_concepts(
     out_dir = Path(out_dir)
     start = time.perf_counter()
     with artifacts.atomic_dir(out_dir) as tmp:
-        con = loader.connect(Path(parquet_dir), threads, memory_limit, temp_directory,
-                             table_keys=required_tables(sql_dir))
+        tables_from = ({"duckdb_database": str(duckdb_database)} if duckdb_database is not None
+                       else {"parquet_dir": str(parquet_dir)})
+        con = sources.connect(tables_from, required_tables(sql_dir), threads, memory_limit, temp_directory)
         try:
             records = build_concepts(con, sql_dir, tmp, progress)
             for rec in records:

@@ -20,6 +20,7 @@ message naming the file and the key (``duckdb.threads: 'two' is not of type 'int
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,54 @@ def deep_merge(base: dict, extra: dict) -> dict:
         else:
             merged[key] = value
     return merged
+
+
+# --------------------------------------------------------------------------------------------
+# config/README.md: the keys of config.schema.yaml as a Markdown table
+# --------------------------------------------------------------------------------------------
+
+#: The generated part of config/README.md lies between these two lines.
+REFERENCE_BEGIN = "<!-- BEGIN config keys: generated from workflow/schemas/config.schema.yaml -->"
+REFERENCE_END = "<!-- END config keys -->"
+
+
+def _type_text(sub: dict) -> str:
+    kind = sub.get("type", "object" if "properties" in sub else "")
+    kinds = kind if isinstance(kind, list) else [kind]
+    text = " or ".join(str(k) for k in kinds if k)
+    if sub.get("type") == "array" and isinstance(sub.get("items"), dict) and sub["items"].get("type"):
+        text += f" of {sub['items']['type']}"
+    if "enum" in sub:
+        text += " (one of " + ", ".join(f"`{v}`" for v in sub["enum"]) + ")"
+    return text
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join(str(text or "").split()).replace("|", "\\|")
+
+
+def config_reference(schema: dict | None = None) -> str:
+    """Every key of the run configuration (``config.schema.yaml``), nested keys dotted, as
+    Markdown table rows: key, type, default, description. ``config/README.md`` holds this
+    text between :data:`REFERENCE_BEGIN` and :data:`REFERENCE_END` (a test compares them)."""
+    schema = schema if schema is not None else load_schema("config.schema.yaml")
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+
+    def walk(props: dict, prefix: str) -> None:
+        for key, sub in props.items():
+            name = f"{prefix}{key}"
+            default = sub.get("default", "")
+            shown = "" if isinstance(default, dict) else f"`{json.dumps(default)}`"
+            rows.append(f"| `{name}` | {_type_text(sub)} | {shown} | {_one_line(sub.get('description'))} |")
+            if isinstance(sub.get("properties"), dict):
+                walk(sub["properties"], f"{name}.")
+
+    walk(schema.get("properties") or {}, "")
+    return "\n".join([REFERENCE_BEGIN, *rows, REFERENCE_END]) + "\n"
+
+
+def write_config_reference(readme: Path) -> None:
+    """Replace the generated part of ``readme`` (config/README.md) with :func:`config_reference`."""
+    text = Path(readme).read_text()
+    start, end = text.index(REFERENCE_BEGIN), text.index(REFERENCE_END) + len(REFERENCE_END) + 1
+    Path(readme).write_text(text[:start] + config_reference() + text[end:])

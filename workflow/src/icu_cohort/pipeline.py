@@ -9,6 +9,7 @@ Snakemake.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -76,29 +77,101 @@ def mimic_to_parquet(csv: Path | None, key: str, parquet: Path, threads: int, me
     return rows
 
 
-def concepts(parquet_dir: Path, out_dir: Path, source: str, duckdb_cfg: dict) -> dict:
-    """Build every derived concept of one data source into ``out_dir`` (with its manifest)."""
+def postgres_to_parquet(uri: str, key: str, parquet: Path, threads: int, memory_limit: str,
+                        temp_directory: str | None) -> int:
+    """Export one table from a PostgreSQL source to typed Parquet (``uri`` without password)."""
+    from icu_cohort import sources
+
+    start = time.perf_counter()
+    rows = sources.export_postgres_table(uri, key, Path(parquet), threads, memory_limit, temp_directory)
+    log.info("%s: %d rows from %s to %s in %.1f s", table(key).qualified, rows, sources.redact(uri), parquet,
+             time.perf_counter() - start)
+    return rows
+
+
+def postgres_manifest(uri: str, keys: list[str], parquet_files: list[str], manifest_path: Path) -> dict:
+    """The data manifest of a PostgreSQL source, with each exported table's rows."""
+    import pyarrow.parquet as pq
+
+    from icu_cohort import sources
+
+    by_key = {}
+    for key in keys:
+        path = loader.parquet_path(Path(parquet_files[0]).parents[1], key)
+        by_key[key] = pq.ParquetFile(path).metadata.num_rows
+    manifest = sources.postgres_manifest(sources.redact(uri), by_key)
+    artifacts.write_json(manifest, manifest_path)
+    return manifest
+
+
+def duckdb_manifest(database: Path, keys: list[str], manifest_path: Path) -> dict:
+    """The data manifest of a mimic-code DuckDB database source (checked again, rows counted)."""
+    from icu_cohort import sources
+
+    manifest = sources.duckdb_manifest(database, sources.check_duckdb_database(database, keys))
+    artifacts.write_json(manifest, manifest_path)
+    return manifest
+
+
+def concepts(tables_from: dict, out_dir: Path, source: str, duckdb_cfg: dict) -> dict:
+    """Build every derived concept of one data source into ``out_dir`` (with its manifest).
+
+    ``tables_from``: ``{"parquet_dir": DIR}`` or ``{"duckdb_database": FILE}``
+    (:func:`icu_cohort.sources.connect`)."""
     from icu_cohort.concepts import write_concepts
 
-    return write_concepts(Path(parquet_dir), Path(out_dir), source, threads=duckdb_cfg["threads"],
+    return write_concepts(tables_from.get("parquet_dir"), Path(out_dir), source, threads=duckdb_cfg["threads"],
                           memory_limit=duckdb_cfg["memory_limit"],
-                          temp_directory=duckdb_cfg.get("temp_directory"), progress=log.info)
+                          temp_directory=duckdb_cfg.get("temp_directory"), progress=log.info,
+                          duckdb_database=tables_from.get("duckdb_database"))
 
 
-def build_cohort(study: Study, parquet_dir: Path, concepts_dir: Path, out_dir: Path, duckdb_cfg: dict) -> None:
+def build_cohort(study: Study, tables_from: dict | str | Path, concepts_dir: Path, out_dir: Path,
+                 duckdb_cfg: dict) -> None:
     """The study layer over the concepts: write cohort.parquet, attrition.csv and
-    covariate_missingness.csv."""
-    from icu_cohort import cohort
+    covariate_missingness.csv. ``tables_from``: a Parquet folder, or a mapping as for
+    :func:`icu_cohort.sources.connect`."""
+    from icu_cohort import cohort, sources
     from icu_cohort.concepts import attach_concepts
 
-    con = loader.connect(Path(parquet_dir), duckdb_cfg["threads"], duckdb_cfg["memory_limit"],
-                         duckdb_cfg.get("temp_directory"), table_keys=cohort.required_tables())
+    if not isinstance(tables_from, dict):
+        tables_from = {"parquet_dir": str(tables_from)}
+    con = sources.connect(tables_from, cohort.required_tables(), duckdb_cfg["threads"], duckdb_cfg["memory_limit"],
+                          duckdb_cfg.get("temp_directory"))
     attach_concepts(con, Path(concepts_dir), cohort.required_concepts())
     cohort_df, attrition = cohort.build_cohort(con, study)
     cohort.write_cohort(cohort_df, attrition, Path(out_dir))
     for row in attrition.itertuples(index=False):
         log.info("attrition step %s: %s remaining, %s excluded (%s)", row.step, row.n_remaining,
                  row.n_excluded, row.description)
+
+
+def import_cohort(study: Study, cohort_file: Path, out_dir: Path) -> None:
+    """A cohort table exported from another engine as the study's cohort stage: the same column
+    selection and types as :func:`icu_cohort.cohort.build_cohort` gives, ``cohort.parquet``,
+    ``covariate_missingness.csv`` and an ``attrition.csv`` of one step (the other engine's
+    attrition is not in the file)."""
+    from icu_cohort import cohort, sources
+
+    raw = sources.read_cohort_file(cohort_file).sort_values("stay_id", kind="mergesort").reset_index(drop=True)
+    df = cohort._select_columns(raw, study)
+    attrition = pd.DataFrame([{"step": 1, "description": f"cohort imported from {Path(cohort_file).name}",
+                               "n_remaining": len(df), "n_excluded": 0}], columns=list(artifacts.ATTRITION.columns))
+    cohort.write_cohort(df, attrition, Path(out_dir))
+    log.info("imported %d stays (%d treated) from %s", len(df), int(df["treated"].sum()), cohort_file)
+
+
+def cohort_file_manifest(cohort_file: Path, manifest_path: Path) -> dict:
+    """The data manifest of a cohort-file source: the file, its rows, size and SHA-256."""
+    from icu_cohort import sources
+
+    path = Path(cohort_file).resolve()
+    rows = len(sources.read_cohort_file(path))
+    manifest = {"source": str(path), "kind": "cohort_file", "mimic_version": None,
+                "tables": [{"table": "study.cohort", "file": path.name, "rows": rows,
+                            "size_bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}]}
+    artifacts.write_json(manifest, manifest_path)
+    return manifest
 
 
 def run_analysis(study: Study, cohort_path: Path, out_dir: Path) -> dict:

@@ -1,0 +1,360 @@
+"""The data sources besides a csv.gz folder: a mimic-code DuckDB database read in place and a
+mimic-code PostgreSQL database exported to Parquet. Each runs the default study and must give
+exactly the cohort and the estimates of the csv.gz run on the same (synthetic) data; bad input
+stops at the check with a named error; the password never reaches a file the run writes.
+
+The PostgreSQL tests start a real server (Debian's ``postgresql`` package: ``initdb`` and
+``pg_ctl`` as an unprivileged user, on a temporary data directory and a free local port) and
+skip, saying why, when the binaries are absent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from icu_cohort import concepts, loader, pipeline, sources
+from icu_cohort.mimic_tables import TABLES, table
+from icu_cohort.study import load_study
+
+REPO = Path(__file__).resolve().parents[1]
+#: The default study with no caliper, so that matching succeeds on a small synthetic set.
+STUDY = "sae_small"
+SMALL_STUDY = """extends: sae_mgso4
+name: sae_small
+title: sae_mgso4 without a caliper, for a small test set
+question: as sae_mgso4
+analysis: {matching: {caliper_sd: null}}
+"""
+DUCKDB_CFG = {"threads": 2, "memory_limit": "2GB"}
+PATIENTS, SEED = 400, 11
+
+#: mimic-code's column types (buildmimic/postgres/create.sql) for the catalogue's types; the test
+#: databases use these, so the views' casts to the catalogue's types are exercised.
+MIMIC_CODE_TYPES = {"INTEGER": "INTEGER", "BIGINT": "BIGINT", "SMALLINT": "SMALLINT", "TIMESTAMP": "TIMESTAMP(0)",
+                    "DATE": "DATE", "DOUBLE": "DOUBLE PRECISION", "VARCHAR": "VARCHAR(255)"}
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("studies")
+    for path in (REPO / "config" / "studies").glob("*.yaml"):
+        shutil.copy(path, folder / path.name)
+    (folder / f"{STUDY}.yaml").write_text(SMALL_STUDY)
+    return folder
+
+
+_STUDY_DIR: list[Path] = []
+
+
+def _study():
+    return load_study(STUDY, _STUDY_DIR[0])
+
+
+def run_study(tables_from: dict, work: Path) -> tuple[pd.DataFrame, dict]:
+    """Concepts, cohort and analysis of the default study through the pipeline functions."""
+    cdir, out = work / "concepts", work / "results"
+    pipeline.concepts(tables_from, cdir, "test", DUCKDB_CFG)
+    pipeline.build_cohort(_study(), tables_from, cdir, out, DUCKDB_CFG)
+    estimates = pipeline.run_analysis(_study(), out / "cohort.parquet", out)
+    return pd.read_parquet(out / "cohort.parquet"), json.loads((out / "estimates.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def synthetic_csv(tmp_path_factory, study_dir) -> Path:
+    from icu_cohort.synth import generate
+
+    _STUDY_DIR[:] = [study_dir]
+    root = tmp_path_factory.mktemp("csv") / "mimic"
+    generate(root, PATIENTS, SEED, progress=None, threads=2, treated_share=0.6)
+    return root
+
+
+@pytest.fixture(scope="module")
+def baseline(synthetic_csv, tmp_path_factory):
+    """The csv.gz run: convert, concepts, cohort, analysis."""
+    work = tmp_path_factory.mktemp("baseline")
+    loader.convert_tables(synthetic_csv, work / "parquet", pipeline.required_tables(), threads=2, memory_limit="2GB")
+    return run_study({"parquet_dir": str(work / "parquet")}, work)
+
+
+def assert_same_results(got: tuple[pd.DataFrame, dict], want: tuple[pd.DataFrame, dict]) -> None:
+    cohort, estimates = got
+    base_cohort, base_estimates = want
+    assert len(base_cohort) > 20 and base_cohort["treated"].nunique() == 2  # a real comparison
+    pd.testing.assert_frame_equal(cohort, base_cohort, check_exact=True)
+    assert estimates == base_estimates
+
+
+# --------------------------------------------------------------------------------------------
+# A mimic-code DuckDB database
+# --------------------------------------------------------------------------------------------
+
+
+def build_duckdb_database(csv_root: Path, path: Path, skip: tuple[str, ...] = (), drop_column: tuple | None = None) -> Path:
+    """A DuckDB database laid out as mimic-code's DuckDB build: schemas mimiciv_hosp/icu, one
+    table per file with mimic-code's types, an extra column in one table (as newer releases)."""
+    con = duckdb.connect(str(path))
+    for schema in sources.SCHEMAS:
+        con.execute(f"CREATE SCHEMA {schema}")
+    for key, spec in TABLES.items():
+        if key in skip:
+            continue
+        src = csv_root / spec.relpath
+        text_cols = ", ".join(f"'{c}': 'VARCHAR'" for c in loader.read_header(src))
+        cols = [(c, t) for c, t in spec.columns if not (drop_column and (key, c) == drop_column)]
+        select = ", ".join(f'CAST("{c}" AS {MIMIC_CODE_TYPES[t]}) AS "{c}"' for c, t in reversed(cols))
+        con.execute(f"CREATE TABLE {spec.qualified} AS SELECT {select}, 'x' AS extra_v31_column "
+                    f"FROM read_csv('{src}', header = true, columns = {{{text_cols}}})")
+    con.close()
+    return path
+
+
+def test_duckdb_database_gives_the_csv_results(synthetic_csv, baseline, tmp_path):
+    db = build_duckdb_database(synthetic_csv, tmp_path / "mimic4.db")
+    keys = pipeline.required_tables()
+    rows = sources.check_duckdb_database(db, keys)
+    assert rows["hosp/patients"] == PATIENTS
+    before = db.stat().st_mtime_ns, db.stat().st_size
+    assert_same_results(run_study({"duckdb_database": str(db)}, tmp_path / "work"), baseline)
+    assert (db.stat().st_mtime_ns, db.stat().st_size) == before  # read in place, read-only
+
+
+def test_duckdb_views_have_the_catalogue_types(synthetic_csv, tmp_path):
+    db = build_duckdb_database(synthetic_csv, tmp_path / "mimic4.db")
+    con = sources.connect({"duckdb_database": str(db)}, ["icu/chartevents", "hosp/patients"])
+    described = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                 "WHERE table_catalog = 'memory' AND table_schema = 'mimiciv_icu' AND table_name = 'chartevents'").fetchall())
+    assert list(described) == table("icu/chartevents").column_names  # catalogue order, no extra column
+    assert described == dict(table("icu/chartevents").columns)
+
+
+@pytest.mark.parametrize("problem, error, words", [
+    ("no_file", sources.SourceUnreachableError, "file not found"),
+    ("not_duckdb", sources.SourceUnreachableError, "cannot be opened"),
+    ("no_schema", sources.MissingSchemaError, "mimiciv_icu"),
+    ("no_table", sources.MissingTableError, "mimiciv_hosp.labevents"),
+    ("no_column", sources.MissingColumnError, "mimiciv_icu.icustays lacks column(s) los"),
+])
+def test_duckdb_database_check_names_the_problem(synthetic_csv, tmp_path, problem, error, words):
+    db = tmp_path / "mimic4.db"
+    if problem == "not_duckdb":
+        db.write_text("not a database\n")
+    elif problem == "no_schema":
+        build_duckdb_database(synthetic_csv, db, skip=tuple(k for k in TABLES if k.startswith("icu/")))
+        con = duckdb.connect(str(db))
+        con.execute("DROP SCHEMA mimiciv_icu")
+        con.close()
+    elif problem == "no_table":
+        build_duckdb_database(synthetic_csv, db, skip=("hosp/labevents",))
+    elif problem == "no_column":
+        build_duckdb_database(synthetic_csv, db, drop_column=("icu/icustays", "los"))
+    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
+        sources.check_duckdb_database(db, pipeline.required_tables())
+
+
+def test_duckdb_database_through_snakemake_stops_before_any_job_on_a_missing_table(synthetic_csv, tmp_path):
+    db = build_duckdb_database(synthetic_csv, tmp_path / "mimic4.db", skip=("hosp/labevents",))
+    work = tmp_path / "work"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
+                           "--cores", "1", "--config", f"duckdb_database={db}"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0
+    assert "MissingTableError" in proc.stderr and "mimiciv_hosp.labevents" in proc.stderr
+    assert not (work / "data").exists() and not (work / "results").exists()
+
+
+def test_two_data_sources_at_once_is_a_configuration_error(tmp_path):
+    with pytest.raises(sources.SourceError, match="at most one data source; the configuration sets mimic_dir, duckdb_database"):
+        sources.exclusive_source_keys({"mimic_dir": "x", "duckdb_database": "y", "source": None})
+
+
+def test_source_names_identify_the_database_not_the_credentials():
+    a = sources.postgres_source("postgresql://alice:secret1@db.example:5432/mimiciv")
+    b = sources.postgres_source("postgresql://bob:other@db.example:5432/mimiciv")
+    c = sources.postgres_source("postgresql://alice:secret1@db.example:5433/mimiciv")
+    assert a == b != c and a.startswith("postgres-mimiciv-") and "secret" not in a and "alice" not in a
+    assert sources.redact("postgresql://alice:secret1@db.example:5432/mimiciv?sslmode=require&password=x") \
+        == "postgresql://db.example:5432/mimiciv"
+    assert sources.postgres_password("postgresql://alice:secret1@db.example/mimiciv") == "secret1"
+    assert sources.duckdb_source("/data/mimic4.db").startswith("duckdb-mimic4-")
+
+
+# --------------------------------------------------------------------------------------------
+# A mimic-code PostgreSQL database on a real local server
+# --------------------------------------------------------------------------------------------
+
+PG_USER, PG_PASSWORD, PG_DB = "mimic_reader", "Pw-7f3k9-not-in-any-file", "mimiciv"
+PG_TYPES = {"INTEGER": "INTEGER", "BIGINT": "BIGINT", "SMALLINT": "SMALLINT", "TIMESTAMP": "TIMESTAMP(0)",
+            "DATE": "DATE", "DOUBLE": "DOUBLE PRECISION", "VARCHAR": "TEXT"}
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    """A PostgreSQL server of our own: initdb on a temporary folder, pg_ctl on a free port of
+    127.0.0.1 (password authentication over TCP), stopped at the end."""
+    import tempfile
+
+    psycopg = pytest.importorskip("psycopg")
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed: apt-get install postgresql")
+    as_user: list[str] = []
+    data = Path(tempfile.mkdtemp(prefix="icu-cohort-pg-"))
+    if os.geteuid() == 0:  # the server refuses to run as root: run it as the unprivileged 'postgres'
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and no 'postgres' user to run the server as")
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    pgdata = data / "pgdata"
+    subprocess.run(as_user + [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth-local=trust",
+                              "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
+                   check=True, capture_output=True, timeout=120)
+    log = data / "server.log"
+    subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-w", "-t", "60",
+                              "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        admin = psycopg.connect(host=str(data), port=port, user="postgres", dbname="postgres", autocommit=True)
+        admin.execute(f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'")
+        admin.execute(f"CREATE DATABASE {PG_DB} OWNER {PG_USER}")
+        admin.execute(f"CREATE DATABASE partial OWNER {PG_USER}")
+        admin.close()
+        yield {"port": port, "socket": str(data),
+               "uri": f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{port}/{PG_DB}",
+               "uri_no_password": f"postgresql://{PG_USER}@127.0.0.1:{port}/{PG_DB}"}
+    finally:
+        subprocess.run(as_user + [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def load_into_postgres(uri: str, csv_root: Path, keys) -> None:
+    """mimic-code's PostgreSQL layout: schemas mimiciv_hosp/icu, lower-case column names,
+    mimic-code's types, each table loaded with COPY FROM the csv.gz."""
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for schema in sources.SCHEMAS:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for key in keys:
+            spec = table(key)
+            cols = ", ".join(f"{c.lower()} {PG_TYPES[t]}" for c, t in spec.columns)
+            conn.execute(f"CREATE TABLE {spec.qualified} ({cols})")
+            names = ", ".join(c.lower() for c in spec.column_names)
+            with conn.cursor() as cur, gzip.open(csv_root / spec.relpath, "rb") as src:
+                with cur.copy(f"COPY {spec.qualified} ({names}) FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                    while block := src.read(1 << 20):
+                        copy.write(block)
+
+
+@pytest.fixture(scope="module")
+def pg_mimic(pg_server, synthetic_csv):
+    start = time.perf_counter()
+    load_into_postgres(pg_server["uri"], synthetic_csv, pipeline.required_tables())
+    partial = pg_server["uri"].rsplit("/", 1)[0] + "/partial"
+    load_into_postgres(partial, synthetic_csv, ["hosp/patients"])
+    print(f"loaded PostgreSQL in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return pg_server
+
+
+def _snakemake(workdir: Path, *config: str, timeout: int = 400, password: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+                           str(workdir), "--cores", "2", "--config", *config], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _files_holding(root: Path, secret: str) -> list[str]:
+    needle = secret.encode()
+    return [str(p) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_postgres_through_snakemake_gives_the_csv_results_and_never_writes_the_password(
+        pg_mimic, baseline, study_dir, tmp_path):
+    work = tmp_path / "work"
+    proc = _snakemake(work, f"source={pg_mimic['uri_no_password']}", f"study_dir={study_dir}", f"studies=[{STUDY}]",
+                      password=PG_PASSWORD)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    source = sources.postgres_source(pg_mimic["uri"])
+    assert source.startswith("postgres-mimiciv-")
+    out = work / "results" / source / STUDY
+    got = pd.read_parquet(out / "cohort.parquet"), json.loads((out / "estimates.json").read_text())
+    assert_same_results(got, baseline)
+    manifest = json.loads((work / "data" / "parquet" / source / "manifest.json").read_text())
+    assert manifest["source"] == f"postgresql://127.0.0.1:{pg_mimic['port']}/{PG_DB}" and manifest["kind"] == "postgres"
+    assert {t["table"]: t["rows"] for t in manifest["tables"]}["mimiciv_hosp.patients"] == PATIENTS
+    # the password: in no file of the run (data, logs, results, report, .snakemake), nor its output
+    assert (out / "report.html").is_file()
+    assert _files_holding(work, PG_PASSWORD) == []
+    assert PG_PASSWORD not in proc.stdout + proc.stderr
+    assert _files_holding(work / "data", PG_USER) == _files_holding(work / "results", PG_USER) == []
+
+
+def test_a_password_in_the_uri_is_refused_before_anything_runs(pg_mimic, tmp_path):
+    work = tmp_path / "work"
+    proc = _snakemake(work, f"source={pg_mimic['uri']}", timeout=120)
+    assert proc.returncode != 0
+    assert "the URI holds a password; give it through the PGPASSWORD" in proc.stderr
+    assert PG_PASSWORD not in proc.stderr  # (Snakemake's own log keeps the command line: the message says so)
+    assert not (work / "data").exists() and not (work / "results").exists()
+
+
+@pytest.mark.parametrize("problem, error, words", [
+    ("unreachable", "SourceUnreachableError", "cannot be reached"),
+    ("password", "SourceAuthError", "refused the credentials"),
+    ("no_database", "SourceUnreachableError", "database does not exist"),
+    ("no_schema", "MissingSchemaError", "mimiciv_hosp, mimiciv_icu not found"),
+    ("no_table", "MissingTableError", "mimiciv_hosp.admissions"),
+])
+def test_postgres_problems_stop_the_run_before_any_job_naming_them(pg_mimic, tmp_path, problem, error, words):
+    port, base = pg_mimic["port"], f"postgresql://{PG_USER}@127.0.0.1"
+    uri = {"unreachable": f"{base}:{_free_port()}/{PG_DB}",
+           "password": f"{base}:{port}/{PG_DB}",
+           "no_database": f"{base}:{port}/nosuchdb",
+           "no_schema": f"{base}:{port}/postgres",
+           "no_table": f"{base}:{port}/partial"}[problem]
+    password = "wrong-" + PG_PASSWORD if problem == "password" else PG_PASSWORD
+    with_password = uri.replace(f"{PG_USER}@", f"{PG_USER}:{password}@")
+    with pytest.raises(getattr(sources, error), match=words) as info:
+        sources.check_postgres(with_password, pipeline.required_tables())
+    assert PG_PASSWORD not in str(info.value)
+    work = tmp_path / "work"
+    proc = _snakemake(work, f"source={uri}", timeout=120, password=password)
+    assert proc.returncode != 0
+    assert error in proc.stderr and words in proc.stderr, proc.stderr[-2000:]
+    assert PG_PASSWORD not in proc.stdout + proc.stderr
+    assert not (work / "data").exists() and not (work / "results").exists() and not (work / "logs").exists()
+    assert _files_holding(work, PG_PASSWORD) == []

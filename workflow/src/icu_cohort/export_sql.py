@@ -1,0 +1,564 @@
+"""A study's complete SQL for another engine (BigQuery), transpiled from our DuckDB SQL by SQLGlot.
+
+``icu-cohort sql --dialect bigquery --study S`` writes, in run order:
+
+1. the concepts the study needs (the closure of its ``mimiciv_derived.*`` references over
+   ``sql/concepts.txt``), each as ``CREATE OR REPLACE TABLE <derived dataset>.<name>``;
+2. the study layer with the study's parameters rendered (:func:`icu_cohort.cohort.sql_params`),
+   its criteria as ``final_stay`` (:func:`icu_cohort.cohort.final_stay_sql`) and ``cohort``, in
+   the study dataset;
+3. the final query, ``SELECT * FROM <study dataset>.cohort ORDER BY stay_id``: export its result
+   (Parquet or CSV) and give it to the analysis stage with ``--config cohort_file=FILE``.
+
+Datasets. MIMIC-IV is read from PhysioNet's BigQuery datasets (``physionet-data.mimiciv_3_1_hosp``
+and ``..._icu``). Our derived tables are written to a dataset of the user's
+(``--derived-dataset``), not read from ``physionet-data.mimiciv_3_1_derived``: ours follow
+mimic-code but differ in places (``sofa`` over every ICU hour, ``sepsis3``'s tie-breaking,
+extra concepts such as ``cam_icu``), and the cohort must be the one the DuckDB pipeline gives.
+The study's own tables go to ``--study-dataset``; ``stage.x`` becomes ``<derived>.stage_x``.
+
+What needed care (DuckDB features with no direct BigQuery form):
+
+* **Macros** (``CREATE MACRO``): BigQuery has none. The scalar SOFA macros of
+  ``sql/score/sofa_organ_scores.sql`` are inlined at each call with their arguments
+  substituted; the table macro ``sepsis3_rule`` of ``sql/sepsis/sepsis3_rule.sql`` becomes a
+  subquery in the ``FROM`` clause that called it. :func:`expand_macros`.
+* Everything else (``PIVOT``, ``unnest(range())``, ``to_seconds`` intervals, ``epoch``, date
+  arithmetic, ``NULLS LAST`` defaults, ``QUALIFY``...) is SQLGlot's own transpilation; a
+  statement SQLGlot cannot write for the target dialect is reported by
+  :class:`TranspileError` naming the source file, never written half-translated.
+
+The tests (``tests/test_export_sql.py``) check that every statement parses in SQLGlot's
+BigQuery dialect and that the BigQuery text, transpiled back to DuckDB, gives exactly the
+cohort of :func:`icu_cohort.cohort.build_cohort` on a synthetic set. BigQuery itself cannot be
+reached from the test machine: semantic differences that only BigQuery shows (such as its
+handling of an unsupported type) are not tested.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel
+
+from icu_cohort import cohort, concepts
+from icu_cohort.resources import sql_dir as default_sql_dir
+from icu_cohort.sqlrun import SqlError, is_query, render_sql, strip_comments
+from icu_cohort.study import Study
+
+#: PhysioNet's BigQuery datasets of MIMIC-IV 3.1 (project physionet-data).
+BIGQUERY_HOSP = "physionet-data.mimiciv_3_1_hosp"
+BIGQUERY_ICU = "physionet-data.mimiciv_3_1_icu"
+DERIVED_DATASET = "icu_cohort_derived"
+SQLGLOT_DIALECTS = {"bigquery": "bigquery", "duckdb": "duckdb", "postgres": "postgres"}
+
+
+# SQLGlot logs a warning for every statement it keeps as a command (our CREATE MACRO files,
+# which are inlined instead) and for star queries under CTE column lists (rewritten here).
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+class TranspileError(SqlError):
+    """A statement cannot be written for the target dialect; names the SQL file."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a study's SQL: where it comes from and what it creates."""
+
+    source: str  # the SQL file (relative to sql/) or "(criteria)" / "(final query)"
+    creates: str | None  # "mimiciv_derived.age", "study.cohort", None for the final query
+    sql: exp.Expression  # DuckDB dialect, macros expanded, original names
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    params: tuple[str, ...]
+    body: exp.Expression  # an expression (scalar macro) or a query (table macro)
+    is_table: bool
+
+
+_MACRO = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(\w+)\s*\(([^)]*)\)\s+AS\s+(TABLE\s+)?(.*?)(?:;|\Z)",
+                    re.IGNORECASE | re.DOTALL)
+_CREATES = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(\w+\.\w+)", re.IGNORECASE)
+_REFS = re.compile(r"\b(mimiciv_derived|stage)\.(\w+)", re.IGNORECASE)
+
+
+def read_macros(text: str) -> dict[str, Macro]:
+    """The ``CREATE MACRO`` definitions in a SQL file's text."""
+    out = {}
+    for name, params, table_kw, body in _MACRO.findall(strip_comments(text)):
+        names = tuple(p.strip().lower() for p in params.split(",") if p.strip())
+        if table_kw:
+            parsed = sqlglot.parse_one(body, read="duckdb")
+        else:
+            parsed = sqlglot.parse_one(f"SELECT {body}", read="duckdb").expressions[0]
+        out[name.lower()] = Macro(name.lower(), names, parsed, bool(table_kw))
+    return out
+
+
+def _substitute(macro: Macro, args: list[exp.Expression]) -> exp.Expression:
+    if len(args) != len(macro.params):
+        raise TranspileError(f"macro {macro.name} takes {len(macro.params)} arguments, got {len(args)}")
+    values = dict(zip(macro.params, args))
+
+    def repl(node):
+        if isinstance(node, exp.Column) and not node.table and node.name.lower() in values:
+            return exp.Paren(this=values[node.name.lower()].copy())
+        return node
+
+    return macro.body.copy().transform(repl)
+
+
+def expand_macros(tree: exp.Expression, macros: dict[str, Macro]) -> exp.Expression:
+    """``tree`` with every call of a scalar macro replaced by its body (arguments substituted)
+    and every table macro in a ``FROM``/``JOIN`` replaced by a subquery of its body."""
+
+    def repl(node):
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
+            macro = macros.get(node.this.name.lower())
+            if macro and macro.is_table:
+                alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(macro.name))
+                return exp.Subquery(this=expand_macros(_substitute(macro, node.this.expressions), macros),
+                                    alias=alias.copy())
+        if isinstance(node, exp.Anonymous):
+            macro = macros.get(node.name.lower())
+            if macro and not macro.is_table:
+                return exp.Paren(this=expand_macros(_substitute(macro, node.expressions), macros))
+        return node
+
+    return tree.transform(repl)
+
+
+def _creates(sql_dir: Path) -> dict[str, str]:
+    """``{"mimiciv_derived.age": "demographics/age.sql", "stage.chartevents": ...}``."""
+    out = {}
+    for f in concepts.concept_files(sql_dir):
+        if f.table:
+            out[f.qualified] = f.path
+        for name in _CREATES.findall(strip_comments((sql_dir / f.path).read_text())):
+            out.setdefault(name.lower(), f.path)
+    return out
+
+
+def needed_concept_files(sql_dir: Path | None = None) -> list[str]:
+    """The concept files the study layer needs, directly or through other concepts, in run order
+    (macro files included where a needed file calls one of their macros)."""
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    creates = _creates(sql_dir)
+    macro_files = {}
+    for f in concepts.concept_files(sql_dir):
+        for name in read_macros((sql_dir / f.path).read_text()):
+            macro_files[name] = f.path
+
+    def deps(text: str) -> set[str]:
+        text = strip_comments(text)
+        found = {creates[f"{s.lower()}.{t.lower()}"] for s, t in _REFS.findall(text)
+                 if f"{s.lower()}.{t.lower()}" in creates}
+        found |= {path for name, path in macro_files.items() if re.search(rf"\b{name}\s*\(", text, re.IGNORECASE)}
+        return found
+
+    todo = set()
+    for path in cohort.STUDY_FILES:
+        todo |= deps((sql_dir / path).read_text())
+    needed: set[str] = set()
+    while todo:
+        path = todo.pop()
+        if path in needed:
+            continue
+        needed.add(path)
+        todo |= deps((sql_dir / path).read_text()) - needed
+    return [f.path for f in concepts.concept_files(sql_dir) if f.path in needed]
+
+
+def study_statements(study: Study, sql_dir: Path | None = None) -> list[Statement]:
+    """Every statement of the study, in run order, as DuckDB syntax trees with macros expanded."""
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    params = cohort.sql_params(study)
+    files = {f.path: f for f in concepts.concept_files(sql_dir)}
+    macros: dict[str, Macro] = {}
+    texts: list[tuple[str, str | None, str]] = []  # (source, table for a query file, text)
+    for path in needed_concept_files(sql_dir):
+        texts.append((path, files[path].qualified, (sql_dir / path).read_text()))
+    eligibility = dict(cohort.ELIGIBILITY)
+    for path in cohort.STUDY_FILES:
+        if path in files and path in dict((t[0], 1) for t in texts):
+            continue  # a macro file already listed among the concepts
+        text = render_sql((sql_dir / path).read_text(), params, path)
+        texts.append((path, eligibility.get(path) or dict(cohort.COVARIATES).get(path), text))
+    out: list[Statement] = []
+    for source, target, text in texts:
+        file_macros = read_macros(text)
+        if file_macros:
+            macros.update(file_macros)
+            continue
+        if source == cohort.COVARIATES[0][0]:
+            out.append(Statement("(criteria)", "study.final_stay",
+                                 sqlglot.parse_one(cohort.final_stay_sql(study), read="duckdb")))
+        if is_query(text):
+            body = text.strip().rstrip(";")
+            trees = [sqlglot.parse_one(f"CREATE OR REPLACE TABLE {target} AS\n{body}", read="duckdb")]
+        else:
+            trees = [t for t in sqlglot.parse(text, read="duckdb") if t is not None]
+        for tree in trees:
+            made = _CREATES.search(tree.sql(dialect="duckdb"))
+            out.append(Statement(source, made.group(1).lower() if made else None, expand_macros(tree, macros)))
+    out.append(Statement("(final query)", None,
+                         sqlglot.parse_one("SELECT * FROM study.cohort ORDER BY stay_id", read="duckdb")))
+    return out
+
+
+def rename_tables(tree: exp.Expression, hosp: str, icu: str, derived: str, study_dataset: str) -> exp.Expression:
+    """Our schema names as the target's: ``mimiciv_hosp`` -> ``hosp`` (``project.dataset`` or
+    ``dataset``), ``mimiciv_icu`` -> ``icu``, ``mimiciv_derived`` -> ``derived``, ``study`` ->
+    ``study_dataset``, ``stage.x`` -> ``derived.stage_x``."""
+    names = {"mimiciv_hosp": hosp, "mimiciv_icu": icu, "mimiciv_derived": derived, "study": study_dataset,
+             "stage": derived}
+
+    def repl(node):
+        if isinstance(node, exp.Table) and node.db and node.db.lower() in names and not node.catalog:
+            schema = node.db.lower()
+            parts = names[schema].split(".")
+            table = node.name if schema != "stage" else f"stage_{node.name}"
+            new = exp.Table(this=exp.to_identifier(table), db=exp.to_identifier(parts[-1]),
+                            catalog=exp.to_identifier(parts[0]) if len(parts) > 1 else None)
+            for key in ("alias", "joins", "laterals", "pivots", "hints"):
+                if node.args.get(key):
+                    new.set(key, node.args[key])
+            return new
+        return node
+
+    return tree.transform(repl)
+
+
+#: Aggregates whose value does not depend on the order of their input (up to floating-point
+#: rounding of sums): an ``ORDER BY`` inside them is dropped for BigQuery, which allows one only
+#: in ARRAY_AGG / STRING_AGG. (Ours order AVG's input so DuckDB's parallel sums are bit-stable.)
+ORDER_FREE_AGGREGATES = (exp.Avg, exp.Sum, exp.Min, exp.Max, exp.Count)
+
+
+def for_bigquery(tree: exp.Expression) -> exp.Expression:
+    """Rewrites BigQuery needs and SQLGlot does not make (each keeps DuckDB's meaning):
+
+    * window ``ORDER BY x`` (DuckDB: NULLs last; BigQuery: NULLs first, and no ``NULLS LAST``
+      in a window) becomes ``ORDER BY x IS NULL, x``: the same order in both engines;
+    * ``AVG(x ORDER BY ...)`` (and SUM, MIN, MAX, COUNT) loses its ``ORDER BY``; an ordered
+      ``list()`` / ``string_agg()`` gets the same ``x IS NULL, x`` keys as a window;
+    * a CTE's column list over ``SELECT * FROM (VALUES ...)`` (BigQuery has no CTE column
+      lists) moves onto the VALUES alias, which SQLGlot writes as ``UNNEST([STRUCT(...)])``;
+    * ``to_hours(n)`` (``to_minutes``, ``to_days``) becomes ``INTERVAL (n) HOUR``, and
+      ``to_seconds(x)`` of a fractional number ``INTERVAL CAST(ROUND(x * 1e6) AS INT64)
+      MICROSECOND`` (BigQuery intervals take integers; DuckDB keeps microseconds);
+    * PhysioNet's BigQuery tables hold times as ``DATETIME`` (no time zone), DuckDB's
+      ``TIMESTAMP``: ``date_diff('second', a, b)`` and ``date_trunc('hour', t)`` become
+      ``DATETIME_DIFF(b, a, SECOND)`` and ``DATETIME_TRUNC(t, HOUR)`` (SQLGlot writes the
+      DATE_/TIMESTAMP_ forms, which BigQuery does not take for DATETIME);
+    * ``least(a, b)`` / ``greatest(a, b)`` skip NULLs in DuckDB and return NULL for any NULL
+      in BigQuery: each argument becomes ``COALESCE(a, b)``, ``COALESCE(b, a)`` (NULL only
+      when all are);
+    * ``agg(x) FILTER (WHERE c)`` becomes ``agg(CASE WHEN c THEN x END)`` (``COUNT(*)``:
+      ``COUNT(CASE WHEN c THEN 1 END)``), the same in every engine (SQLGlot's ``COUNTIF`` is
+      0 for no row in BigQuery, NULL once back in DuckDB);
+    * ``regexp_full_match(x, 'p')`` becomes ``REGEXP_CONTAINS(x, '^(?:p)$')`` and
+      ``split_part(s, d, n)`` ``COALESCE(SPLIT(s, d)[SAFE_OFFSET(n - 1)], '')`` (neither
+      exists in BigQuery);
+    * ``CAST('infinity' AS DOUBLE)`` is written with BigQuery's spelling ``'inf'``;
+    * DuckDB's statement ``PIVOT t ON name IN ('a', 'b') USING agg(x) GROUP BY k`` becomes
+      ``SELECT k, agg(CASE WHEN name = 'a' THEN x END) AS a, ... FROM t GROUP BY k`` (as DuckDB
+      computes it: ``agg(x) FILTER (WHERE name = 'a')``; ``first`` becomes ``ANY_VALUE``, which
+      skips the NULLs of the other names), and ``COLUMNS(t.* EXCLUDE (k))`` is expanded to one
+      expression per column of ``t``;
+    * DuckDB's ``UNPIVOT t ON (a1, a2) AS x, ... INTO NAME n VALUE v1, v2`` becomes a
+      ``UNION ALL`` of one ``SELECT`` per name (a row with any NULL value left out, as
+      DuckDB 2.x does);
+    * ``SELECT ..., unnest(list) AS k FROM t`` (DuckDB's select-list unnest: one row per
+      element, none for an empty or NULL list) becomes ``SELECT ..., k FROM t CROSS JOIN
+      UNNEST(list) AS k``, which SQLGlot writes for BigQuery as it is (its own emulation of a
+      select-list unnest, with array offsets, is 0-based in BigQuery and 1-based back in DuckDB);
+    * a ``RANGE`` frame over a timestamp with ``INTERVAL`` bounds (BigQuery's RANGE takes one
+      numeric key) orders by ``UNIX_SECONDS(ts)`` with the bounds in seconds.
+    """
+
+    tree = tree.transform(_simple_pivot_to_select)
+    tree = tree.transform(_expand_columns)
+    tree = tree.transform(_simple_unpivot_to_union)
+    tree = tree.transform(_select_unnest_to_join)
+
+    def repl(node):
+        spec = node.args.get("spec") if isinstance(node, exp.Window) else None
+        if spec is not None and str(spec.args.get("kind", "")).upper() == "RANGE":
+            _range_in_seconds(node)
+        elif isinstance(node, exp.Window) and isinstance(node.args.get("order"), exp.Order):
+            node.args["order"].set("expressions", _nulls_last_portably(node.args["order"].expressions))
+        if isinstance(node, ORDER_FREE_AGGREGATES) and isinstance(node.this, exp.Order):
+            node.set("this", node.this.this)
+        elif isinstance(node, exp.AggFunc) and isinstance(node.this, exp.Order):  # ARRAY_AGG, STRING_AGG
+            node.this.set("expressions", _nulls_last_portably(node.this.expressions))
+        if isinstance(node, exp.CTE) and node.alias_column_names:
+            body = node.this
+            source = body.args.get("from_") or body.args.get("from")
+            inner = source.this if source else None
+            if (isinstance(body, exp.Select) and len(body.expressions) == 1 and isinstance(body.expressions[0], exp.Star)
+                    and isinstance(inner, exp.Subquery) and isinstance(inner.this, exp.Values)):
+                inner = inner.this
+            if (isinstance(body, exp.Select) and len(body.expressions) == 1 and isinstance(body.expressions[0], exp.Star)
+                    and isinstance(inner, exp.Values)):
+                columns = [exp.to_identifier(c) for c in node.alias_column_names]
+                inner.set("alias", exp.TableAlias(this=exp.to_identifier("v"), columns=columns))
+                source.set("this", inner)
+                node.set("alias", exp.TableAlias(this=exp.to_identifier(node.alias)))
+        if isinstance(node, exp.DateDiff) and str(node.args.get("unit").name).upper() in _SECONDS:
+            return exp.Anonymous(this="DATETIME_DIFF", expressions=[node.this.copy(), node.expression.copy(),
+                                                                   exp.Var(this=str(node.args["unit"].name).upper())])
+        if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc)) and isinstance(node.args.get("unit"), (exp.Var, exp.Literal)):
+            unit = str(node.args["unit"].name).upper()
+            if unit in _SECONDS:
+                return exp.Anonymous(this="DATETIME_TRUNC", expressions=[node.this.copy(), exp.Var(this=unit)])
+        if isinstance(node, (exp.Least, exp.Greatest)) and not node.args.get("_nulls_handled"):
+            args = [node.this, *node.expressions]
+            if len(args) > 1:
+                spread = [exp.Coalesce(this=args[i].copy(), expressions=[a.copy() for a in args[i + 1:] + args[:i]])
+                          for i in range(len(args))]
+                out = type(node)(this=spread[0], expressions=spread[1:])
+                out.set("_nulls_handled", True)
+                return out
+        if isinstance(node, exp.Filter) and isinstance(node.this, exp.AggFunc):
+            agg, cond = node.this.copy(), node.expression.this.copy()
+            if isinstance(agg, exp.Count) and isinstance(agg.this, exp.Star):
+                return exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))]))
+            if isinstance(agg, (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)) and not isinstance(agg.this, exp.Star):
+                agg.set("this", exp.Case(ifs=[exp.If(this=cond, true=agg.this.copy())]))
+                return agg
+        full_match = getattr(exp, "RegexpFullMatch", ())
+        if (full_match and isinstance(node, full_match)) or (
+                isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_full_match" and len(node.expressions) == 2):
+            text, pattern = (node.this, node.expression) if not isinstance(node, exp.Anonymous) else node.expressions
+            if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+                raise TranspileError("regexp_full_match needs a literal pattern to be written for BigQuery")
+            return exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(f"^(?:{pattern.this})$"))
+        if isinstance(node, exp.SplitPart) or (isinstance(node, exp.Anonymous) and node.name.lower() == "split_part"):
+            args = ([node.this, node.args.get("delimiter"), node.args.get("part_index")]
+                    if isinstance(node, exp.SplitPart) else node.expressions)
+            text, delim, part = (a.copy() for a in args)
+            # DuckDB: the part-th piece (1-based), '' when there is none
+            return _bigquery_template("COALESCE(SPLIT(__a, __b)[SAFE_OFFSET(__c - 1)], '')",
+                                      __a=text, __b=delim, __c=part)
+        if isinstance(node, exp.Anonymous) and node.name.lower() in _TO_INTERVAL and len(node.expressions) == 1:
+            unit, scale = _TO_INTERVAL[node.name.lower()]
+            amount = node.expressions[0].copy()
+            if scale != 1:  # to_seconds(double): DuckDB keeps microseconds, rounding to the nearest
+                amount = exp.Cast(this=exp.Round(this=exp.Mul(this=exp.Paren(this=amount),
+                                                              expression=exp.Literal.number(scale))),
+                                  to=exp.DataType.build("BIGINT"))
+            return exp.Interval(this=exp.Paren(this=amount), unit=exp.Var(this=unit))
+        if (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string
+                and node.this.this.lower() in ("infinity", "-infinity", "+infinity")):
+            node.set("this", exp.Literal.string(node.this.this.lower().replace("infinity", "inf")))
+        return node
+
+    # twice: a node a rewrite creates (COALESCE copies of GREATEST's arguments) is not revisited
+    # by the same pass; no rewrite matches its own output again
+    return tree.transform(repl).transform(repl)
+
+
+def _simple_pivot_to_select(node):
+    if not (isinstance(node, exp.Pivot) and node.args.get("using") and isinstance(node.this, exp.Table)):
+        return node
+    ons, using, group = node.expressions, node.args["using"], node.args.get("group")
+    if len(ons) != 1 or not isinstance(ons[0], exp.In) or len(using) != 1 or group is None:
+        raise TranspileError("a PIVOT statement is rewritten only with one ON ... IN (...), one USING and GROUP BY")
+    name, values, agg = ons[0].this, ons[0].expressions, using[0]
+    columns = [k.copy() for k in group.expressions]
+    for value in values:
+        match = exp.EQ(this=name.copy(), expression=value.copy())
+        if isinstance(agg, exp.Count) and isinstance(agg.this, exp.Star):
+            new = exp.Count(this=exp.Case(ifs=[exp.If(this=match, true=exp.Literal.number(1))]))
+        elif isinstance(agg, (exp.First, exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)):
+            cls = exp.AnyValue if isinstance(agg, exp.First) else type(agg)
+            new = cls(this=exp.Case(ifs=[exp.If(this=match, true=agg.this.copy())]))
+        else:
+            raise TranspileError(f"PIVOT ... USING {agg.sql('duckdb')} cannot be rewritten")
+        columns.append(exp.alias_(new, exp.to_identifier(value.name)))
+    return exp.select(*columns).from_(node.this.copy()).group_by(*[k.copy() for k in group.expressions])
+
+
+def _output_names(query: exp.Expression) -> list[str]:
+    if not isinstance(query, exp.Select) or any(isinstance(e, exp.Star) for e in query.expressions):
+        raise TranspileError("COLUMNS(t.*) / UNPIVOT need t's columns spelled out in its SELECT")
+    return [e.alias_or_name for e in query.expressions]
+
+
+def _cte(node: exp.Expression, name: str) -> exp.Expression:
+    scope = node
+    while scope is not None:
+        with_ = scope.args.get("with_") or scope.args.get("with")
+        if with_:
+            for cte in with_.expressions:
+                if cte.alias == name:
+                    return cte.this
+        scope = scope.parent
+    raise TranspileError(f"COLUMNS({name}.*) / UNPIVOT {name}: {name} is not a CTE of the statement")
+
+
+def _expand_columns(node):
+    if not isinstance(node, exp.Select):
+        return node
+    out, changed = [], False
+    for projection in node.expressions:
+        found = list(projection.find_all(exp.Columns))
+        if not found:
+            out.append(projection)
+            continue
+        (columns,) = found
+        star = columns.this
+        if not (isinstance(star, exp.Column) and isinstance(star.this, exp.Star) and star.table):
+            raise TranspileError("COLUMNS() is rewritten only for COLUMNS(t.* [EXCLUDE (...)])")
+        excluded = {e.name for e in (star.this.args.get("except_") or star.this.args.get("except") or [])}
+        for name in _output_names(_cte(node, star.table)):
+            if name in excluded:
+                continue
+            copy = projection.copy()
+            (inner,) = list(copy.find_all(exp.Columns))
+            inner.replace(exp.column(name, table=star.table))
+            out.append(exp.alias_(copy.unalias() if isinstance(copy, exp.Alias) else copy, exp.to_identifier(name)))
+        changed = True
+    if changed:
+        node.set("expressions", out)
+    return node
+
+
+def _simple_unpivot_to_union(node):
+    if not (isinstance(node, exp.Pivot) and node.args.get("unpivot") and isinstance(node.this, exp.Table)):
+        return node
+    into = node.args.get("into")
+    if not isinstance(into, exp.UnpivotColumns):
+        raise TranspileError("an UNPIVOT statement is rewritten only with INTO NAME ... VALUE ...")
+    values = [v.name for v in into.expressions]
+    groups = []
+    for item in node.expressions:
+        cols = item.this.expressions if isinstance(item.this, exp.Tuple) else [item.this]
+        if not isinstance(item, exp.Alias) or len(cols) != len(values):
+            raise TranspileError("each UNPIVOT ON item must be (c1, ..., cn) AS name, with n VALUE columns")
+        groups.append((item.alias, [c.name for c in cols]))
+    unpivoted = {c for _, cols in groups for c in cols}
+    source = node.this.name
+    others = [c for c in _output_names(_cte(node, source)) if c not in unpivoted]
+    selects = []
+    for label, cols in groups:
+        projections = [exp.column(c) for c in others] + [exp.alias_(exp.Literal.string(label), into.this.name)]
+        projections += [exp.alias_(exp.column(c), v) for c, v in zip(cols, values)]
+        # DuckDB (2.x) leaves out a row when any of its value columns is NULL
+        keep = exp.and_(*[exp.Not(this=exp.Is(this=exp.column(c), expression=exp.Null())) for c in cols])
+        selects.append(exp.select(*projections).from_(exp.to_table(source)).where(keep))
+    union = selects[0]
+    for nxt in selects[1:]:
+        union = exp.union(union, nxt, distinct=False)
+    return union
+
+
+def _nulls_last_portably(items: list) -> list:
+    """``x ASC`` with DuckDB's NULLS LAST as ``x IS NULL, x`` (BigQuery's NULLS FIRST default
+    then never applies: the first key already puts NULLs last)."""
+    out = []
+    for o in items:
+        if isinstance(o, exp.Ordered) and not o.args.get("desc") and not o.args.get("nulls_first"):
+            out.append(exp.Ordered(this=exp.Is(this=o.this.copy(), expression=exp.Null()), nulls_first=True))
+            out.append(exp.Ordered(this=o.this.copy(), nulls_first=True))
+        else:
+            out.append(o)
+    return out
+
+
+def _select_unnest_to_join(node):
+    if not isinstance(node, exp.Select):
+        return node
+    unnests = [(i, e) for i, e in enumerate(node.expressions) if list(e.find_all(exp.Unnest, exp.Explode))]
+    if not unnests:
+        return node
+    source = node.args.get("from_") or node.args.get("from")
+    if len(unnests) > 1 or source is None or node.args.get("group") or node.args.get("joins"):
+        raise TranspileError("a select-list unnest is rewritten only alone, over one FROM table, without GROUP BY")
+    i, projection = unnests[0]
+    (unnest,) = list(projection.find_all(exp.Unnest, exp.Explode))
+    items = unnest.expressions if isinstance(unnest, exp.Unnest) else [unnest.this]
+    name = projection.alias_or_name
+    column = f"__unnest_{name}"
+    unnest.replace(exp.column(column))
+    node.append("joins", exp.Join(this=exp.Unnest(expressions=[e.copy() for e in items],
+                                                   alias=exp.TableAlias(this=exp.to_identifier("_u"),
+                                                                        columns=[exp.to_identifier(column)])),
+                                  kind="CROSS"))
+    return node
+
+
+def _bigquery_template(template: str, **args: exp.Expression) -> exp.Expression:
+    """A BigQuery expression with the columns ``__a``, ``__b``... replaced by ``args``."""
+    tree = sqlglot.parse_one(template, read="bigquery")
+    return tree.transform(lambda n: exp.Paren(this=args[n.name]) if isinstance(n, exp.Column) and n.name in args else n)
+
+
+#: DuckDB's interval constructors and the BigQuery interval each becomes (unit, scale).
+_TO_INTERVAL = {"to_seconds": ("MICROSECOND", 1000000), "to_minutes": ("MINUTE", 1), "to_hours": ("HOUR", 1),
+                "to_days": ("DAY", 1)}
+
+_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+
+
+def _range_in_seconds(window: exp.Window) -> None:
+    spec = window.args["spec"]
+    bounds = [k for k in ("start", "end") if isinstance(spec.args.get(k), exp.Interval)]
+    if not bounds:
+        return
+    order = window.args.get("order")
+    if not isinstance(order, exp.Order) or len(order.expressions) != 1:
+        raise TranspileError("a RANGE frame with INTERVAL bounds needs exactly one ORDER BY key")
+    key = order.expressions[0]
+    key.set("this", exp.UnixSeconds(this=key.this.copy()))
+    # NULL keys form their own peer group under RANGE: where they sort does not change the
+    # frame of any other row, so BigQuery's default null order is as good as DuckDB's
+    key.set("nulls_first", not key.args.get("desc"))
+    for k in bounds:
+        interval = spec.args[k]
+        unit = str(interval.args["unit"].name).upper().rstrip("S")
+        if unit not in _SECONDS:
+            raise TranspileError(f"RANGE frame bound in {unit}: only SECOND, MINUTE, HOUR, DAY can be converted")
+        spec.set(k, exp.Literal.number(float(interval.this.name) * _SECONDS[unit] if "." in interval.this.name
+                                       else int(interval.this.name) * _SECONDS[unit]))
+
+
+def transpile(statements: list[Statement], dialect: str = "bigquery", hosp: str = BIGQUERY_HOSP,
+              icu: str = BIGQUERY_ICU, derived: str = DERIVED_DATASET, study_dataset: str = "icu_cohort_study",
+              ) -> list[tuple[Statement, str]]:
+    """Each statement written in ``dialect`` with the target's table names. A statement SQLGlot
+    cannot write raises :class:`TranspileError` naming its file."""
+    if dialect not in SQLGLOT_DIALECTS:
+        raise TranspileError(f"dialect {dialect!r} is not supported (choose from {', '.join(SQLGLOT_DIALECTS)})")
+    out = []
+    for st in statements:
+        tree = rename_tables(st.sql.copy(), hosp, icu, derived, study_dataset)
+        if dialect == "bigquery":
+            tree = for_bigquery(tree)
+        try:
+            text = tree.sql(dialect=SQLGLOT_DIALECTS[dialect], unsupported_level=ErrorLevel.RAISE, pretty=True)
+        except Exception as exc:  # sqlglot.errors.UnsupportedError and generator errors
+            raise TranspileError(f"sql/{st.source}: cannot be written for {dialect}: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        out.append((st, text))
+    return out
+
+
+def study_sql_text(study: Study, dialect: str = "bigquery", **names) -> str:
+    """The study's complete SQL script for ``dialect``: a header, then each statement with the
+    file it comes from."""
+    parts = [f"-- icu-cohort: study {study.name}, transpiled from DuckDB to {dialect} by SQLGlot "
+             f"{sqlglot.__version__}.\n-- Run the statements in order; export the result of the last one and "
+             "run the analysis with --config cohort_file=FILE.\n"]
+    for st, text in transpile(study_statements(study), dialect, **names):
+        parts.append(f"-- {st.source}" + (f" -> {st.creates}" if st.creates else "") + f"\n{text};\n")
+    return "\n".join(parts)
