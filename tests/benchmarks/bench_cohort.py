@@ -89,11 +89,12 @@ def stage(a) -> dict:
                   "temp_directory": str(a.workdir / "duckdb_tmp")}
     t0 = time.perf_counter()
     if a.stage == "concepts":
-        manifest = pipeline.concepts(a.parquet_dir, a.concepts_dir, "bench", duckdb_cfg)
+        manifest = pipeline.concepts({"parquet_dir": str(a.parquet_dir)}, a.concepts_dir, "bench", duckdb_cfg)
         out = {"tables": len(manifest["tables"])}
     else:
         study = load_study(a.stage, REPO / "config" / "studies")
-        pipeline.build_cohort(study, a.parquet_dir, a.concepts_dir, a.workdir / f"results-{a.stage}", duckdb_cfg)
+        pipeline.build_cohort(study, {"parquet_dir": str(a.parquet_dir)}, a.concepts_dir,
+                              a.workdir / f"results-{a.stage}", duckdb_cfg)
         out = {}
     return {"seconds": round(time.perf_counter() - t0, 2), "peak_memory_mb": round(peak_rss_mb(), 1), **out}
 
