@@ -27,6 +27,7 @@ def test_source_names_tell_copies_apart_and_name_the_folder(tmp_path):
     assert artifacts.mimic_source(tmp_path / "mimic-iv-demo-2.2").startswith("mimic-iv-demo-2.2-")
     assert artifacts.synthetic_source(4000, 20240601) == "synthetic-p4000-s20240601"
     assert artifacts.synthetic_source(4000, 1, "timevarying") == "synthetic-p4000-s1-timevarying"
+    assert artifacts.synthetic_source(4000, 1, "baseline", "3.1") == "synthetic-p4000-s1-v3.1"
     assert artifacts.study_dir("results", "src", "s") == Path("results/src/s")
 
 

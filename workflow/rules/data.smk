@@ -16,6 +16,7 @@ if SOURCE_KIND == "synthetic":
             patients=CFG["synthetic"]["patients"],
             seed=CFG["synthetic"]["seed"],
             dgp=CFG["synthetic"]["dgp"],
+            mimic_version=CFG["synthetic"]["mimic_version"],
             out=lambda w, output: str(Path(output.truth).parent),
         log:
             f"logs/{SOURCE}/synthetic_mimic.log",

@@ -13,7 +13,8 @@ from icu_cohort.pipeline import logged
 
 with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     code = main(["synth", "--patients", str(snakemake.params.patients), "--seed", str(snakemake.params.seed),
-                 "--dgp", snakemake.params.dgp, "--threads", str(snakemake.threads),
+                 "--dgp", snakemake.params.dgp, "--mimic-version", snakemake.params.mimic_version,
+                 "--threads", str(snakemake.threads),
                  "--out", str(snakemake.params.out)])
     if code:
         raise SystemExit(f"icu-cohort synth failed with exit code {code} (see the messages above)")

@@ -266,11 +266,14 @@ def write_json(obj: Any, path: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def synthetic_source(patients: int, seed: int, dgp: str = "baseline") -> str:
-    """The name of the embedded synthetic set of that size, seed and data-generating process:
-    ``synthetic-p4000-s20240601`` (the baseline process), ``synthetic-p4000-s20240601-timevarying``."""
+def synthetic_source(patients: int, seed: int, dgp: str = "baseline", mimic_version: str = "2.2") -> str:
+    """The name of the embedded synthetic set of that size, seed, data-generating process and
+    release format: ``synthetic-p4000-s20240601`` (the baseline process, v2.2),
+    ``synthetic-p4000-s20240601-timevarying``, ``synthetic-p4000-s20240601-v3.1``."""
     name = f"synthetic-p{int(patients)}-s{int(seed)}"
-    return name if dgp == "baseline" else f"{name}-{dgp}"
+    if dgp != "baseline":
+        name += f"-{dgp}"
+    return name if mimic_version == "2.2" else f"{name}-v{mimic_version}"
 
 
 def mimic_source(mimic_dir: str | Path) -> str:

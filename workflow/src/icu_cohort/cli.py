@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True, help="random seed")
     s.add_argument("--out", required=True,
                    help="output folder (an existing one is replaced only if icu-cohort synth wrote it or it is empty)")
+    s.add_argument("--mimic-version", default="2.2", choices=("2.2", "3.0", "3.1"),
+                   help="the MIMIC-IV release whose format is written (headers, anchor year groups; default 2.2)")
     s.add_argument("--dgp", choices=("baseline", "timevarying"), default="baseline",
                    help="data-generating process: baseline (default; treatment decided at ICU admission) or "
                         "timevarying (treatment starts over time, changes later measurements, missing labs; "
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             summary = generate(args.out, args.patients, args.seed, params_file=args.params,
-                               progress=_progress(args.quiet), dgp=args.dgp,
+                               progress=_progress(args.quiet), dgp=args.dgp, mimic_version=args.mimic_version,
                                threads=args.threads, treated_share=args.treated_share, log_hr=args.log_hr,
                                chart_rows_per_stay=args.chart_rows_per_stay)
         except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:

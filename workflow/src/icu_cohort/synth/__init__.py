@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..mimic_tables import TABLES
+from ..mimic_tables import RELEASES, SUPPORTED_VERSIONS, TABLES, columns_for
 from . import dgp, hosp_tables, icu_tables
 from .csvio import GzipCsvWriter
 from .dgp import simulate_stays
@@ -338,10 +338,14 @@ def check_out_dir(out_dir: str | os.PathLike) -> Path:
 
 def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_file: str | os.PathLike | None = None,
              progress: Callable[[str], None] | None = _stderr, threads: int = 2, dgp: str = "baseline",
-             **overrides: Any) -> dict[str, Any]:
-    """Write a synthetic MIMIC-IV v2.2 folder to ``out_dir`` (see module docstring).
+             mimic_version: str = "2.2", **overrides: Any) -> dict[str, Any]:
+    """Write a synthetic MIMIC-IV folder to ``out_dir`` (see module docstring).
 
-    ``dgp``: ``"baseline"`` (default) or ``"timevarying"`` (:data:`DGPS`). ``overrides``: the
+    ``dgp``: ``"baseline"`` (default) or ``"timevarying"`` (:data:`DGPS`). ``mimic_version``:
+    the release whose format is written (``icu_cohort.mimic_tables.SUPPORTED_VERSIONS``): its
+    headers (:func:`icu_cohort.mimic_tables.columns_for`) and ``anchor_year_group`` values
+    (v3.x: 2008 - 2022); for v3.x a ``README.txt`` names the release's DOI, as PhysioNet's
+    folders do, and says the data are synthetic. The data drawn are the same for every release. ``overrides``: the
     shortcuts ``treated_share``, ``log_hr``, ``chart_rows_per_stay`` or nested sections of the
     parameter tree (``outcome={"weibull_shape": 1.0}``). Parameters and ``out_dir`` are checked
     before anything is written. Returns a summary dict (counts of rows per table, eligible
@@ -350,6 +354,12 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
     t0 = time.time()
     say = progress or (lambda _msg: None)
     check_dgp(dgp)
+    if mimic_version not in SUPPORTED_VERSIONS:
+        raise ValueError(f"mimic_version {mimic_version!r} is not supported; supported: {', '.join(SUPPORTED_VERSIONS)}")
+    for key, spec in TABLES.items():
+        if columns_for(key, mimic_version) != spec.column_names:
+            raise NotImplementedError(f"{key}: release {mimic_version} has other columns than v2.2; "
+                                      "the generator writes v2.2's")
     tv_mode = dgp == "timevarying"
     nested, short = split_overrides(overrides)
     P = load_params(params_file, nested, dgp=dgp, **short)
@@ -372,7 +382,12 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
         (tmp / MARKER).write_text("written by icu-cohort synth; this folder may be replaced by it\n",
                                   encoding="utf-8")
         say(f"synth: building {patients} patients (seed {seed}, dgp {dgp})")
-        pop = build_population(patients, seed, P, dgp_mode=dgp)
+        pop = build_population(patients, seed, P, dgp_mode=dgp, mimic_version=mimic_version)
+        if mimic_version != "2.2":
+            (tmp / "README.txt").write_text(
+                f"Synthetic data in the format of MIMIC-IV v{mimic_version} "
+                f"(https://doi.org/{RELEASES[mimic_version]['doi']}), written by icu-cohort synth.\n"
+                "No real patient is in these files.\n", encoding="utf-8")
         adm_all, st_all = pop.admissions, pop.stays
         adm = adm_all[adm_all["keep"].to_numpy()].reset_index(drop=True)
         adm_pos = np.cumsum(adm_all["keep"].to_numpy()) - 1
@@ -488,7 +503,8 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
         raise
     seconds = time.time() - t0
     say(f"synth: wrote {out} in {seconds:.1f} s")
-    return {"out_dir": str(out), "seconds": seconds, "dgp": dgp, **counts, "effects": truth["effects"]}
+    return {"out_dir": str(out), "seconds": seconds, "dgp": dgp, "mimic_version": mimic_version, **counts,
+            "effects": truth["effects"]}
 
 
 def _replace_dir(tmp: Path, out: Path) -> None:

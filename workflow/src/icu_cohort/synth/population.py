@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from icu_cohort.mimic_tables import RELEASES
+
 from . import dgp
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -97,7 +99,8 @@ def choose(rng: np.random.Generator, options: list | tuple, probs: list | np.nda
 # The population
 # --------------------------------------------------------------------------------------
 
-def build_population(n_patients: int, seed: int, params: Mapping[str, Any], dgp_mode: str = "baseline") -> Population:
+def build_population(n_patients: int, seed: int, params: Mapping[str, Any], dgp_mode: str = "baseline",
+                     mimic_version: str = "2.2") -> Population:
     """Patients, admissions and ICU stays of one synthetic data set (see module docstring).
 
     ``dgp_mode="timevarying"`` draws the stays with :func:`icu_cohort.synth.timevarying.simulate_core`
@@ -280,7 +283,8 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any], dgp_
     offset = np.where(child, 0, offset)
     anchor_age = (age_p - offset).astype(np.int64)
     anchor_year = year_index - offset
-    groups = np.array(["2008 - 2010", "2011 - 2013", "2014 - 2016", "2017 - 2019"], dtype=object)
+    # the release's year groups (v3.x adds 2020 - 2022); the same draws whatever their number
+    groups = np.array(RELEASES[mimic_version]["anchor_year_groups"], dtype=object)
     anchor_year_group = groups[rng_other.integers(0, groups.size, N)]
 
     # ---- deaths -----------------------------------------------------------------------
