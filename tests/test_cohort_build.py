@@ -78,12 +78,13 @@ def test_final_cohort_columns_and_values(built):
     st = study()
     covs = Study(st).covariate_columns
     assert list(df.columns) == (["subject_id", "hadm_id", "stay_id", "intime", "treated", "time_days", "death_28d"]
-                                + covs + ["mgso4_first_dose_hours", "mgso4_total_dose_g"])
+                                + covs + ["anchor_year_group", "mgso4_first_dose_hours", "mgso4_total_dose_g"])
     assert set(df["stay_id"]) == {s["treated"]["stay_id"], s["delirium"]["stay_id"]}
     t = df.set_index("stay_id").loc[s["treated"]["stay_id"]]
     assert (t.treated, t.death_28d, t.time_days) == (1, 0, 28.0)
     assert (t.mgso4_first_dose_hours, t.mgso4_total_dose_g) == (5.0, 2.0)
     assert (t.age, t.male, t.race, t.weight) == (65.0, 1, "WHITE", 82.0)
+    assert t.anchor_year_group == "2008 - 2010"  # patients.anchor_year_group, descriptive
     assert t.heart_rate == pytest.approx((6 * 90 + 100) / 7)
     assert (t.platelets, t.magnesium) == (40.0, 1.6)
     assert pd.isna(t.lactate) and pd.isna(t.mbp)

@@ -3,6 +3,8 @@
 --   male    1 when patients.gender = 'M', 0 when 'F', NULL otherwise
 --   weight  kg: the admission weight of the first ICU day, else the mean first-day weight
 --           (mimiciv_derived.first_day_weight, mimic-code)
+--   anchor_year_group  patients.anchor_year_group (the de-identified period of the patient's
+--           admissions; descriptive: the report compares the exposure rate across periods)
 --   race    admissions.race grouped by the study's prefix rules (covariates.race_groups:
 --           the first group with a prefix the race starts with); ${race_other} when no rule
 --           matches; ${race_missing} when race is missing.
@@ -32,6 +34,7 @@ SELECT
     , CAST(ag.age AS DOUBLE) AS age
     , CASE WHEN pat.gender = 'M' THEN 1 WHEN pat.gender = 'F' THEN 0 END AS male
     , CAST(COALESCE(w.weight_admit, w.weight) AS DOUBLE) AS weight
+    , pat.anchor_year_group
     , CASE
         WHEN race.race IS NULL OR trim(race.race) = '' THEN ${race_missing}
         ELSE COALESCE(race.race_group, ${race_other})

@@ -38,6 +38,8 @@ log = logging.getLogger("icu_cohort.cohort")
 
 ID_COLUMNS = ["subject_id", "hadm_id", "stay_id", "intime"]
 OUTCOME_COLUMNS = ["treated", "time_days", "death_28d"]
+#: Columns every cohort carries besides its covariates, to describe it (not adjusted for).
+DESCRIPTIVE_COLUMNS = ["anchor_year_group"]
 DOSE_SUFFIXES = ("_first_dose_hours", "_total_dose_g")
 
 #: Macro files of the concept layer that the study layer calls (definitions only: they
@@ -281,6 +283,9 @@ def _select_columns(raw: pd.DataFrame, study: Study) -> pd.DataFrame:
         )
     name = study["exposure"]["name"]
     out = raw[ID_COLUMNS + OUTCOME_COLUMNS + covariates].copy()
+    for col in DESCRIPTIVE_COLUMNS:
+        if col not in out.columns:
+            out[col] = raw[col].astype("object").where(raw[col].notna(), None)
     out[f"{name}_first_dose_hours"] = raw["first_dose_hours"]
     out[f"{name}_total_dose_g"] = raw["total_dose_g"]
 
@@ -305,7 +310,7 @@ def covariate_missingness(cohort: pd.DataFrame, covariates: Sequence[str] | None
     if covariates is None:
         covariates = cohort.attrs.get("covariates") or [
             c for c in cohort.columns
-            if c not in ID_COLUMNS + OUTCOME_COLUMNS and not c.endswith(DOSE_SUFFIXES)
+            if c not in ID_COLUMNS + OUTCOME_COLUMNS + DESCRIPTIVE_COLUMNS and not c.endswith(DOSE_SUFFIXES)
         ]
     n = len(cohort)
     rows = []

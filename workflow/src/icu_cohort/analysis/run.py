@@ -34,6 +34,7 @@ from . import propensity as pr
 from . import survival as sv
 from . import weighting as wt
 from .options import with_defaults
+from .periods import exposure_by_period
 from .pooling import rubin
 from .subgroups import subgroup_table
 
@@ -345,6 +346,10 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
     n_focal = int(len(res.focal_index))
     n_matched_focal = res.n_matched_focal
     dist = mt.to_scale(fit.ps, opts["matching"]["scale"])
+    periods = exposure_by_period(cohort)
+    for name in periods["departing"]:
+        notes.append(f"exposure by period: the treated share in {periods['column']} {name} departs by more than "
+                     f"{periods['max_difference']:.0%} from the other periods' (a change in documentation?)")
     est = dict(
         study=study_name,
         n_cohort=int(len(cohort)),
@@ -419,6 +424,7 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
                                     if (ph_mv["term"] == "GLOBAL").any() else None),
             time_transform=tt,
             method="Grambsch-Therneau test on scaled Schoenfeld residuals (lifelines)"),
+        exposure_by_period=periods,
         subgroups=subs.to_dict(orient="records"),
         subgroups_skipped=skipped,
         alpha=alpha,

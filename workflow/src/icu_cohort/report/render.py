@@ -496,6 +496,7 @@ def section_cohort(ctx: _Ctx) -> str:
                 for r in att.itertuples(index=False)]
         parts.append(html_table(["Step", "Criterion", "Remaining", "Excluded"], rows, cls="data compact",
                                 numeric=[False, False, True, True]))
+    parts.append(_periods_html(ctx))
     parts.append("<h3>Missing covariate values</h3>")
     miss = ctx.res.table("missingness")
     if miss is None:
@@ -520,6 +521,33 @@ def section_cohort(ctx: _Ctx) -> str:
                 text += f"; tables and figures describe {esc(describe)}"
         parts.append(f"<p>{text}.</p>")
     return "".join(parts)
+
+
+def _periods_html(ctx: _Ctx) -> str:
+    """The exposure rate per period of admission (estimates ``exposure_by_period``), with a
+    warning for each period that departs from the others. A treated count is hidden when it,
+    or the untreated count it implies, is a small count."""
+    periods = ctx.get("exposure_by_period")
+    if not isinstance(periods, Mapping) or not periods.get("groups"):
+        return ""
+    rows = []
+    for g in periods["groups"]:
+        n, k = as_int(g.get("n")), as_int(g.get("n_treated"))
+        hidden = n is None or k is None or is_small(k, ctx.t) or is_small(n - k, ctx.t)
+        treated = "suppressed" if hidden else f"{k:,} ({fmt_frac_pct(g.get('share'))})"
+        rows.append([esc(str(g.get("group"))), ctx.count(n), treated,
+                     "departs" if g.get("departs") else ""])
+    html = [f"<h3>Exposure by period of admission ({esc(str(periods.get('column')))})</h3>",
+            html_table(["Period", "Stays", "Treated", ""], rows, cls="data compact",
+                       numeric=[False, True, True, False])]
+    for name in periods.get("departing") or []:
+        html.append(f'<p class="warn">In {esc(str(name))} the share treated differs from that of the other periods '
+                    f"by more than {fmt_frac_pct(periods.get('max_difference'))}: the exposure may be documented "
+                    "differently in that period (MIMIC-IV v3.1 holds far fewer electrolyte infusion rows in "
+                    "2020 - 2022, for instance). Consider a sensitivity analysis without it.</p>")
+    if ctx.t is not None and any(r[2] == "suppressed" for r in rows):
+        html.append(f"<p>Treated counts are suppressed where they or the untreated count are below {ctx.t}.</p>")
+    return "".join(html)
 
 
 def section_matching(ctx: _Ctx) -> str:
