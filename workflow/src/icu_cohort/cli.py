@@ -170,23 +170,18 @@ def _sql(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "sql":
-        from icu_cohort.config import ConfigError
-        from icu_cohort.sqlrun import SqlError
+    from icu_cohort.config import ConfigError
+    from icu_cohort.loader import MimicInputError
+    from icu_cohort.sqlrun import SqlError
 
+    commands = {"sql": (_sql, (ConfigError, SqlError, FileNotFoundError)),
+                "concepts": (_concepts, (MimicInputError, SqlError, FileNotFoundError))}
+    if args.command in commands:
+        run, expected = commands[args.command]
         try:
-            return _sql(args)
-        except (ConfigError, SqlError, FileNotFoundError) as exc:
-            print(f"icu-cohort sql: error: {exc}", file=sys.stderr)
-            return 2
-    if args.command == "concepts":
-        from icu_cohort.loader import MimicInputError
-        from icu_cohort.sqlrun import SqlError
-
-        try:
-            return _concepts(args)
-        except (MimicInputError, SqlError, FileNotFoundError) as exc:
-            print(f"icu-cohort concepts: error: {exc}", file=sys.stderr)
+            return run(args)
+        except expected as exc:
+            print(f"icu-cohort {args.command}: error: {exc}", file=sys.stderr)
             return 2
     if args.command == "synth":
         from .synth import generate

@@ -22,6 +22,7 @@ placeholders (:func:`icu_cohort.sqlrun.render_sql`, values from :func:`sql_param
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,7 +32,8 @@ import pandas as pd
 
 from icu_cohort import artifacts
 from icu_cohort.resources import sql_dir as default_sql_dir
-from icu_cohort.sqlrun import Rows, SqlError, mimic_tables_read, relations, run_file
+from icu_cohort.mimic_tables import table
+from icu_cohort.sqlrun import Rows, SqlError, mimic_tables_read, relations, run_file, strip_comments
 from icu_cohort.study import Study
 
 log = logging.getLogger("icu_cohort.cohort")
@@ -160,10 +162,6 @@ def required_tables(sql_dir: Path | None = None) -> list[str]:
 
 def required_concepts(sql_dir: Path | None = None) -> list[str]:
     """The concept tables (``mimiciv_derived.<name>``) the study-layer SQL reads."""
-    import re
-
-    from icu_cohort.sqlrun import strip_comments
-
     sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
     names: set[str] = set()
     for path in STUDY_FILES:
@@ -174,8 +172,6 @@ def required_concepts(sql_dir: Path | None = None) -> list[str]:
 def check_tables(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> None:
     """Raise :class:`MissingTableError` naming every MIMIC-IV table or concept the study needs
     that the connection lacks."""
-    from icu_cohort.mimic_tables import table
-
     have = relations(con)
     needed = [table(k).qualified for k in required_tables(sql_dir)]
     needed += [f"mimiciv_derived.{name}" for name in required_concepts(sql_dir)]
@@ -254,12 +250,12 @@ def build_cohort(
     start = time.perf_counter()
     for path in MACROS:
         run_file(con, sql_dir / path)
-    for path, table in ELIGIBILITY:
-        run_file(con, sql_dir / path, params, table)
+    for path, target in ELIGIBILITY:
+        run_file(con, sql_dir / path, params, target)
     con.execute(final_stay_sql(study))
     attrition = attrition_table(con, study)
-    for path, table in COVARIATES:
-        run_file(con, sql_dir / path, params, table)
+    for path, target in COVARIATES:
+        run_file(con, sql_dir / path, params, target)
     cohort = _select_columns(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
     if len(cohort) != attrition["n_remaining"].iloc[-1]:
         raise CohortError(

@@ -30,7 +30,7 @@ import duckdb
 from icu_cohort import __version__, artifacts, sources
 from icu_cohort.mimic_tables import table
 from icu_cohort.resources import sql_dir as default_sql_dir
-from icu_cohort.sqlrun import SqlError, is_query, mimic_tables_read, run_file, sql_literal, strip_comments
+from icu_cohort.sqlrun import SqlError, is_query, mimic_tables_read, relations, run_file, sql_literal, strip_comments
 
 log = logging.getLogger("icu_cohort.concepts")
 
@@ -120,8 +120,7 @@ def build_concepts(
     """
     sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
     files = concept_files(sql_dir)
-    have = {r[0].lower() for r in con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()}
+    have = relations(con)
     missing = [table(k).qualified for k in mimic_tables_read(sql_dir / f.path for f in files)
                if table(k).qualified.lower() not in have]
     if missing:
