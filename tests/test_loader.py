@@ -183,3 +183,21 @@ def test_demo_loads_with_chartevents_allowed_missing(mimic_demo, tmp_path):
     for entry in manifest["tables"]:
         if not entry.get("missing"):
             assert entry["sha256"] == sums[entry["file"]], entry["file"]
+
+
+def test_spill_folders_survive_concurrent_connections_removing_the_base(tmp_path, monkeypatch):
+    """Parallel table conversions each open and close a connection; one closing removes the
+    empty ``.tmp`` base while another is creating its folder in it (a race CI once hit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.chdir(tmp_path)
+
+    def open_close(_):
+        for _ in range(40):
+            path = loader._private_temp_dir(None)
+            assert path.is_dir()
+            loader._remove_spill(path)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(open_close, range(4)))
+    assert not (tmp_path / ".tmp").exists()

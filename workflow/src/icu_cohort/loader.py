@@ -206,14 +206,26 @@ def _private_temp_dir(base: str | Path | None) -> Path:
     they could clean up) are removed first.
     """
     base = Path(base) if base else Path(".tmp")
-    base.mkdir(parents=True, exist_ok=True)
-    for old in base.glob(f"{_TEMP_PREFIX}*"):
+    try:
+        left = list(base.glob(f"{_TEMP_PREFIX}*"))
+    except OSError:  # no base yet, or another connection just removed it
+        left = []
+    for old in left:
         m = re.match(rf"{_TEMP_PREFIX}(\d+)-", old.name)
         if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
             shutil.rmtree(old, ignore_errors=True)
     path = base / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    # parents=True: another connection closing meanwhile may have removed an empty ``.tmp`` base
-    path.mkdir(parents=True)
+    # Another connection closing meanwhile may remove an empty ``.tmp`` base between our
+    # creating it and creating the folder inside it (see _remove_spill): try again then.
+    for attempt in range(50):
+        try:
+            path.mkdir(parents=True)
+            return path
+        except (FileExistsError, FileNotFoundError):
+            if base.exists() and not base.is_dir():
+                raise NotADirectoryError(f"DuckDB temp_directory {base} exists and is not a folder")
+            if attempt == 49:
+                raise
     return path
 
 
