@@ -14,6 +14,11 @@
 --     hour-0 end) / 1 h), i.e. the interval (endtime - 1 h, endtime]) instead of a range join
 --     to mimic-code's icustay_hourly table; infusions are expanded to the hour ends they
 --     cover (starttime < endtime <= infusion end), as mimic-code's join condition.
+--   * All measurements of an hour are aggregated in one GROUP BY over the grid and every
+--     measurement row (a UNION ALL of the sources, each row placed in its hour) instead of
+--     one aggregate per source LEFT JOINed to the grid: the same MIN/MAX per stay and hour,
+--     with one spillable aggregate in place of eight hash tables held at once (this lets the
+--     concept run within a 2.5 GB DuckDB memory limit on a full MIMIC-IV-sized set).
 --   * The clock: hour 0 ends at the first charted heart rate rounded up to the hour
 --     (mimiciv_derived.icustay_times); for a stay without any heart rate the ICU intime is
 --     used instead (mimic-code would give such a stay no rows at all). The last hour is that
@@ -73,13 +78,34 @@ WITH clock AS (
     )
 )
 
-, pafi AS (
+, measured AS (
+    -- one row per hour of the grid, and one row per measurement placed in its hour
+    -- (hr = ceil((charttime - endtime0) / 1 h)); every row lies in hr_lo .. hr_last because
+    -- of the (lo_time, hi_time] conditions, so each measurement meets a grid row below
+    SELECT
+        stay_id
+        , hr
+        , endtime
+        , hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
+        , CAST(NULL AS DOUBLE) AS gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
+    FROM grid
+
+    UNION ALL BY NAME
     -- arterial blood gases, split by invasive ventilation at the time of the gas
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, bg.charttime) / 3600.0) AS INTEGER) AS hr
-        , MIN(CASE WHEN vd.stay_id IS NULL THEN bg.pao2fio2ratio END) AS pao2fio2ratio_novent
-        , MIN(CASE WHEN vd.stay_id IS NOT NULL THEN bg.pao2fio2ratio END) AS pao2fio2ratio_vent
+        , CASE WHEN vd.stay_id IS NULL THEN bg.pao2fio2ratio END AS pao2fio2ratio_novent
+        , CASE WHEN vd.stay_id IS NOT NULL THEN bg.pao2fio2ratio END AS pao2fio2ratio_vent
     FROM co
     INNER JOIN mimiciv_derived.bg AS bg
         ON co.subject_id = bg.subject_id
@@ -91,103 +117,83 @@ WITH clock AS (
             AND bg.charttime >= vd.starttime
             AND bg.charttime <= vd.endtime
             AND vd.ventilation_status = 'InvasiveVent'
-    GROUP BY 1, 2
-)
 
-, vs AS (
+    UNION ALL BY NAME
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, v.charttime) / 3600.0) AS INTEGER) AS hr
-        , MIN(v.mbp) AS meanbp_min
+        , v.mbp
     FROM co
     INNER JOIN mimiciv_derived.vitalsign AS v
         ON co.stay_id = v.stay_id
             AND v.charttime > co.lo_time
             AND v.charttime <= co.hi_time
-    GROUP BY 1, 2
-)
 
-, gcs AS (
+    UNION ALL BY NAME
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, g.charttime) / 3600.0) AS INTEGER) AS hr
-        , MIN(g.gcs) AS gcs_min
+        , g.gcs
     FROM co
     INNER JOIN mimiciv_derived.gcs AS g
         ON co.stay_id = g.stay_id
             AND g.charttime > co.lo_time
             AND g.charttime <= co.hi_time
-    GROUP BY 1, 2
-)
 
-, bili AS (
+    UNION ALL BY NAME
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, enz.charttime) / 3600.0) AS INTEGER) AS hr
-        , MAX(enz.bilirubin_total) AS bilirubin_max
+        , enz.bilirubin_total AS bilirubin
     FROM co
     INNER JOIN mimiciv_derived.enzyme AS enz
         ON co.hadm_id = enz.hadm_id
             AND enz.charttime > co.lo_time
             AND enz.charttime <= co.hi_time
-    GROUP BY 1, 2
-)
 
-, cr AS (
+    UNION ALL BY NAME
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, chem.charttime) / 3600.0) AS INTEGER) AS hr
-        , MAX(chem.creatinine) AS creatinine_max
+        , chem.creatinine
     FROM co
     INNER JOIN mimiciv_derived.chemistry AS chem
         ON co.hadm_id = chem.hadm_id
             AND chem.charttime > co.lo_time
             AND chem.charttime <= co.hi_time
-    GROUP BY 1, 2
-)
 
-, plt AS (
+    UNION ALL BY NAME
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, cbc.charttime) / 3600.0) AS INTEGER) AS hr
-        , MIN(cbc.platelet) AS platelet_min
+        , cbc.platelet
     FROM co
     INNER JOIN mimiciv_derived.complete_blood_count AS cbc
         ON co.hadm_id = cbc.hadm_id
             AND cbc.charttime > co.lo_time
             AND cbc.charttime <= co.hi_time
-    GROUP BY 1, 2
-)
 
-, uo AS (
+    UNION ALL BY NAME
     -- 24-hour urine output, scaled to 24 h, when the charted volumes cover 22 to 30 hours
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, u.charttime) / 3600.0) AS INTEGER) AS hr
-        , MAX(CASE
+        , CASE
             WHEN u.uo_tm_24hr >= 22 AND u.uo_tm_24hr <= 30 THEN u.urineoutput_24hr / u.uo_tm_24hr * 24
-        END) AS uo_24hr
+        END AS uo_24hr
     FROM co
     INNER JOIN mimiciv_derived.urine_output_rate AS u
         ON co.stay_id = u.stay_id
             AND u.charttime > co.lo_time
             AND u.charttime <= co.hi_time
-    GROUP BY 1, 2
-)
 
-, vaso_rows AS (
-    SELECT agent, stay_id, vaso_rate, starttime, endtime
-    FROM mimiciv_derived.vasoactive_infusion
-    WHERE agent IN ('epinephrine', 'norepinephrine', 'dopamine', 'dobutamine')
-)
-
-, vaso_hours AS (
-    -- hour ends covered by an infusion: starttime < endtime(hr) <= infusion end
+    UNION ALL BY NAME
+    -- vasopressor infusions, one row per hour end covered: starttime < endtime(hr) <= infusion end
     SELECT
         stay_id
+        , CAST(unnest(range(hr_from, hr_to + 1)) AS INTEGER) AS hr
         , agent
         , vaso_rate
-        , CAST(unnest(range(hr_from, hr_to + 1)) AS INTEGER) AS hr
     FROM (
         SELECT
             co.stay_id
@@ -198,54 +204,38 @@ WITH clock AS (
             , LEAST(co.hr_last, CAST(floor(date_diff('second', co.endtime0, v.endtime) / 3600.0) AS INTEGER))
                 AS hr_to
         FROM co
-        INNER JOIN vaso_rows AS v
+        INNER JOIN mimiciv_derived.vasoactive_infusion AS v
             ON co.stay_id = v.stay_id
                 AND v.endtime > co.lo_time
                 AND v.starttime < co.hi_time
+        WHERE v.agent IN ('epinephrine', 'norepinephrine', 'dopamine', 'dobutamine')
     )
     WHERE hr_from <= hr_to
 )
 
-, vaso AS (
+, scorecomp AS (
+    -- per stay and hour: the grid's clock (one grid row per hour, so MAX picks it) and the
+    -- worst value of each measurement
     SELECT
         stay_id
         , hr
+        , MAX(hr_first) AS hr_first
+        , MAX(endtime) - INTERVAL 1 HOUR AS starttime
+        , MAX(endtime) AS endtime
+        , MIN(pao2fio2ratio_novent) AS pao2fio2ratio_novent
+        , MIN(pao2fio2ratio_vent) AS pao2fio2ratio_vent
         , MAX(CASE WHEN agent = 'epinephrine' THEN vaso_rate END) AS rate_epinephrine
         , MAX(CASE WHEN agent = 'norepinephrine' THEN vaso_rate END) AS rate_norepinephrine
         , MAX(CASE WHEN agent = 'dopamine' THEN vaso_rate END) AS rate_dopamine
         , MAX(CASE WHEN agent = 'dobutamine' THEN vaso_rate END) AS rate_dobutamine
-    FROM vaso_hours
+        , MIN(mbp) AS meanbp_min
+        , MIN(gcs) AS gcs_min
+        , MAX(uo_24hr) AS uo_24hr
+        , MAX(bilirubin) AS bilirubin_max
+        , MAX(creatinine) AS creatinine_max
+        , MIN(platelet) AS platelet_min
+    FROM measured
     GROUP BY stay_id, hr
-)
-
-, scorecomp AS (
-    SELECT
-        g.stay_id
-        , g.hr
-        , g.hr_first
-        , g.endtime - INTERVAL 1 HOUR AS starttime
-        , g.endtime
-        , pf.pao2fio2ratio_novent
-        , pf.pao2fio2ratio_vent
-        , vaso.rate_epinephrine
-        , vaso.rate_norepinephrine
-        , vaso.rate_dopamine
-        , vaso.rate_dobutamine
-        , vs.meanbp_min
-        , gcs.gcs_min
-        , uo.uo_24hr
-        , bili.bilirubin_max
-        , cr.creatinine_max
-        , plt.platelet_min
-    FROM grid AS g
-    LEFT JOIN vs ON g.stay_id = vs.stay_id AND g.hr = vs.hr
-    LEFT JOIN gcs ON g.stay_id = gcs.stay_id AND g.hr = gcs.hr
-    LEFT JOIN bili ON g.stay_id = bili.stay_id AND g.hr = bili.hr
-    LEFT JOIN cr ON g.stay_id = cr.stay_id AND g.hr = cr.hr
-    LEFT JOIN plt ON g.stay_id = plt.stay_id AND g.hr = plt.hr
-    LEFT JOIN pafi AS pf ON g.stay_id = pf.stay_id AND g.hr = pf.hr
-    LEFT JOIN uo ON g.stay_id = uo.stay_id AND g.hr = uo.hr
-    LEFT JOIN vaso ON g.stay_id = vaso.stay_id AND g.hr = vaso.hr
 )
 
 , scorecalc AS (
