@@ -148,13 +148,14 @@ def build_cohort(study: Study, tables_from: dict | str | Path, concepts_dir: Pat
 
 def import_cohort(study: Study, cohort_file: Path, out_dir: Path) -> None:
     """A cohort table exported from another engine as the study's cohort stage: the same column
-    selection and types as :func:`icu_cohort.cohort.build_cohort` gives, ``cohort.parquet``,
+    selection and types as :func:`icu_cohort.cohort.build_cohort` gives
+    (:func:`icu_cohort.cohort.analysis_table`), ``cohort.parquet``,
     ``covariate_missingness.csv`` and an ``attrition.csv`` of one step (the other engine's
     attrition is not in the file)."""
     from icu_cohort import cohort, sources
 
     raw = sources.read_cohort_file(cohort_file).sort_values("stay_id", kind="mergesort").reset_index(drop=True)
-    df = cohort._select_columns(raw, study)
+    df = cohort.analysis_table(raw, study)
     attrition = pd.DataFrame([{"step": 1, "description": f"cohort imported from {Path(cohort_file).name}",
                                "n_remaining": len(df), "n_excluded": 0}], columns=list(artifacts.ATTRITION.columns))
     cohort.write_cohort(df, attrition, Path(out_dir))
