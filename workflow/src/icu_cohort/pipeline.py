@@ -195,6 +195,12 @@ def study_report(study: Study, results_dir: Path, manifest_path: Path, benchmark
     from icu_cohort.report import write_report
     from icu_cohort.report.provenance import collect_provenance
 
+    from icu_cohort.validation import validated_on
+
     manifest = json.loads(Path(manifest_path).read_text())
-    provenance = collect_provenance(manifest, [Path(p) for p in benchmark_files if Path(p).exists()], Path(repo_dir))
+    # the load-time checks' reports sit beside the Parquet files, in the manifest's folder
+    # (written after the manifest, by each table's conversion)
+    load_reports = loader.parquet_manifest(Path(manifest_path).parent)
+    provenance = collect_provenance(manifest, [Path(p) for p in benchmark_files if Path(p).exists()], Path(repo_dir),
+                                    load_reports=load_reports, validated_on=validated_on(study.name))
     write_report(Path(results_dir), study, provenance, Path(out_html), small_count_threshold)
