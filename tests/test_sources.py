@@ -493,6 +493,9 @@ def test_postgres_dialect_cohort_is_the_duckdb_cohort_exactly(pg_mimic, pg_scrip
     "SELECT arg_min(a, b) AS x, arg_max(a, b) AS y FROM (VALUES ('x', 2), (NULL, 1), ('z', NULL), ('w', 3)) t(a, b)",
     "SELECT list(regexp_extract(s, '^[A-Z]*') ORDER BY s) FROM (VALUES ('C77'), ('430'), ('C7A')) t(s)",
     "SELECT list(s ORDER BY s) FROM (VALUES ('123'), ('12a')) t(s) WHERE regexp_full_match(s, '[0-9]+')",
+    # RE2's word boundary (\\b is a backspace in PostgreSQL)
+    "SELECT list(s ORDER BY s) FROM (VALUES ('yes'), ('yes (continue)'), ('yesterday'), ('no')) t(s) "
+    "WHERE regexp_matches(s, '^yes\\b')",
     "SELECT list(k ORDER BY n, k) FROM (SELECT n, CAST(unnest(range(1, n + 1)) AS INTEGER) AS k "
     "FROM (VALUES (3), (0), (NULL)) t(n))",
     "SELECT TIMESTAMP '2150-01-01 10:00:00' + to_seconds(1.5 * 3600.0) AS a, TIMESTAMP '2150-01-01 10:00:00' + to_hours(-25) AS b",
@@ -523,6 +526,42 @@ def test_each_postgres_rewrite_keeps_duckdbs_answer(pg_server, duckdb_sql):
     uri = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{pg_server['port']}/partial"
     got = _pg_run(uri, pairs)
     assert [tuple(float(v) if type(v).__name__ == "Decimal" else v for v in row) for row in got] == want, pairs[-1][1]
+
+
+@pytest.mark.parametrize("duckdb_sql", [
+    "SELECT list(v ORDER BY v) AS a, list(v ORDER BY v DESC) AS b, min(v) AS c, max(v) AS d FROM t",
+    "SELECT list(v ORDER BY v) FROM t WHERE v < 'a'",
+    "SELECT list(v ORDER BY v) FROM t WHERE v BETWEEN 'B' AND 'Z9'",
+    "SELECT list(k ORDER BY k) FROM (SELECT k, row_number() OVER (ORDER BY v) AS r FROM t) WHERE r <= 2",
+    "SELECT arg_min(k, v) AS a, arg_max(k, v) AS b FROM t",
+])
+def test_postgres_orders_text_as_duckdb_in_a_database_of_another_collation(pg_server, duckdb_sql):
+    """DuckDB orders text by its bytes ('B' < '_' < 'a'); a database created in en-US order
+    ('a' < 'B') must still give DuckDB's answers (COLLATE "C" where text is ordered)."""
+    import psycopg
+    import sqlglot
+
+    from icu_cohort import export_sql
+
+    admin = psycopg.connect(host=pg_server["socket"], port=pg_server["port"], user="postgres", dbname="postgres",
+                            autocommit=True)
+    try:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'collated'").fetchone():
+            try:
+                admin.execute(f"CREATE DATABASE collated OWNER {PG_USER} TEMPLATE template0 LOCALE_PROVIDER icu "
+                              "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+            except psycopg.Error as exc:
+                pytest.skip(f"no ICU en-US collation on this server: {exc}")
+    finally:
+        admin.close()
+    table = "WITH t AS (SELECT * FROM (VALUES (1, 'a'), (2, 'B'), (3, '_x'), (4, 'Z9'), (5, 'z10'), (6, 'b')) v(k, v)) "
+    want = duckdb.connect().execute(table + duckdb_sql).fetchall()
+    st = export_sql.Statement("test", None, sqlglot.parse_one(table + duckdb_sql, read="duckdb"))
+    pairs = export_sql.transpile([st], "postgres", derived=PG_DERIVED, study_dataset=PG_STUDY)
+    uri = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{pg_server['port']}/collated"
+    with psycopg.connect(uri) as conn:  # the database does order the other way
+        assert conn.execute("SELECT 'a' < 'B'").fetchone()[0] is True
+    assert _pg_run(uri, pairs) == want, pairs[-1][1]
 
 
 def test_postgres_round_is_duckdbs_round_on_every_tricky_value(pg_server):

@@ -379,7 +379,7 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
 
 
 def for_postgres(tree: exp.Expression, columns: dict[str, list[str]] | None = None,
-                 function_schema: str = "mimiciv_derived") -> exp.Expression:
+                 function_schema: str = "mimiciv_derived", dry: "DryRun | None" = None) -> exp.Expression:
     """Rewrites PostgreSQL needs and SQLGlot does not make (each keeps DuckDB's meaning).
 
     ``columns``: each table's column names (:func:`table_columns`), for ``t.* EXCLUDE (...)``.
@@ -400,6 +400,9 @@ def for_postgres(tree: exp.Expression, columns: dict[str, list[str]] | None = No
       apsiii)``: a different last bit);
     * ``to_seconds(x)`` / ``to_minutes`` / ``to_hours`` / ``to_days`` become
       ``make_interval(secs => x)`` (mins, hours, days): microseconds as in DuckDB;
+    * regular expressions: DuckDB's are RE2, PostgreSQL's Tcl AREs, where ``\\b`` is a backspace,
+      not a word boundary (``\\y``): patterns are translated (:func:`_postgres_regex`;
+      ``cam_icu``'s ``'^yes\\b'``);
     * ``regexp_extract(s, 'p', g)`` (DuckDB: '' when there is no match) becomes
       ``COALESCE((regexp_match(s, '(p)'))[g + 1], '')``; ``regexp_full_match(s, 'p')``
       becomes ``s ~ '^(?:p)$'``;
@@ -408,6 +411,10 @@ def for_postgres(tree: exp.Expression, columns: dict[str, list[str]] | None = No
       range or a NULL bound); SQLGlot writes ``UNNEST(GENERATE_SERIES(...))``, which
       PostgreSQL refuses;
     * a subquery in ``FROM`` without an alias gets one (PostgreSQL before 16 requires it);
+    * text ordered or compared for order (``ORDER BY``, ``MIN``/``MAX``, ``<``, ``BETWEEN``) gets
+      ``COLLATE "C"``: DuckDB orders text by its bytes, PostgreSQL by the database's collation
+      (``en_US.UTF-8`` puts 'a' before 'B'; ties in ``oxygen_delivery``'s device order and
+      Charlson's code ranges depend on it) (:func:`collate_text_bytewise`);
     * ``arg_min(a, b)`` / ``arg_max(a, b)`` (none in PostgreSQL; DuckDB skips rows where a or b
       is NULL) become ``(ARRAY_AGG(a ORDER BY b [DESC]) FILTER (WHERE a IS NOT NULL AND b IS
       NOT NULL))[1]``, and ``ANY_VALUE(x)`` (made from a PIVOT's ``first``; PostgreSQL 16 has it,
@@ -419,6 +426,8 @@ def for_postgres(tree: exp.Expression, columns: dict[str, list[str]] | None = No
     (both skip NULLs), ``FILTER (WHERE ...)``, ``NULLS LAST`` (both default), ``split_part``
     ('' past the last part in both), ``QUALIFY`` (a subquery).
     """
+    if dry is not None:  # on the DuckDB statement, whose expressions DuckDB can type
+        tree = collate_text_bytewise(tree, dry)
     tree = _duckdb_forms(tree, columns)
     tree = tree.transform(lambda n: _postgres_functions(n, function_schema))
     return tree
@@ -476,32 +485,143 @@ def _asof_to_join(node):
     return join
 
 
-def table_columns(statements: list[Statement]) -> dict[str, list[str]]:
-    """Each table the statements create (and each MIMIC-IV table they read) with its column
-    names, in order, as DuckDB itself reports them: the statements are run in DuckDB on empty
-    MIMIC-IV tables of the catalogue (:mod:`icu_cohort.mimic_tables`), which takes a second."""
-    import duckdb
+class DryRun:
+    """The statements run in DuckDB on empty MIMIC-IV tables of the catalogue
+    (:mod:`icu_cohort.mimic_tables`), which takes a second or two: DuckDB itself then says what
+    columns each table has (:meth:`columns`) and what type an expression of a statement has
+    (:meth:`type_of`)."""
 
-    from icu_cohort.mimic_tables import TABLES
+    def __init__(self, statements: list[Statement]) -> None:
+        import duckdb
 
-    con = duckdb.connect()
-    try:
+        from icu_cohort.mimic_tables import TABLES
+
+        self.con = duckdb.connect()
+        self._types: dict[str, str | None] = {}
         for schema in ("mimiciv_hosp", "mimiciv_icu", "mimiciv_derived", "study", "stage"):
-            con.execute(f"CREATE SCHEMA {schema}")
+            self.con.execute(f"CREATE SCHEMA {schema}")
         for spec in TABLES.values():
-            con.execute(f"CREATE TABLE {spec.qualified} ("
-                        + ", ".join(f'"{c}" {t}' for c, t in spec.columns) + ")")
+            self.con.execute(f"CREATE TABLE {spec.qualified} (" + ", ".join(f'"{c}" {t}' for c, t in spec.columns) + ")")
         for st in statements:
             if st.creates:
-                con.execute(st.sql.sql(dialect="duckdb"))
-        rows = con.execute("SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns "
-                           "ORDER BY table_schema, table_name, ordinal_position").fetchall()
+                self.con.execute(st.sql.sql(dialect="duckdb"))
+
+    def columns(self) -> dict[str, list[str]]:
+        """Each table and view with its column names, in order (``{"study.cohort": [...]}``)."""
+        rows = self.con.execute("SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns "
+                                "ORDER BY table_schema, table_name, ordinal_position").fetchall()
+        out: dict[str, list[str]] = {}
+        for name, column in rows:
+            out.setdefault(name.lower(), []).append(column)
+        return out
+
+    def types_of(self, select: exp.Select, expressions: list[exp.Expression]) -> list[str | None]:
+        """DuckDB's types of ``expressions`` evaluated over ``select``'s FROM clause (with every
+        CTE in scope); None for one that cannot be bound there (an output alias, an outer
+        reference). One DESCRIBE for all, one per expression only if that fails."""
+        ctes: list[exp.Expression] = []
+        node = select
+        while node is not None:
+            w = node.args.get("with_") or node.args.get("with")
+            if isinstance(w, exp.With):
+                ctes = list(w.expressions) + ctes
+            node = node.parent
+        prefix = ("WITH " + ", ".join(c.sql(dialect="duckdb") for c in ctes) + " ") if ctes else ""
+        query = select.copy()
+        for key in ("order", "group", "having", "qualify", "windows", "distinct", "limit", "offset", "where",
+                    "with_", "with"):
+            query.set(key, None)
+
+        def describe(exprs):
+            query.set("expressions", [exp.alias_(e.copy(), f"__t{i}") for i, e in enumerate(exprs)])
+            text = prefix + query.sql(dialect="duckdb")
+            if text not in self._types:
+                import duckdb
+
+                try:
+                    self._types[text] = [r[1] for r in self.con.execute(f"DESCRIBE {text}").fetchall()]
+                except duckdb.Error:
+                    self._types[text] = None
+            return self._types[text]
+
+        got = describe(expressions) if expressions else []
+        if got is not None:
+            return got
+        return [(describe([e]) or [None])[0] for e in expressions]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def table_columns(statements: list[Statement]) -> dict[str, list[str]]:
+    """Each table the statements create (and each MIMIC-IV table they read) with its column
+    names, in order, as DuckDB itself reports them (:class:`DryRun`)."""
+    dry = DryRun(statements)
+    try:
+        return dry.columns()
     finally:
-        con.close()
-    out: dict[str, list[str]] = {}
-    for name, column in rows:
-        out.setdefault(name.lower(), []).append(column)
-    return out
+        dry.close()
+
+
+#: DuckDB compares text by its bytes; PostgreSQL by the database's collation (mimic-code's
+#: PostgreSQL databases are usually created in en_US.UTF-8, where 'a' < 'B').
+TEXT_TYPES = ("VARCHAR",)
+
+
+def collate_text_bytewise(tree: exp.Expression, dry: DryRun) -> exp.Expression:
+    """Every place where text is ordered or compared for order gets ``COLLATE "C"`` (byte order,
+    as DuckDB): ``ORDER BY`` keys (of queries, windows and ordered aggregates), ``MIN``/``MAX``
+    (and ``arg_min``/``arg_max``'s key) of text and ``<``, ``<=``, ``>``, ``>=``, ``BETWEEN``
+    between texts. Whether an expression is text DuckDB says (:meth:`DryRun.types_of`, on the
+    DuckDB statement); an expression it cannot bind alone (an output alias) is left as is."""
+    def scope(node):
+        while node is not None and not isinstance(node, exp.Select):
+            node = node.parent
+        return node
+
+    def known(expr):
+        """True / False when the expression's form says whether it is text, else None."""
+        if isinstance(expr, exp.Literal):
+            return expr.is_string
+        if isinstance(expr, (exp.Null, exp.Collate, exp.Boolean)) or not list(expr.find_all(exp.Column)):
+            return False
+        return None
+
+    # (node, keys to collate, expressions deciding, "each" key alone or "any" of them)
+    plans: list[tuple[exp.Expression, tuple[str, ...], str]] = []
+    for node in list(tree.walk()):
+        if isinstance(node, exp.Ordered) or (isinstance(node, (exp.Min, exp.Max)) and not isinstance(node.this, exp.Order)):
+            plans.append((node, ("this",), "each"))
+        elif isinstance(node, (exp.ArgMin, exp.ArgMax)):
+            plans.append((node, ("expression",), "each"))
+        elif isinstance(node, (exp.LT, exp.LTE, exp.GT, exp.GTE)):
+            plans.append((node, ("this", "expression"), "any"))
+        elif isinstance(node, exp.Between):
+            plans.append((node, ("this", "low", "high"), "any"))
+    pending: dict[int, tuple[exp.Select, list[exp.Expression]]] = {}
+    for node, keys, _ in plans:
+        for key in keys:
+            expr = node.args.get(key)
+            if expr is not None and known(expr) is None and scope(node) is not None:
+                pending.setdefault(id(scope(node)), (scope(node), []))[1].append(expr)
+    text: dict[int, bool] = {}
+    for select, exprs in pending.values():
+        for e, t in zip(exprs, dry.types_of(select, exprs)):
+            text[id(e)] = t in TEXT_TYPES
+
+    def is_text(expr) -> bool:
+        k = known(expr)
+        return k if k is not None else text.get(id(expr), False)
+
+    for node, keys, mode in plans:
+        exprs = {k: node.args.get(k) for k in keys if node.args.get(k) is not None}
+        if mode == "any" and not any(is_text(e) for e in exprs.values()):
+            continue
+        for key, expr in exprs.items():
+            if isinstance(expr, exp.Collate) or (mode == "each" and not is_text(expr)):
+                continue
+            node.set(key, exp.Paren(this=exp.Collate(this=expr.copy(), expression=exp.to_identifier("C", quoted=True))))
+    return tree
 
 
 def _expand_star_exclude(node, columns: dict[str, list[str]]):
@@ -542,7 +662,17 @@ def _relation_columns(select: exp.Select, alias: str, columns: dict[str, list[st
     raise TranspileError(f"{alias}.* EXCLUDE: {alias} is not a table of the FROM clause")
 
 
+def _postgres_regex(pattern: str) -> str:
+    """A DuckDB (RE2) pattern for PostgreSQL's regular expressions (Tcl ARE): the word boundary
+    ``\\b`` / ``\\B`` is ``\\y`` / ``\\Y`` there (``\\b`` is a backspace); the rest of what our SQL
+    uses (anchors, classes, ``*``, ``+``, ``(?:...)``) means the same in both."""
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\([bB])", lambda m: m.group(1) + "\\" + ("y" if m.group(2) == "b" else "Y"),
+                  pattern)
+
+
 def _postgres_functions(node, function_schema: str):
+    if isinstance(node, exp.RegexpLike) and isinstance(node.expression, exp.Literal) and node.expression.is_string:
+        node.set("expression", exp.Literal.string(_postgres_regex(node.expression.this)))
     if isinstance(node, (exp.ArgMin, exp.ArgMax, exp.AnyValue)):
         value = node.this.copy()
         if isinstance(node, exp.AnyValue):
@@ -579,7 +709,7 @@ def _postgres_functions(node, function_schema: str):
         if not (isinstance(pattern, exp.Literal) and pattern.is_string):
             raise TranspileError("regexp_extract needs a literal pattern to be written for PostgreSQL")
         match = exp.Bracket(this=exp.Paren(this=exp.Anonymous(this="REGEXP_MATCH", expressions=[
-            node.this.copy(), exp.Literal.string(f"({pattern.this})")])), expressions=[exp.Literal.number(g + 1)],
+            node.this.copy(), exp.Literal.string(_postgres_regex(f"({pattern.this})"))])), expressions=[exp.Literal.number(g + 1)],
                             offset=1)
         return exp.Coalesce(this=match, expressions=[exp.Literal.string("")])
     full_match = getattr(exp, "RegexpFullMatch", ())
@@ -588,7 +718,7 @@ def _postgres_functions(node, function_schema: str):
         text, pattern = (node.this, node.expression) if not isinstance(node, exp.Anonymous) else node.expressions
         if not (isinstance(pattern, exp.Literal) and pattern.is_string):
             raise TranspileError("regexp_full_match needs a literal pattern to be written for PostgreSQL")
-        return exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(f"^(?:{pattern.this})$"))
+        return exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(_postgres_regex(f"^(?:{pattern.this})$")))
     if isinstance(node, (exp.Unnest, exp.Explode)):
         items = node.expressions if isinstance(node, exp.Unnest) else [node.this]
         if len(items) == 1 and isinstance(items[0], exp.GenerateSeries) and isinstance(node.parent, (exp.Cast, exp.Alias)):
@@ -805,7 +935,8 @@ def transpile(statements: list[Statement], dialect: str = "bigquery", hosp: str 
     if dialect not in SQLGLOT_DIALECTS:
         raise TranspileError(f"dialect {dialect!r} is not supported (choose from {', '.join(SQLGLOT_DIALECTS)})")
     out = []
-    columns = table_columns(statements) if dialect == "postgres" else None
+    dry = DryRun(statements) if dialect == "postgres" else None
+    columns = dry.columns() if dry is not None else None
     if dialect == "postgres":
         text = "".join(f"CREATE SCHEMA IF NOT EXISTS {name};\n" for name in dict.fromkeys((derived, study_dataset)))
         text += POSTGRES_FUNCTIONS.format(schema=derived.split(".")[-1])
@@ -813,7 +944,7 @@ def transpile(statements: list[Statement], dialect: str = "bigquery", hosp: str 
     for st in statements:
         tree = st.sql.copy()
         if dialect == "postgres":  # EXCLUDE lists resolved on our own table names, then renamed
-            tree = for_postgres(tree, columns, function_schema=derived.split(".")[-1])
+            tree = for_postgres(tree, columns, function_schema=derived.split(".")[-1], dry=dry)
         tree = rename_tables(tree, hosp, icu, derived, study_dataset)
         if dialect == "bigquery":
             tree = for_bigquery(tree)
@@ -828,6 +959,8 @@ def transpile(statements: list[Statement], dialect: str = "bigquery", hosp: str 
             raise TranspileError(f"sql/{st.source}: cannot be written for {dialect}: {type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
         out.append((st, drop + text))
+    if dry is not None:
+        dry.close()
     return out
 
 
