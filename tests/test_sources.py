@@ -607,3 +607,39 @@ def test_postgres_round_is_duckdbs_round_on_every_tricky_value(pg_server):
 
     assert sum(in_double(x, n) != w for x, n, w in want) > 50
     assert sum(fifteen_digits(x, n) != w for x, n, w in want) > 50
+
+
+@pytest.mark.parametrize("problem, words", [
+    ("duplicate_stay", "duplicate primary key stay_id in mimiciv_icu.icustays"),
+    ("age", "anchor_age outside 0-120"),
+])
+def test_duckdb_database_data_checks_stop_at_the_check(synthetic_csv, tmp_path, problem, words):
+    """A mimic-code DuckDB database is read in place, never converted: the load-time data checks
+    run when the source is checked instead, with the same messages."""
+    db = build_duckdb_database(synthetic_csv, tmp_path / "mimic4.db")
+    con = duckdb.connect(str(db))
+    if problem == "duplicate_stay":
+        con.execute("INSERT INTO mimiciv_icu.icustays SELECT * FROM mimiciv_icu.icustays LIMIT 1")
+    else:
+        con.execute("UPDATE mimiciv_hosp.patients SET anchor_age = 150 WHERE subject_id = "
+                    "(SELECT min(subject_id) FROM mimiciv_hosp.patients)")
+    con.close()
+    with pytest.raises(sources.DataCheckError, match=words):
+        sources.check_duckdb_database(db, pipeline.required_tables())
+
+
+def test_duckdb_database_warnings_reach_the_manifest_and_the_report(synthetic_csv, tmp_path):
+    from icu_cohort.report.provenance import describe_data
+
+    db = build_duckdb_database(synthetic_csv, tmp_path / "mimic4.db")
+    con = duckdb.connect(str(db))
+    stay = con.execute("SELECT min(stay_id) FROM mimiciv_icu.icustays").fetchone()[0]
+    con.execute(f"UPDATE mimiciv_icu.icustays SET outtime = intime - INTERVAL 1 HOUR WHERE stay_id = {stay}")
+    con.close()
+    manifest = pipeline.duckdb_manifest(db, pipeline.required_tables(), tmp_path / "manifest.json")
+    (warning,) = manifest["warnings"]
+    assert "1 ICU stay(s) have outtime before intime" in warning and str(stay) in warning
+    data = describe_data(json.loads((tmp_path / "manifest.json").read_text()))
+    assert data["warnings"] == [warning]
+    assert {c["table"] for c in data["load_checks"]} == {"mimiciv_hosp.patients", "mimiciv_hosp.admissions",
+                                                         "mimiciv_icu.icustays"}

@@ -108,7 +108,8 @@ def duckdb_manifest(database: Path, keys: list[str], manifest_path: Path) -> dic
     """The data manifest of a mimic-code DuckDB database source (checked again, rows counted)."""
     from icu_cohort import sources
 
-    manifest = sources.duckdb_manifest(database, sources.check_duckdb_database(database, keys))
+    found: dict[str, dict] = {}
+    manifest = sources.duckdb_manifest(database, sources.check_duckdb_database(database, keys, found), found)
     artifacts.write_json(manifest, manifest_path)
     return manifest
 

@@ -179,6 +179,11 @@ def _load_checks(man: dict[str, Any], load_reports: dict[str, Any] | None) -> di
     reports = (load_reports or {}).get("tables") or {}
     checks = [{"table": rep.get("table") or key, "rows": rep.get("rows"), "checks": dict(rep.get("checks") or {}),
                "warnings": list(rep.get("warnings") or [])} for key, rep in sorted(reports.items())]
+    # sources checked without conversion (a DuckDB database) carry their checks in the manifest
+    seen = {c["table"] for c in checks}
+    checks += [{"table": t.get("table"), "rows": t.get("rows"), "checks": dict(t["checks"]),
+                "warnings": list(t.get("warnings") or [])}
+               for t in man.get("tables") or [] if isinstance(t, dict) and "checks" in t and t.get("table") not in seen]
     warnings: list[str] = []
     for w in [*(man.get("warnings") or []), *(w for c in checks for w in c["warnings"]),
               *((load_reports or {}).get("warnings") or [])]:
