@@ -382,7 +382,8 @@ def for_postgres(tree: exp.Expression, columns: dict[str, list[str]] | None = No
                  function_schema: str = "mimiciv_derived", dry: "DryRun | None" = None) -> exp.Expression:
     """Rewrites PostgreSQL needs and SQLGlot does not make (each keeps DuckDB's meaning).
 
-    ``columns``: each table's column names (:func:`table_columns`), for ``t.* EXCLUDE (...)``.
+    ``columns``: each table's column names (:meth:`DryRun.columns`), for ``t.* EXCLUDE (...)``;
+    ``dry``: the :class:`DryRun` that types expressions, for the collation rewrite below.
 
     * the DuckDB-only statement forms of :func:`_duckdb_forms` (PIVOT, UNPIVOT, COLUMNS(),
       ASOF joins, ``t.* EXCLUDE (...)``), as for BigQuery;
@@ -551,16 +552,6 @@ class DryRun:
 
     def close(self) -> None:
         self.con.close()
-
-
-def table_columns(statements: list[Statement]) -> dict[str, list[str]]:
-    """Each table the statements create (and each MIMIC-IV table they read) with its column
-    names, in order, as DuckDB itself reports them (:class:`DryRun`)."""
-    dry = DryRun(statements)
-    try:
-        return dry.columns()
-    finally:
-        dry.close()
 
 
 #: DuckDB compares text by its bytes; PostgreSQL by the database's collation (mimic-code's
