@@ -69,7 +69,7 @@ def test_every_statement_parses_in_bigquery_and_reads_physionets_datasets(bigque
         assert form.lower() not in script.lower(), form
     # ... and DuckDB statement forms SQLGlot would pass through unchanged (its BigQuery parser
     # is lenient): the PIVOT / UNPIVOT statements, COLUMNS(), EXCLUDE, :: casts
-    for pattern in (r"\bPIVOT\s+\w+\s+ON\b", r"\bUNPIVOT\b", r"\bCOLUMNS\(", r"\bEXCLUDE\b", r"::"):
+    for pattern in (r"\bPIVOT\s+\w+\s+ON\b", r"\bUNPIVOT\b", r"\bCOLUMNS\(", r"\bEXCLUDE\b", r"::", r"\bASOF\b"):
         assert not re.search(pattern, script, flags=re.I), pattern
     # every function called is one SQLGlot knows in BigQuery (an unknown one parses as Anonymous)
     unknown = {f.name for _, t in bigquery_pairs for f in sqlglot.parse_one(t, read="bigquery").find_all(sqlglot.exp.Anonymous)}
@@ -147,6 +147,12 @@ def test_macros_are_inlined_with_their_arguments():
     "WITH t AS (SELECT id, a1, a2, b1, b2 FROM (VALUES (1, 1, 2, NULL, 5), (2, 3, 4, 6, 7)) v(id, a1, a2, b1, b2)), "
     "u AS (UNPIVOT t ON (a1, a2) AS a, (b1, b2) AS b INTO NAME n VALUE v1, v2) "
     "SELECT list([id, v1, v2] ORDER BY id, n) AS v, list(n ORDER BY id, n) AS names FROM u",  # b of id 1 left out
+    # ASOF (BigQuery has none): the latest row of s at or before a's time, per key; none before the first
+    "WITH a AS (SELECT * FROM (VALUES (1, TIMESTAMP '2150-01-01 10:00:00'), (1, TIMESTAMP '2150-01-01 12:00:00'), "
+    "(2, TIMESTAMP '2150-01-01 09:00:00')) v(k, t)), "
+    "s AS (SELECT * FROM (VALUES (1, TIMESTAMP '2150-01-01 10:00:00', 5.0), (1, TIMESTAMP '2150-01-01 11:00:00', 6.0), "
+    "(2, TIMESTAMP '2150-01-01 09:30:00', 7.0)) v(k, t, x)) "
+    "SELECT list(s.x ORDER BY a.k, a.t) AS v FROM a ASOF LEFT JOIN s ON a.k = s.k AND a.t >= s.t",  # [5, 6, NULL]
 ])
 def test_each_rewrite_keeps_duckdbs_answer(duckdb_sql):
     """The expression's value in DuckDB equals the value of its BigQuery form back in DuckDB."""

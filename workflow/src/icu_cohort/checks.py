@@ -1,4 +1,5 @@
-"""Data checks run on each MIMIC-IV table while it is loaded (before its Parquet file is in place).
+"""Data checks run on each MIMIC-IV table while it is loaded (before its Parquet file is in place),
+or, for a mimic-code DuckDB database read in place, when the source is checked at start-up.
 
 :func:`check_table` runs the checks of one table on its freshly written (temporary) Parquet
 file and returns what it found; the loader raises :class:`icu_cohort.loader.MimicInputError`
@@ -123,9 +124,19 @@ def check_icustays(con: duckdb.DuckDBPyConnection, rel: str, result: CheckResult
 _TABLE_RULES = {"hosp/patients": check_patients, "icu/icustays": check_icustays}
 
 
+def has_checks(spec: TableSpec) -> bool:
+    """Whether any check applies to ``spec``'s table."""
+    return spec.primary_key is not None or f"{spec.module}/{spec.name}" in _TABLE_RULES
+
+
 def check_table(con: duckdb.DuckDBPyConnection, parquet: str, spec: TableSpec) -> CheckResult:
     """Run every check of ``spec``'s table on the Parquet file ``parquet``; see the module doc."""
-    rel = f"read_parquet('{str(parquet).replace(chr(39), chr(39) * 2)}')"
+    return check_relation(con, f"read_parquet('{str(parquet).replace(chr(39), chr(39) * 2)}')", spec)
+
+
+def check_relation(con: duckdb.DuckDBPyConnection, rel: str, spec: TableSpec) -> CheckResult:
+    """Run every check of ``spec``'s table on the relation ``rel`` (a table, a view or a
+    parenthesised query with the catalogue's column names and types)."""
     result = CheckResult()
     check_primary_key(con, rel, spec, result)
     rule = _TABLE_RULES.get(f"{spec.module}/{spec.name}")

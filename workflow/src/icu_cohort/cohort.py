@@ -256,7 +256,7 @@ def build_cohort(
     attrition = attrition_table(con, study)
     for path, target in COVARIATES:
         run_file(con, sql_dir / path, params, target)
-    cohort = _select_columns(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
+    cohort = analysis_table(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
     if len(cohort) != attrition["n_remaining"].iloc[-1]:
         raise CohortError(
             f"study.cohort has {len(cohort)} stays but the attrition table ends with "
@@ -267,7 +267,14 @@ def build_cohort(
     return cohort, attrition
 
 
-def _select_columns(raw: pd.DataFrame, study: Study) -> pd.DataFrame:
+def analysis_table(raw: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """The cohort table the analysis reads, from the rows of ``study.cohort`` (``raw``: one row
+    per stay, as the cohort SQL or another engine running its export writes them): the id,
+    outcome and descriptive columns, the study's covariates in its file's order, and
+    ``<exposure>_first_dose_hours`` / ``<exposure>_total_dose_g``; ids, ``treated`` and
+    ``death_28d`` as int64, categorical covariates as text, complete binary ones as int64, every
+    other covariate as float64. A covariate the rows lack raises :class:`CohortError` listing
+    the columns there are."""
     covariates = study.covariate_columns
     unknown = [c for c in covariates if c not in raw.columns or c in ID_COLUMNS + OUTCOME_COLUMNS]
     if unknown:

@@ -1,6 +1,6 @@
-"""A study's complete SQL for another engine (BigQuery), transpiled from our DuckDB SQL by SQLGlot.
+"""A study's complete SQL for another engine (BigQuery, PostgreSQL), transpiled from our DuckDB SQL by SQLGlot.
 
-``icu-cohort sql --dialect bigquery --study S`` writes, in run order:
+``icu-cohort sql --dialect bigquery|postgres --study S`` writes, in run order:
 
 1. the concepts the study needs (the closure of its ``mimiciv_derived.*`` references over
    ``sql/concepts.txt``), each as ``CREATE OR REPLACE TABLE <derived dataset>.<name>``;
@@ -11,13 +11,21 @@
    (Parquet or CSV) and give it to the analysis stage with ``--config cohort_file=FILE``.
 
 Datasets. MIMIC-IV is read from PhysioNet's BigQuery datasets (``physionet-data.mimiciv_3_1_hosp``
-and ``..._icu``). Our derived tables are written to a dataset of the user's
+and ``..._icu``), or from mimic-code's PostgreSQL schemas ``mimiciv_hosp`` / ``mimiciv_icu``.
+Our derived tables are written to a dataset (schema) of the user's
 (``--derived-dataset``), not read from ``physionet-data.mimiciv_3_1_derived``: ours follow
 mimic-code but differ in places (``sofa`` over every ICU hour, ``sepsis3``'s tie-breaking,
 extra concepts such as ``cam_icu``), and the cohort must be the one the DuckDB pipeline gives.
 The study's own tables go to ``--study-dataset``; ``stage.x`` becomes ``<derived>.stage_x``.
 
-What needed care (DuckDB features with no direct BigQuery form):
+The DuckDB SQL stays the one definition: nothing in ``sql/`` is written twice for another
+engine. Where DuckDB has a form another engine lacks, the transpiler rewrites it (below),
+rather than ``sql/`` being restricted to the engines' common subset: the DuckDB forms (PIVOT,
+ASOF, ``* EXCLUDE``, ...) are what keep our files close to mimic-code's and short, and the
+rewrites are each tested against DuckDB's own answer.
+
+What needed care for BigQuery (DuckDB features with no direct BigQuery form; for PostgreSQL
+see :func:`for_postgres`):
 
 * **Macros** (``CREATE MACRO``): BigQuery has none. The scalar SOFA macros of
   ``sql/score/sofa_organ_scores.sql`` are inlined at each call with their arguments
@@ -32,7 +40,10 @@ The tests (``tests/test_export_sql.py``) check that every statement parses in SQ
 BigQuery dialect and that the BigQuery text, transpiled back to DuckDB, gives exactly the
 cohort of :func:`icu_cohort.cohort.build_cohort` on a synthetic set. BigQuery itself cannot be
 reached from the test machine: semantic differences that only BigQuery shows (such as its
-handling of an unsupported type) are not tested.
+handling of an unsupported type) are not tested. The PostgreSQL text is run on a real
+PostgreSQL server (``tests/test_sources.py``): every table it creates equals DuckDB's row for
+row (the plain, unordered means of ``first_day_vitalsign`` to their last bits, whose DuckDB
+value itself depends on DuckDB's plan), and the cohort equals the pipeline's exactly.
 """
 
 from __future__ import annotations
@@ -277,6 +288,8 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
     * DuckDB's ``UNPIVOT t ON (a1, a2) AS x, ... INTO NAME n VALUE v1, v2`` becomes a
       ``UNION ALL`` of one ``SELECT`` per name (a row with any NULL value left out, as
       DuckDB 2.x does);
+    * ``ASOF LEFT JOIN`` (``sql/measurement/bg.sql``) becomes a plain LEFT JOIN on the row
+      whose next charting is later (:func:`_asof_to_join`);
     * ``SELECT ..., unnest(list) AS k FROM t`` (DuckDB's select-list unnest: one row per
       element, none for an empty or NULL list) becomes ``SELECT ..., k FROM t CROSS JOIN
       UNNEST(list) AS k``, which SQLGlot writes for BigQuery as it is (its own emulation of a
@@ -285,9 +298,7 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
       numeric key) orders by ``UNIX_SECONDS(ts)`` with the bounds in seconds.
     """
 
-    tree = tree.transform(_simple_pivot_to_select)
-    tree = tree.transform(_expand_columns)
-    tree = tree.transform(_simple_unpivot_to_union)
+    tree = _duckdb_forms(tree)
     tree = tree.transform(_select_unnest_to_join)
 
     def repl(node):
@@ -365,6 +376,381 @@ def for_bigquery(tree: exp.Expression) -> exp.Expression:
     # twice: a node a rewrite creates (COALESCE copies of GREATEST's arguments) is not revisited
     # by the same pass; no rewrite matches its own output again
     return tree.transform(repl).transform(repl)
+
+
+def for_postgres(tree: exp.Expression, columns: dict[str, list[str]] | None = None,
+                 function_schema: str = "mimiciv_derived", dry: "DryRun | None" = None) -> exp.Expression:
+    """Rewrites PostgreSQL needs and SQLGlot does not make (each keeps DuckDB's meaning).
+
+    ``columns``: each table's column names (:meth:`DryRun.columns`), for ``t.* EXCLUDE (...)``;
+    ``dry``: the :class:`DryRun` that types expressions, for the collation rewrite below.
+
+    * the DuckDB-only statement forms of :func:`_duckdb_forms` (PIVOT, UNPIVOT, COLUMNS(),
+      ASOF joins, ``t.* EXCLUDE (...)``), as for BigQuery;
+    * ``CREATE OR REPLACE TABLE t AS`` (PostgreSQL has no OR REPLACE for tables) becomes
+      ``DROP TABLE IF EXISTS t; CREATE TABLE t AS`` (:func:`transpile`);
+    * ``round(x, n)`` of a DOUBLE: PostgreSQL has ``round(numeric, int)`` only (its cast of a
+      double to numeric keeps 15 digits) and ``round(double)`` rounds half to even. DuckDB
+      (2.x) rounds the double's exact binary value half away from zero (``round(0.63125, 4)``
+      = 0.6312, since 0.63125 is stored as 0.631249999...; ``round(0.125, 2)`` = 0.13). Each
+      call becomes ``<function_schema>.duckdb_round(x, n)``, a PL/pgSQL function the script
+      creates first (:data:`POSTGRES_FUNCTIONS`) that decides the rounding on the exact product
+      ``x * 10^n`` (Dekker's error-free product in double arithmetic);
+    * ``exp``, ``ln``, ``log``, ``sqrt``, ``power`` get DOUBLE PRECISION arguments: DuckDB
+      computes them in DOUBLE, PostgreSQL in NUMERIC for a numeric argument (``exp(0.047 *
+      apsiii)``: a different last bit);
+    * ``to_seconds(x)`` / ``to_minutes`` / ``to_hours`` / ``to_days`` become
+      ``make_interval(secs => x)`` (mins, hours, days): microseconds as in DuckDB;
+    * regular expressions: DuckDB's are RE2, PostgreSQL's Tcl AREs, where ``\\b`` is a backspace,
+      not a word boundary (``\\y``): patterns are translated (:func:`_postgres_regex`;
+      ``cam_icu``'s ``'^yes\\b'``);
+    * ``regexp_extract(s, 'p', g)`` (DuckDB: '' when there is no match) becomes
+      ``COALESCE((regexp_match(s, '(p)'))[g + 1], '')``; ``regexp_full_match(s, 'p')``
+      becomes ``s ~ '^(?:p)$'``;
+    * a select-list ``unnest(range(a, b))`` becomes ``generate_series(a, b - 1)``, a
+      set-returning function in the select list as DuckDB's unnest is (no row for an empty
+      range or a NULL bound); SQLGlot writes ``UNNEST(GENERATE_SERIES(...))``, which
+      PostgreSQL refuses;
+    * a subquery in ``FROM`` without an alias gets one (PostgreSQL before 16 requires it);
+    * text ordered or compared for order (``ORDER BY``, ``MIN``/``MAX``, ``<``, ``BETWEEN``) gets
+      ``COLLATE "C"``: DuckDB orders text by its bytes, PostgreSQL by the database's collation
+      (``en_US.UTF-8`` puts 'a' before 'B'; ties in ``oxygen_delivery``'s device order and
+      Charlson's code ranges depend on it) (:func:`collate_text_bytewise`);
+    * ``arg_min(a, b)`` / ``arg_max(a, b)`` (none in PostgreSQL; DuckDB skips rows where a or b
+      is NULL) become ``(ARRAY_AGG(a ORDER BY b [DESC]) FILTER (WHERE a IS NOT NULL AND b IS
+      NOT NULL))[1]``, and ``ANY_VALUE(x)`` (made from a PIVOT's ``first``; PostgreSQL 16 has it,
+      15 not) ``(ARRAY_AGG(x) FILTER (WHERE x IS NOT NULL))[1]``: any non-NULL value.
+
+    What PostgreSQL and DuckDB already agree on, left to SQLGlot: ``x / y`` (SQLGlot casts an
+    integer dividend to DOUBLE PRECISION: DuckDB's ``/`` never truncates), ``date_diff``
+    (as whole boundaries crossed, via ``date_trunc`` and ``epoch``), ``least``/``greatest``
+    (both skip NULLs), ``FILTER (WHERE ...)``, ``NULLS LAST`` (both default), ``split_part``
+    ('' past the last part in both), ``QUALIFY`` (a subquery).
+    """
+    if dry is not None:  # on the DuckDB statement, whose expressions DuckDB can type
+        tree = collate_text_bytewise(tree, dry)
+    tree = _duckdb_forms(tree, columns)
+    tree = tree.transform(lambda n: _postgres_functions(n, function_schema))
+    return tree
+
+
+def _duckdb_forms(tree: exp.Expression, columns: dict[str, list[str]] | None = None) -> exp.Expression:
+    """DuckDB statement forms no other engine has, as standard SQL (for every target):
+    ``PIVOT`` statements, ``COLUMNS(t.* EXCLUDE ...)``, ``UNPIVOT`` statements, ASOF joins
+    (:func:`_asof_to_join`) and, given ``columns``, ``t.* EXCLUDE (...)`` over a table
+    (:func:`_expand_star_exclude`)."""
+    tree = tree.transform(_simple_pivot_to_select)
+    tree = tree.transform(_expand_columns)
+    tree = tree.transform(_simple_unpivot_to_union)
+    tree = tree.transform(_asof_to_join)
+    if columns is not None:
+        tree = tree.transform(lambda n: _expand_star_exclude(n, columns))
+    return tree
+
+
+def _asof_to_join(node):
+    """``A ASOF LEFT JOIN S ON A.k = S.k AND A.t >= S.t`` (DuckDB: for each row of A the row of
+    S with the same k and the latest S.t at or before A.t) as a plain LEFT JOIN on the row of S
+    whose next charting (``LEAD(S.t)`` by k) is after A.t or absent: the same row, in any
+    engine. Rows of S with a NULL time are never matched, as in DuckDB."""
+    if not (isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF"):
+        return node
+    on = node.args.get("on")
+    right = node.this
+    if not isinstance(right, exp.Table) or str(node.args.get("side") or "").upper() != "LEFT" or on is None:
+        raise TranspileError("an ASOF join is rewritten only as ASOF LEFT JOIN <table> ON <equalities> AND a.t >= s.t")
+    alias = right.alias_or_name
+    conditions = list(on.flatten()) if isinstance(on, exp.And) else [on]
+    keys, order = [], None
+    for c in conditions:
+        sides = (c.this, c.expression)
+        if isinstance(c, exp.EQ):
+            keys += [x for x in sides if isinstance(x, exp.Column) and x.table == alias]
+        elif isinstance(c, exp.GTE) and isinstance(c.expression, exp.Column) and c.expression.table == alias:
+            order = (c.this, c.expression)
+        else:
+            raise TranspileError(f"ASOF join condition {c.sql('duckdb')} is not an equality or a.t >= s.t")
+    if order is None or not keys:
+        raise TranspileError("an ASOF join needs equalities and one a.t >= s.t")
+    outer_t, inner_t = order
+    nxt = "__asof_next"
+    window = exp.Window(this=exp.Anonymous(this="LEAD", expressions=[exp.column(inner_t.name)]),
+                        partition_by=[exp.column(k.name) for k in keys],
+                        order=exp.Order(expressions=[exp.Ordered(this=exp.column(inner_t.name), nulls_first=False)]))
+    inner = (exp.select(exp.Star(), exp.alias_(window, nxt)).from_(exp.Table(this=right.this.copy(), db=right.args.get("db")))
+             .where(exp.Not(this=exp.Is(this=exp.column(inner_t.name), expression=exp.Null()))))
+    later = exp.or_(exp.LT(this=outer_t.copy(), expression=exp.column(nxt, table=alias)),
+                    exp.Is(this=exp.column(nxt, table=alias), expression=exp.Null()))
+    join = exp.Join(this=exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))),
+                    side="LEFT", on=exp.and_(on.copy(), later))
+    return join
+
+
+class DryRun:
+    """The statements run in DuckDB on empty MIMIC-IV tables of the catalogue
+    (:mod:`icu_cohort.mimic_tables`), which takes a second or two: DuckDB itself then says what
+    columns each table has (:meth:`columns`) and what type an expression of a statement has
+    (:meth:`type_of`)."""
+
+    def __init__(self, statements: list[Statement]) -> None:
+        import duckdb
+
+        from icu_cohort.mimic_tables import TABLES
+
+        self.con = duckdb.connect()
+        self._types: dict[str, str | None] = {}
+        for schema in ("mimiciv_hosp", "mimiciv_icu", "mimiciv_derived", "study", "stage"):
+            self.con.execute(f"CREATE SCHEMA {schema}")
+        for spec in TABLES.values():
+            self.con.execute(f"CREATE TABLE {spec.qualified} (" + ", ".join(f'"{c}" {t}' for c, t in spec.columns) + ")")
+        for st in statements:
+            if st.creates:
+                self.con.execute(st.sql.sql(dialect="duckdb"))
+
+    def columns(self) -> dict[str, list[str]]:
+        """Each table and view with its column names, in order (``{"study.cohort": [...]}``)."""
+        rows = self.con.execute("SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns "
+                                "ORDER BY table_schema, table_name, ordinal_position").fetchall()
+        out: dict[str, list[str]] = {}
+        for name, column in rows:
+            out.setdefault(name.lower(), []).append(column)
+        return out
+
+    def types_of(self, select: exp.Select, expressions: list[exp.Expression]) -> list[str | None]:
+        """DuckDB's types of ``expressions`` evaluated over ``select``'s FROM clause (with every
+        CTE in scope); None for one that cannot be bound there (an output alias, an outer
+        reference). One DESCRIBE for all, one per expression only if that fails."""
+        ctes: list[exp.Expression] = []
+        node = select
+        while node is not None:
+            w = node.args.get("with_") or node.args.get("with")
+            if isinstance(w, exp.With):
+                ctes = list(w.expressions) + ctes
+            node = node.parent
+        prefix = ("WITH " + ", ".join(c.sql(dialect="duckdb") for c in ctes) + " ") if ctes else ""
+        query = select.copy()
+        for key in ("order", "group", "having", "qualify", "windows", "distinct", "limit", "offset", "where",
+                    "with_", "with"):
+            query.set(key, None)
+
+        def describe(exprs):
+            query.set("expressions", [exp.alias_(e.copy(), f"__t{i}") for i, e in enumerate(exprs)])
+            text = prefix + query.sql(dialect="duckdb")
+            if text not in self._types:
+                import duckdb
+
+                try:
+                    self._types[text] = [r[1] for r in self.con.execute(f"DESCRIBE {text}").fetchall()]
+                except duckdb.Error:
+                    self._types[text] = None
+            return self._types[text]
+
+        got = describe(expressions) if expressions else []
+        if got is not None:
+            return got
+        return [(describe([e]) or [None])[0] for e in expressions]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+#: DuckDB compares text by its bytes; PostgreSQL by the database's collation (mimic-code's
+#: PostgreSQL databases are usually created in en_US.UTF-8, where 'a' < 'B').
+TEXT_TYPES = ("VARCHAR",)
+
+
+def collate_text_bytewise(tree: exp.Expression, dry: DryRun) -> exp.Expression:
+    """Every place where text is ordered or compared for order gets ``COLLATE "C"`` (byte order,
+    as DuckDB): ``ORDER BY`` keys (of queries, windows and ordered aggregates), ``MIN``/``MAX``
+    (and ``arg_min``/``arg_max``'s key) of text and ``<``, ``<=``, ``>``, ``>=``, ``BETWEEN``
+    between texts. Whether an expression is text DuckDB says (:meth:`DryRun.types_of`, on the
+    DuckDB statement); an expression it cannot bind alone (an output alias) is left as is."""
+    def scope(node):
+        while node is not None and not isinstance(node, exp.Select):
+            node = node.parent
+        return node
+
+    def known(expr):
+        """True / False when the expression's form says whether it is text, else None."""
+        if isinstance(expr, exp.Literal):
+            return expr.is_string
+        if isinstance(expr, (exp.Null, exp.Collate, exp.Boolean)) or not list(expr.find_all(exp.Column)):
+            return False
+        return None
+
+    # (node, keys to collate, expressions deciding, "each" key alone or "any" of them)
+    plans: list[tuple[exp.Expression, tuple[str, ...], str]] = []
+    for node in list(tree.walk()):
+        if isinstance(node, exp.Ordered) or (isinstance(node, (exp.Min, exp.Max)) and not isinstance(node.this, exp.Order)):
+            plans.append((node, ("this",), "each"))
+        elif isinstance(node, (exp.ArgMin, exp.ArgMax)):
+            plans.append((node, ("expression",), "each"))
+        elif isinstance(node, (exp.LT, exp.LTE, exp.GT, exp.GTE)):
+            plans.append((node, ("this", "expression"), "any"))
+        elif isinstance(node, exp.Between):
+            plans.append((node, ("this", "low", "high"), "any"))
+    pending: dict[int, tuple[exp.Select, list[exp.Expression]]] = {}
+    for node, keys, _ in plans:
+        for key in keys:
+            expr = node.args.get(key)
+            if expr is not None and known(expr) is None and scope(node) is not None:
+                pending.setdefault(id(scope(node)), (scope(node), []))[1].append(expr)
+    text: dict[int, bool] = {}
+    for select, exprs in pending.values():
+        for e, t in zip(exprs, dry.types_of(select, exprs)):
+            text[id(e)] = t in TEXT_TYPES
+
+    def is_text(expr) -> bool:
+        k = known(expr)
+        return k if k is not None else text.get(id(expr), False)
+
+    for node, keys, mode in plans:
+        exprs = {k: node.args.get(k) for k in keys if node.args.get(k) is not None}
+        if mode == "any" and not any(is_text(e) for e in exprs.values()):
+            continue
+        for key, expr in exprs.items():
+            if isinstance(expr, exp.Collate) or (mode == "each" and not is_text(expr)):
+                continue
+            node.set(key, exp.Paren(this=exp.Collate(this=expr.copy(), expression=exp.to_identifier("C", quoted=True))))
+    return tree
+
+
+def _expand_star_exclude(node, columns: dict[str, list[str]]):
+    """``t.* EXCLUDE (a, b)`` in a select list (``t`` a table of ``columns`` or a CTE with its
+    columns spelled out) as ``t.c1, t.c2, ...`` without a and b."""
+    if not isinstance(node, exp.Select):
+        return node
+    out, changed = [], False
+    for projection in node.expressions:
+        star = projection.this if isinstance(projection, exp.Column) else None
+        excluded = (star.args.get("except_") or star.args.get("except")) if isinstance(star, exp.Star) else None
+        if not excluded:
+            out.append(projection)
+            continue
+        names = _relation_columns(node, projection.table, columns)
+        drop = {e.name.lower() for e in excluded}
+        missing = drop - {n.lower() for n in names}
+        if missing:
+            raise TranspileError(f"{projection.table}.* EXCLUDE: no column {', '.join(sorted(missing))}")
+        out += [exp.column(n, table=projection.table) for n in names if n.lower() not in drop]
+        changed = True
+    if changed:
+        node.set("expressions", out)
+    return node
+
+
+def _relation_columns(select: exp.Select, alias: str, columns: dict[str, list[str]]) -> list[str]:
+    sources = [select.args.get("from_") or select.args.get("from")] + list(select.args.get("joins") or [])
+    for source in sources:
+        rel = source.this if source is not None else None
+        if isinstance(rel, exp.Table) and rel.alias_or_name == alias:
+            if rel.db:
+                qualified = f"{rel.db}.{rel.name}".lower()
+                if qualified not in columns:
+                    raise TranspileError(f"{alias}.* EXCLUDE: the columns of {qualified} are not known")
+                return columns[qualified]
+            return _output_names(_cte(select, rel.name))
+    raise TranspileError(f"{alias}.* EXCLUDE: {alias} is not a table of the FROM clause")
+
+
+def _postgres_regex(pattern: str) -> str:
+    """A DuckDB (RE2) pattern for PostgreSQL's regular expressions (Tcl ARE): the word boundary
+    ``\\b`` / ``\\B`` is ``\\y`` / ``\\Y`` there (``\\b`` is a backspace); the rest of what our SQL
+    uses (anchors, classes, ``*``, ``+``, ``(?:...)``) means the same in both."""
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\([bB])", lambda m: m.group(1) + "\\" + ("y" if m.group(2) == "b" else "Y"),
+                  pattern)
+
+
+def _postgres_functions(node, function_schema: str):
+    if isinstance(node, exp.RegexpLike) and isinstance(node.expression, exp.Literal) and node.expression.is_string:
+        node.set("expression", exp.Literal.string(_postgres_regex(node.expression.this)))
+    if isinstance(node, (exp.ArgMin, exp.ArgMax, exp.AnyValue)):
+        value = node.this.copy()
+        if isinstance(node, exp.AnyValue):
+            order, keep = None, exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+        else:
+            key = node.expression.copy()
+            order = exp.Ordered(this=key.copy(), desc=isinstance(node, exp.ArgMax))
+            keep = exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())),
+                            exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null())))
+        agg = exp.ArrayAgg(this=exp.Order(this=value, expressions=[order]) if order else value)
+        return exp.Bracket(this=exp.Paren(this=exp.Filter(this=agg, expression=exp.Where(this=keep))),
+                           expressions=[exp.Literal.number(1)], offset=1)  # offset: the index is 1-based
+    if isinstance(node, exp.Round):
+        digits = node.args.get("decimals")
+        if digits is not None and not (isinstance(digits, exp.Literal) and not digits.is_string and int(digits.name) >= 0):
+            raise TranspileError("round(x, n) needs a literal n >= 0 to be written for PostgreSQL")
+        return exp.Dot(this=exp.to_identifier(function_schema), expression=exp.Anonymous(
+            this=POSTGRES_ROUND, expressions=[exp.cast(node.this.copy(), "DOUBLE"),
+                                              exp.Literal.number(int(digits.name) if digits is not None else 0)]))
+    if isinstance(node, (exp.Exp, exp.Ln, exp.Log, exp.Sqrt, exp.Pow)):
+        # DuckDB computes these in DOUBLE; PostgreSQL would compute exp(numeric) exactly for a
+        # numeric argument (our literals are numeric there) and round differently
+        for key in ("this", "expression"):
+            if node.args.get(key) is not None:
+                node.set(key, exp.cast(node.args[key].copy(), "DOUBLE"))
+        return node
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _TO_INTERVAL and len(node.expressions) == 1:
+        unit = {"to_seconds": "secs", "to_minutes": "mins", "to_hours": "hours", "to_days": "days"}[node.name.lower()]
+        return exp.Anonymous(this="MAKE_INTERVAL", expressions=[
+            exp.Kwarg(this=exp.var(unit), expression=node.expressions[0].copy())])
+    if isinstance(node, exp.RegexpExtract):
+        pattern, group = node.expression, node.args.get("group")
+        g = 0 if group is None else int(group.name)
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise TranspileError("regexp_extract needs a literal pattern to be written for PostgreSQL")
+        match = exp.Bracket(this=exp.Paren(this=exp.Anonymous(this="REGEXP_MATCH", expressions=[
+            node.this.copy(), exp.Literal.string(_postgres_regex(f"({pattern.this})"))])), expressions=[exp.Literal.number(g + 1)],
+                            offset=1)
+        return exp.Coalesce(this=match, expressions=[exp.Literal.string("")])
+    full_match = getattr(exp, "RegexpFullMatch", ())
+    if (full_match and isinstance(node, full_match)) or (
+            isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_full_match" and len(node.expressions) == 2):
+        text, pattern = (node.this, node.expression) if not isinstance(node, exp.Anonymous) else node.expressions
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise TranspileError("regexp_full_match needs a literal pattern to be written for PostgreSQL")
+        return exp.RegexpLike(this=text.copy(), expression=exp.Literal.string(_postgres_regex(f"^(?:{pattern.this})$")))
+    if isinstance(node, (exp.Unnest, exp.Explode)):
+        items = node.expressions if isinstance(node, exp.Unnest) else [node.this]
+        if len(items) == 1 and isinstance(items[0], exp.GenerateSeries) and isinstance(node.parent, (exp.Cast, exp.Alias)):
+            return items[0].copy()
+    if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
+        node.set("alias", exp.TableAlias(this=exp.to_identifier(f"_q{id(node) % 100000}")))
+    return node
+
+
+#: The PL/pgSQL function that rounds as DuckDB: ``{schema}.duckdb_round(x double precision, n
+#: integer)``, half away from zero on the exact value of ``x * 10^n``. ``x * 10^n`` in double is
+#: ``p`` plus an exact error ``err`` (Dekker's product with the 2^27 + 1 split; 10^n is exact for
+#: n <= 22); with ``q = trunc(p)``, ``(p - q) - 0.5`` is exact whenever it matters, so the test
+#: ``(p - q) - 0.5 >= -err`` is exact, and ``(q + up) / 10^n`` is the double nearest the rounded
+#: decimal, as DuckDB returns it. Infinities and NaN come back unchanged, NULL gives NULL.
+POSTGRES_ROUND = "duckdb_round"
+POSTGRES_FUNCTIONS = """CREATE OR REPLACE FUNCTION {schema}.duckdb_round(x DOUBLE PRECISION, n INTEGER)
+RETURNS DOUBLE PRECISION LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+  s DOUBLE PRECISION := CAST(10 AS DOUBLE PRECISION) ^ n;
+  a DOUBLE PRECISION := abs(x);
+  split CONSTANT DOUBLE PRECISION := 134217729;
+  p DOUBLE PRECISION; c DOUBLE PRECISION; err DOUBLE PRECISION; q DOUBLE PRECISION;
+  ah DOUBLE PRECISION; al DOUBLE PRECISION; sh DOUBLE PRECISION; sl DOUBLE PRECISION;
+BEGIN
+  IF x IN ('Infinity', '-Infinity', 'NaN') THEN RETURN x; END IF;
+  p := a * s;
+  c := split * a; ah := c - (c - a); al := a - ah;
+  c := split * s; sh := c - (c - s); sl := s - sh;
+  err := ((ah * sh - p) + ah * sl + al * sh) + al * sl;
+  q := trunc(p);
+  IF (p - q) - CAST(0.5 AS DOUBLE PRECISION) >= -err THEN q := q + 1; END IF;
+  RETURN sign(x) * q / s;
+END
+$$"""
+
+
+def _postgres_template(template: str, **args: exp.Expression) -> exp.Expression:
+    """A PostgreSQL expression with the columns ``__v``, ``__s``... replaced by ``args``."""
+    tree = sqlglot.parse_one(template, read="postgres")
+    return tree.transform(lambda n: exp.Paren(this=args[n.name].copy()) if isinstance(n, exp.Column) and n.name in args else n)
 
 
 def _simple_pivot_to_select(node):
@@ -540,16 +926,32 @@ def transpile(statements: list[Statement], dialect: str = "bigquery", hosp: str 
     if dialect not in SQLGLOT_DIALECTS:
         raise TranspileError(f"dialect {dialect!r} is not supported (choose from {', '.join(SQLGLOT_DIALECTS)})")
     out = []
+    dry = DryRun(statements) if dialect == "postgres" else None
+    columns = dry.columns() if dry is not None else None
+    if dialect == "postgres":
+        text = "".join(f"CREATE SCHEMA IF NOT EXISTS {name};\n" for name in dict.fromkeys((derived, study_dataset)))
+        text += POSTGRES_FUNCTIONS.format(schema=derived.split(".")[-1])
+        out.append((Statement("(PostgreSQL function)", None, exp.Command(this="CREATE", expression=text)), text))
     for st in statements:
-        tree = rename_tables(st.sql.copy(), hosp, icu, derived, study_dataset)
+        tree = st.sql.copy()
+        if dialect == "postgres":  # EXCLUDE lists resolved on our own table names, then renamed
+            tree = for_postgres(tree, columns, function_schema=derived.split(".")[-1], dry=dry)
+        tree = rename_tables(tree, hosp, icu, derived, study_dataset)
         if dialect == "bigquery":
             tree = for_bigquery(tree)
+        drop = ""
+        if dialect == "postgres" and isinstance(tree, exp.Create) and tree.args.get("replace") \
+                and str(tree.args.get("kind", "")).upper() == "TABLE":
+            tree.set("replace", False)
+            drop = f"DROP TABLE IF EXISTS {tree.this.sql(dialect='postgres')};\n"
         try:
             text = tree.sql(dialect=SQLGLOT_DIALECTS[dialect], unsupported_level=ErrorLevel.RAISE, pretty=True)
         except Exception as exc:  # sqlglot.errors.UnsupportedError and generator errors
             raise TranspileError(f"sql/{st.source}: cannot be written for {dialect}: {type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
-        out.append((st, text))
+        out.append((st, drop + text))
+    if dry is not None:
+        dry.close()
     return out
 
 

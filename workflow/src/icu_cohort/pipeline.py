@@ -108,7 +108,8 @@ def duckdb_manifest(database: Path, keys: list[str], manifest_path: Path) -> dic
     """The data manifest of a mimic-code DuckDB database source (checked again, rows counted)."""
     from icu_cohort import sources
 
-    manifest = sources.duckdb_manifest(database, sources.check_duckdb_database(database, keys))
+    found: dict[str, dict] = {}
+    manifest = sources.duckdb_manifest(database, sources.check_duckdb_database(database, keys, found), found)
     artifacts.write_json(manifest, manifest_path)
     return manifest
 
@@ -148,13 +149,14 @@ def build_cohort(study: Study, tables_from: dict | str | Path, concepts_dir: Pat
 
 def import_cohort(study: Study, cohort_file: Path, out_dir: Path) -> None:
     """A cohort table exported from another engine as the study's cohort stage: the same column
-    selection and types as :func:`icu_cohort.cohort.build_cohort` gives, ``cohort.parquet``,
+    selection and types as :func:`icu_cohort.cohort.build_cohort` gives
+    (:func:`icu_cohort.cohort.analysis_table`), ``cohort.parquet``,
     ``covariate_missingness.csv`` and an ``attrition.csv`` of one step (the other engine's
     attrition is not in the file)."""
     from icu_cohort import cohort, sources
 
     raw = sources.read_cohort_file(cohort_file).sort_values("stay_id", kind="mergesort").reset_index(drop=True)
-    df = cohort._select_columns(raw, study)
+    df = cohort.analysis_table(raw, study)
     attrition = pd.DataFrame([{"step": 1, "description": f"cohort imported from {Path(cohort_file).name}",
                                "n_remaining": len(df), "n_excluded": 0}], columns=list(artifacts.ATTRITION.columns))
     cohort.write_cohort(df, attrition, Path(out_dir))
@@ -194,6 +196,12 @@ def study_report(study: Study, results_dir: Path, manifest_path: Path, benchmark
     from icu_cohort.report import write_report
     from icu_cohort.report.provenance import collect_provenance
 
+    from icu_cohort.validation import validated_on
+
     manifest = json.loads(Path(manifest_path).read_text())
-    provenance = collect_provenance(manifest, [Path(p) for p in benchmark_files if Path(p).exists()], Path(repo_dir))
+    # the load-time checks' reports sit beside the Parquet files, in the manifest's folder
+    # (written after the manifest, by each table's conversion)
+    load_reports = loader.parquet_manifest(Path(manifest_path).parent)
+    provenance = collect_provenance(manifest, [Path(p) for p in benchmark_files if Path(p).exists()], Path(repo_dir),
+                                    load_reports=load_reports, validated_on=validated_on(study.name))
     write_report(Path(results_dir), study, provenance, Path(out_html), small_count_threshold)

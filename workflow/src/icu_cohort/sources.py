@@ -70,6 +70,11 @@ class MissingColumnError(SourceError):
     """A needed table lacks one of the catalogue's columns."""
 
 
+class DataCheckError(SourceError):
+    """A table of the source fails a data check (:mod:`icu_cohort.checks`): a duplicated or
+    empty primary key, impossible ages or dates."""
+
+
 def _short_hash(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
@@ -156,18 +161,37 @@ def _by_table(rows) -> dict[str, dict[str, str]]:
     return have
 
 
-def check_duckdb_database(path: str | Path, table_keys: Iterable[str]) -> dict[str, int]:
-    """Check that the database file holds every needed table with the catalogue's columns;
-    return ``{table_key: rows}``. Opens the file read-only; writes nothing."""
+def check_duckdb_database(path: str | Path, table_keys: Iterable[str],
+                          found: dict[str, dict] | None = None) -> dict[str, int]:
+    """Check that the database file holds every needed table with the catalogue's columns and
+    passes the data checks of :mod:`icu_cohort.checks` (as a csv.gz table does when it is
+    converted: :class:`DataCheckError` for an error); return ``{table_key: rows}``. ``found``,
+    if given, receives per checked table ``{"table", "rows", "checks", "warnings"}`` (the
+    loader's load report). Opens the file read-only; writes nothing."""
+    from icu_cohort import checks
+
     path = Path(path).expanduser().resolve()
     con = duckdb.connect()
     try:
         _attach(con, path)
         schemas = {r[0].lower() for r in con.execute(
             f"SELECT schema_name FROM information_schema.schemata WHERE catalog_name = '{DUCKDB_ALIAS}'").fetchall()}
-        _check_columns(_duckdb_columns(con), table_keys, f"duckdb_database {path}", schemas)
-        return {k: con.execute(f"SELECT count(*) FROM {DUCKDB_ALIAS}.{table(k).qualified}").fetchone()[0]
+        have = _duckdb_columns(con)
+        _check_columns(have, table_keys, f"duckdb_database {path}", schemas)
+        rows = {k: con.execute(f"SELECT count(*) FROM {DUCKDB_ALIAS}.{table(k).qualified}").fetchone()[0]
                 for k in sorted(set(table_keys))}
+        for key in sorted(set(table_keys)):
+            spec = table(key)
+            if not checks.has_checks(spec):
+                continue
+            rel = f"({_cast_select(spec, f'{DUCKDB_ALIAS}.{spec.qualified}', have[spec.qualified])})"
+            result = checks.check_relation(con, rel, spec)
+            if result.errors:
+                raise DataCheckError(f"duckdb_database {path}: " + "; ".join(result.errors))
+            if found is not None:
+                found[key] = {"table": spec.qualified, "rows": int(rows[key]), "checks": result.counts,
+                              "warnings": [f"{spec.qualified}: {w}" for w in result.warnings]}
+        return rows
     finally:
         con.close()
 
@@ -197,9 +221,10 @@ def attach_duckdb_database(con: duckdb.DuckDBPyConnection, path: str | Path, tab
                     f"{_cast_select(spec, f'{DUCKDB_ALIAS}.{spec.qualified}', have[spec.qualified])}")
 
 
-def duckdb_manifest(path: str | Path, rows: dict[str, int]) -> dict:
+def duckdb_manifest(path: str | Path, rows: dict[str, int], found: dict[str, dict] | None = None) -> dict:
     """The data manifest (as :func:`icu_cohort.loader.data_manifest` writes for a folder) of a
-    DuckDB database source: the file's size and date, each table's rows."""
+    DuckDB database source: the file's size and date, each table's rows and, from ``found``
+    (:func:`check_duckdb_database`), its data checks and ``warnings``."""
     from datetime import datetime, timezone
 
     path = Path(path).expanduser().resolve()
@@ -210,7 +235,10 @@ def duckdb_manifest(path: str | Path, rows: dict[str, int]) -> dict:
         "mimic_version": None,
         "database": {"size_bytes": stat.st_size,
                      "mtime": datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).isoformat(timespec="seconds")},
-        "tables": [{"table": table(k).qualified, "rows": int(n)} for k, n in sorted(rows.items())],
+        "tables": [{"table": table(k).qualified, "rows": int(n),
+                    **({"checks": found[k]["checks"], "warnings": found[k]["warnings"]} if found and k in found else {})}
+                   for k, n in sorted(rows.items())],
+        "warnings": [w for k in sorted(found or {}) for w in found[k]["warnings"]],
     }
 
 

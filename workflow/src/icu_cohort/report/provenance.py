@@ -1,4 +1,5 @@
-"""Provenance of a run: data source, software versions, git commit, run time, stage timings.
+"""Provenance of a run: data source, load-time data checks, software versions, git commit,
+run time, stage timings, and the releases the study is validated on.
 
 :func:`collect_provenance` is called once when the report job runs; it is the only place
 that looks at the clock, the environment or the repository. The report renders the dict
@@ -133,11 +134,21 @@ def _load_manifest(data_manifest: dict[str, Any] | str | Path | None) -> dict[st
     return dict(data_manifest)
 
 
-def describe_data(data_manifest: dict[str, Any] | str | Path | None) -> dict[str, Any]:
-    """The data-source part of the provenance, from the loader's manifest."""
+def describe_data(data_manifest: dict[str, Any] | str | Path | None,
+                  load_reports: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The data-source part of the provenance, from the loader's manifest.
+
+    ``load_reports``: what the loader's checks found while converting each table
+    (:func:`icu_cohort.loader.parquet_manifest`: ``{"tables": {key: report}, "warnings": [...]}``).
+    The result's ``load_checks`` lists per table its rows and the number of offending rows per
+    check (:mod:`icu_cohort.checks`), and ``warnings`` every warning of the manifest (release
+    detection) and of the load, each once, in that order: values that loaded but that a reader
+    of the results must know about (e.g. ICU stays whose outtime is before intime).
+    """
     man = _load_manifest(data_manifest)
     if man is None:
-        return {"source": None, "kind": None, "mimic_version": None, "tables": [], "total_bytes": None}
+        return {"source": None, "kind": None, "mimic_version": None, "tables": [], "total_bytes": None,
+                **_load_checks({}, load_reports)}
     tables = []
     for t in man.get("tables") or []:
         if not isinstance(t, dict):
@@ -157,10 +168,28 @@ def describe_data(data_manifest: dict[str, Any] | str | Path | None) -> dict[str
         "tables": tables,
         "total_bytes": int(sum(sizes)) if sizes else None,
     }
-    extra = {k: v for k, v in man.items() if k not in {"source", "kind", "mimic_version", "tables"}}
+    out.update(_load_checks(man, load_reports))
+    extra = {k: v for k, v in man.items() if k not in {"source", "kind", "mimic_version", "tables", "warnings"}}
     if extra:
         out["extra"] = extra
     return out
+
+
+def _load_checks(man: dict[str, Any], load_reports: dict[str, Any] | None) -> dict[str, Any]:
+    reports = (load_reports or {}).get("tables") or {}
+    checks = [{"table": rep.get("table") or key, "rows": rep.get("rows"), "checks": dict(rep.get("checks") or {}),
+               "warnings": list(rep.get("warnings") or [])} for key, rep in sorted(reports.items())]
+    # sources checked without conversion (a DuckDB database) carry their checks in the manifest
+    seen = {c["table"] for c in checks}
+    checks += [{"table": t.get("table"), "rows": t.get("rows"), "checks": dict(t["checks"]),
+                "warnings": list(t.get("warnings") or [])}
+               for t in man.get("tables") or [] if isinstance(t, dict) and "checks" in t and t.get("table") not in seen]
+    warnings: list[str] = []
+    for w in [*(man.get("warnings") or []), *(w for c in checks for w in c["warnings"]),
+              *((load_reports or {}).get("warnings") or [])]:
+        if isinstance(w, str) and w not in warnings:
+            warnings.append(w)
+    return {"load_checks": checks, "warnings": warnings}
 
 
 def _iso_mtime(v: Any) -> Any:
@@ -177,6 +206,8 @@ def collect_provenance(
     *,
     seed: int | None = None,
     now: _dt.datetime | None = None,
+    load_reports: dict[str, Any] | None = None,
+    validated_on: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Everything the report says about how the results were made.
 
@@ -185,11 +216,15 @@ def collect_provenance(
     ``repo_dir``: the repository whose commit is reported.
     ``seed``: the study's random seed if the caller knows it (the report also reads
     ``estimates.json``'s ``seed``). ``now``: the run time (default: the current time, UTC).
+    ``load_reports``: the loader's per-table check reports (see :func:`describe_data`).
+    ``validated_on``: the releases the study is validated on
+    (:func:`icu_cohort.validation.validated_on`; ``[]`` when none).
     """
     when = (now or _dt.datetime.now(tz=_dt.timezone.utc)).astimezone(_dt.timezone.utc)
     return {
         "generated_at": when.isoformat(timespec="seconds"),
-        "data": describe_data(data_manifest),
+        "data": describe_data(data_manifest, load_reports),
+        "validated_on": list(validated_on or []),
         "software": software_versions(),
         "platform": f"{platform.system()} {platform.machine()}, Python {platform.python_implementation()}",
         "git": git_info(Path(repo_dir)),

@@ -902,6 +902,34 @@ def section_other(ctx: _Ctx) -> str:
             "small-count rule.</p>" + key_value_table_html(rest, ctx.t))
 
 
+def _data_checks_html(data: Mapping) -> str:
+    """The load-time data checks (icu_cohort.checks): every warning, or how many tables passed."""
+    warnings = [w for w in data.get("warnings") or [] if isinstance(w, str)]
+    checked = data.get("load_checks") or []
+    out = ["<h3>Data checks at load time</h3>"]
+    if warnings:
+        out.append(f'<p class="warn">{len(warnings)} warning(s) while the data were loaded (the data loaded as '
+                   "shipped; nothing was dropped):</p><ul>" + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>")
+    if checked:
+        out.append(f'<p class="muted">{len(checked)} table(s) checked when converted (keys unique, ages and dates '
+                   "possible, stays of non-negative length)" + ("" if warnings else ": no warnings") + ".</p>")
+    elif not warnings:
+        out.append('<p class="muted">No load-time check report for this data source.</p>')
+    return "".join(out)
+
+
+def _validated_on_html(targets) -> str:
+    """The releases the study is validated on (icu_cohort.validation)."""
+    out = ["<h3>Validated on</h3>"]
+    if not targets:
+        return "".join(out) + ('<p class="muted">This study is not among those icu-cohort\'s test suite validates '
+                               "on a MIMIC-IV release.</p>")
+    rows = [[Markup(f"<code>{esc(t.get('target'))}</code>"), str(t.get("release")), str(t.get("data")),
+             str(t.get("check"))] for t in targets]  # html_table escapes plain cells
+    return "".join(out) + html_table(["Target", "Release", "Data", "What is checked"], rows, cls="data",
+                                     numeric=[False, False, False, False])
+
+
 def section_provenance(ctx: _Ctx) -> str:
     prov = ctx.prov
     parts = ["<h3>Study configuration</h3>",
@@ -926,6 +954,8 @@ def section_provenance(ctx: _Ctx) -> str:
             parts.append(f'<p class="muted">Total: {_bytes(data.get("total_bytes"))} in {len(tables)} files.</p>')
     else:
         parts.append('<p class="muted">No data manifest was given.</p>')
+    parts.append(_data_checks_html(data))
+    parts.append(_validated_on_html(prov.get("validated_on")))
     git = prov.get("git") or {}
     if git.get("describe"):
         parts.append(f'<p class="muted">Repository state: <code>{esc(git.get("describe"))}</code>.</p>')

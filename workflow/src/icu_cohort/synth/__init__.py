@@ -60,7 +60,7 @@ CHUNK_CHART_ROWS = 1_500_000
 _STREAM = {"schedule": 1, "icu/chartevents": 2, "icu/inputevents": 3, "icu/outputevents": 4,
            "icu/procedureevents": 5, "hosp/labevents": 6, "hosp/admissions": 7, "icu/icustays": 8,
            "hosp/diagnoses_icd": 9, "hosp/prescriptions": 10, "hosp/microbiologyevents": 11,
-           "ward_labs": 12, "pools": 13, "late_mgso4": 14, "timevarying_mgso4": 15}
+           "ward_labs": 12, "pools": 13, "late_mgso4": 14, "timevarying_mgso4": 15, "cam_icu": 16}
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -108,11 +108,11 @@ def _no_nan(obj: Any) -> Any:
     return obj
 
 
-def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
-    """The study's attrition steps as the plan builds them (what the SQL must reproduce)."""
+def _criteria(st: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """The default study's criteria as the plan builds them: (step, description, met per stay)."""
     los_ok = (st["outtime"] - st["intime"]).to_numpy() > DAY
     enceph = (st["gcs_low"] | (st["delirium"] == 1)).to_numpy()
-    steps = [
+    return [
         ("all_icu_stays", "all ICU stays", np.ones(len(st), bool)),
         ("adult", "age >= 18 at hospital admission", ~st["child"].to_numpy()),
         ("first_icu_stay", "first ICU stay of the patient", st["is_first"].to_numpy()),
@@ -121,6 +121,39 @@ def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
         ("encephalopathy", "first-day GCS < 15 or a delirium code", enceph),
     ] + [(f"exclude_{name}", f"no {name.replace('_', ' ')} code", ~st[f"excl_{name}"].to_numpy())
          for name in EXCLUSIONS]
+
+
+#: Per-stay ground-truth columns for studies that also count a positive CAM-ICU as
+#: encephalopathy (``cohort.encephalopathy.delirium_cam_icu_hours: H``): such a study's cohort
+#: is the stays with ``eligible_except_encephalopathy`` = 1 and either ``encephalopathy`` = 1
+#: (first-day GCS < 15 or a delirium code) or ``cam_icu_first_positive_hours`` <= H (hours from
+#: intime to the first positive assessment as charted; empty when the stay has none).
+CAM_TRUTH_COLUMNS = ("eligible_except_encephalopathy", "encephalopathy", "cam_icu_first_positive_hours")
+
+
+def _cam_truth(st: pd.DataFrame, cam_first: np.ndarray) -> dict[str, np.ndarray]:
+    others = np.ones(len(st), bool)
+    enceph = None
+    for step, _, ok in _criteria(st):
+        if step == "encephalopathy":
+            enceph = ok
+        else:
+            others &= ok
+    hours = np.where(cam_first >= 0, (cam_first - st["intime"].to_numpy()) / 3600.0, np.nan)
+    return dict(zip(CAM_TRUTH_COLUMNS, (others.astype(np.int8), enceph.astype(np.int8), hours)))
+
+
+def _cam_settings() -> dict[str, Any]:
+    return {**icu_tables.CAM_ICU,
+            "meaning": "CAM-ICU assessments in chartevents (icu_tables.cam_icu_plan): a stay's first positive "
+                       "assessment is cam_icu_first_positive_hours in ground_truth_stays.csv; a study with "
+                       "cohort.encephalopathy.delirium_cam_icu_hours = H keeps eligible_except_encephalopathy "
+                       "stays with encephalopathy = 1 or cam_icu_first_positive_hours <= H"}
+
+
+def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
+    """The study's attrition steps as the plan builds them (what the SQL must reproduce)."""
+    steps = _criteria(st)
     keep = np.ones(len(st), bool)
     rows = []
     for step, desc, ok in steps:
@@ -132,9 +165,10 @@ def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any], seed: int,
-                 patients: int, counts: dict[str, int], first_dose: np.ndarray) -> dict[str, Any]:
+                 patients: int, counts: dict[str, int], first_dose: np.ndarray, cam_first: np.ndarray) -> dict[str, Any]:
     """ground_truth.json and ground_truth_stays.csv; ``first_dose`` is the first IV magnesium
-    sulfate start written per stay (int64 seconds, -1 if none), baseline or late."""
+    sulfate start written per stay (int64 seconds, -1 if none), baseline or late; ``cam_first``
+    the first positive CAM-ICU assessment's charttime (-1 if none)."""
     eligible = st[st["eligible"]]
     el = pd.DataFrame({"treated": eligible["treated"].to_numpy(),
                        "death_day_if_treated": eligible["death_day_if_treated_rec"].to_numpy(),
@@ -165,6 +199,7 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
                            "before outtime); late doses do not change any outcome: the causal contrast is the "
                            "baseline decision `treated` (iv_mgso4_first_dose_hours in ground_truth_stays.csv)",
             },
+            "cam_icu": _cam_settings(),
             "calibrated_treatment_intercept": pop.alpha,
             "calibrated_log_baseline_hazard": pop.log_lambda,
             "params": P,
@@ -192,6 +227,7 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
         "death_day_if_untreated": st["death_day_if_untreated_rec"].to_numpy(),
         "iv_mgso4_first_dose_hours": np.where(first_dose >= 0, (first_dose - st["intime"].to_numpy()) / 3600.0,
                                               np.nan),
+        **_cam_truth(st, cam_first),
     }).sort_values("stay_id", kind="stable")
     gt.to_csv(out / "ground_truth_stays.csv", index=False, float_format="%.9f", lineterminator="\n")
     return truth
@@ -210,11 +246,12 @@ def truth_columns_tv(P: dict[str, Any]) -> list[str]:
         cols += [f"death_day_start_within_{g}h", f"death_day_no_start_within_{g}h"]
     cols += [f"alive_in_icu_at_{int(L)}h" for L in P["strategies"]["landmark_hours"]]
     cols += [f"missing_{item}" for item in MISSING_ITEMS]
-    return cols
+    return cols + list(CAM_TRUTH_COLUMNS)
 
 
 def _truth_files_tv(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any], seed: int,
-                    patients: int, counts: dict[str, Any], first_dose: np.ndarray) -> dict[str, Any]:
+                    patients: int, counts: dict[str, Any], first_dose: np.ndarray,
+                    cam_first: np.ndarray) -> dict[str, Any]:
     """ground_truth.json and ground_truth_stays.csv of the time-varying DGP (README section 9);
     ``first_dose`` is the first IV magnesium sulfate start written per stay (-1 if none)."""
     from . import timevarying as tv
@@ -242,6 +279,7 @@ def _truth_files_tv(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, A
         cols[f"alive_in_icu_at_{int(L)}h"] = st[f"alive_in_icu_at_{int(L)}h"].to_numpy().astype(np.int8)
     for item in MISSING_ITEMS:
         cols[f"missing_{item}"] = st[f"miss_{item}"].to_numpy().astype(np.int8)
+    cols.update(_cam_truth(st, cam_first))
     gt = pd.DataFrame(cols)[truth_columns_tv(P)].sort_values("stay_id", kind="stable").reset_index(drop=True)
     el = gt[gt["eligible"] == 1]
     tr = el["treated"].to_numpy() == 1
@@ -271,6 +309,7 @@ def _truth_files_tv(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, A
             "calibrated_treatment_intercept": pop.alpha,
             "calibrated_log_baseline_hazard": pop.log_lambda,
             "missingness_intercepts": tv.missing_intercepts(P),
+            "cam_icu": _cam_settings(),
             "params": P,
         },
         "counts": counts,
@@ -393,7 +432,9 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
         adm_pos = np.cumsum(adm_all["keep"].to_numpy()) - 1
         st = st_all[st_all["keep"].to_numpy()].reset_index(drop=True)
         stay_adm = adm_pos[st["adm"].to_numpy()]
-        sched = build_schedule(st, _rng(seed, _STREAM["schedule"]), P)
+        # CAM-ICU assessments (own stream); their chartevents rows count towards the volume
+        cam = icu_tables.cam_icu_plan(st, _rng(seed, _STREAM["cam_icu"]))
+        sched = build_schedule(st, _rng(seed, _STREAM["schedule"]), P, extra_chart_rows=cam["rows"])
         stj = pd.concat([st, sched], axis=1)
         pools = _rng(seed, _STREAM["pools"])
         caregivers = np.sort(pools.choice(99_990, 8000, replace=False) + 10)
@@ -444,6 +485,7 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
                 w_chart.write(icu_tables.chartevents_chunk(
                     part, _rng(seed, _STREAM["icu/chartevents"], ci), caregivers,
                     doses=doses if tv_mode else None, map_response=P["response"]["map"] if tv_mode else None))
+                w_chart.write(icu_tables.cam_icu_table(part, cam, a, b, caregivers))
                 tables, used, first_dose[a:b] = icu_tables.inputevents_chunk(
                     part, _rng(seed, _STREAM["icu/inputevents"], ci), caregivers, P, order_in,
                     doses, baseline_doses=not tv_mode)
@@ -487,11 +529,11 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
                   "eligible_untreated": int((st["eligible"] & (st["treated"] == 0)).sum()),
                   "rows": {k: int(w.rows) for k, w in sorted(writers.items())}}
         if tv_mode:
-            truth = _truth_files_tv(tmp, st, pop, P, seed, patients, counts, first_dose)
+            truth = _truth_files_tv(tmp, st, pop, P, seed, patients, counts, first_dose, cam["first_positive"])
         else:
             counts = {**{k: v for k, v in counts.items() if k != "rows"},
                       "eligible_untreated_late_dosed": int((late["first"] >= 0).sum()), "rows": counts["rows"]}
-            truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose)
+            truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose, cam["first_positive"])
         _replace_dir(tmp, out)
     except BaseException:
         for w in writers.values():

@@ -56,7 +56,13 @@ FILLER_ITEMS: tuple[tuple[int, tuple, str | None, float], ...] = (
     (224084, ("Bed rest", "Chair"), None, 0.02),        # Activity
 )
 
+#: CAM-ICU values as MetaVision charts them: each feature "Yes" / "No" / "Unable to Assess",
+#: the overall "Delirium assessment" "Positive" / "Negative" / "UTA".
+CAM_YES, CAM_NO, CAM_UNABLE = "Yes", "No", "Unable to Assess"
+CAM_POSITIVE, CAM_NEGATIVE, CAM_UTA = "Positive", "Negative", "UTA"
+
 _TEXTS = sorted({*EYE.values(), *VERBAL.values(), VERBAL_ETT, *MOTOR.values(), "Endotracheal tube",
+                 CAM_YES, CAM_NO, CAM_UNABLE, CAM_POSITIVE, CAM_NEGATIVE, CAM_UTA,
                  "Nasal cannula", "None", VENT_MODE_DAY1, VENT_MODE_LATER, "CVVHDF",
                  *(v for _, vals, _, _ in FILLER_ITEMS for v in vals if isinstance(v, str))})
 
@@ -335,6 +341,139 @@ def chartevents_chunk(st: pd.DataFrame, rng: np.random.Generator, caregivers: np
 
 CHART_COLUMNS = ["subject_id", "hadm_id", "stay_id", "caregiver_id", "charttime", "storetime",
                  "itemid", "value", "valuenum", "valueuom", "warning"]
+
+# --------------------------------------------------------------------------------------
+# CAM-ICU assessments (chartevents)
+# --------------------------------------------------------------------------------------
+
+#: The CAM-ICU feature itemids of MIMIC-IV v2.2 icu.d_items (category Pain/Sedation, Text), one
+#: tuple per MetaVision form version, in feature order: 1 "MS change", 2 "Inattention",
+#: 3 "RASS LOC" / "Altered LOC", 4 "Disorganized thinking" (the third version has no own
+#: feature-3 item; it is written with 228334 "CAM-ICU Altered LOC").
+CAM_FORMS = ((228300, 228301, 228302, 228303), (228337, 228336, 228334, 228335), (229326, 229325, 228334, 229324))
+#: 228332 "Delirium assessment": the overall result.
+DELIRIUM_ASSESSMENT = 228332
+
+#: How the synthetic stays are assessed (a module constant, not a study parameter: no study
+#: result depends on it unless the study reads CAM-ICU; ground_truth.json records it).
+#: Assessments once a nursing shift (every 12 h, +-30 min) from intime + 2..10 h until 1 h
+#: before outtime, at most ``max_assessments``. A stay is CAM-ICU positive with probability
+#: ``p_positive`` by what else it has: a delirium code, else a first-day GCS < 15, else neither
+#: (delirium missed by the codes and the GCS: the stays the CAM-ICU option adds to a cohort).
+#: Its first positive assessment (the onset) is one of the first ``onset_within``; later ones
+#: are positive with ``p_positive_after_onset`` (a fluctuating course); every other assessment
+#: is negative, or not assessable with ``p_unable``. Each assessment is charted as the four
+#: features, the overall item, or both (``encoding``), in one of the three form versions.
+CAM_ICU: dict[str, Any] = {
+    "interval_hours": 12, "first_hours": [2, 10], "max_assessments": 14,
+    "p_positive": {"delirium_code": 0.7, "low_gcs": 0.35, "neither": 0.4},
+    "onset_within": 6, "p_positive_after_onset": 0.7, "p_unable": 0.15,
+    "encoding": {"features": 0.6, "overall": 0.15, "both": 0.25},
+}
+
+_POS, _NEG, _UNABLE = 1, 0, 2
+
+
+def cam_icu_plan(st: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every CAM-ICU assessment of the stays in ``st`` and the rows that chart it.
+
+    Returns arrays per assessment (``stay``: row of ``st``, ``t``: charttime in int64 seconds,
+    ``status``: 1 positive / 0 negative / 2 not assessable, ``form``, ``encoding``: 0 features,
+    1 overall, 2 both, ``pattern``, ``delay``: minutes to storetime, ``caregiver``: index into
+    the caregiver pool) plus per stay ``rows`` (chartevents rows) and ``first_positive`` (the
+    onset's charttime, -1 if the stay is never positive): the ground truth the SQL must find.
+    """
+    C = CAM_ICU
+    n = len(st)
+    intime = st["intime"].to_numpy(np.int64)
+    outtime = st["outtime"].to_numpy(np.int64)
+    every = int(C["interval_hours"]) * HOUR
+    lo, hi = (int(h) * 60 for h in C["first_hours"])
+    first = ceil_to(intime, MINUTE) + MINUTE * rng.integers(lo, hi + 1, n)
+    last_ok = outtime - HOUR
+    count = np.where(last_ok >= first, (last_ok - first) // every + 1, 0)
+    count = np.minimum(count, int(C["max_assessments"])).astype(np.int64)
+    p = C["p_positive"]
+    code, low = st["delirium"].to_numpy() == 1, st["gcs_low"].to_numpy().astype(bool)
+    positive = (rng.random(n) < np.where(code, p["delirium_code"], np.where(low, p["low_gcs"], p["neither"]))) \
+        & (count > 0)
+    onset = np.floor(rng.random(n) * np.minimum(np.maximum(count, 1), int(C["onset_within"]))).astype(np.int64)
+    stay, k = _expand(count)
+    m = stay.size
+    jitter = MINUTE * rng.integers(-30, 31, m)
+    t = first[stay] + k * every + np.where(k > 0, jitter, 0)      # the first stays >= 2 h after intime
+    after = rng.random(m) < float(C["p_positive_after_onset"])
+    is_pos = positive[stay] & ((k == onset[stay]) | ((k > onset[stay]) & after))
+    unable = rng.random(m) < float(C["p_unable"])
+    status = np.where(is_pos, _POS, np.where(unable, _UNABLE, _NEG)).astype(np.int8)
+    enc = C["encoding"]
+    encoding = np.searchsorted(np.cumsum([enc["features"], enc["overall"], enc["both"]]), rng.random(m) * sum(enc.values()),
+                               side="right").clip(0, 2).astype(np.int8)
+    form = rng.integers(0, len(CAM_FORMS), m).astype(np.int8)
+    pattern = rng.integers(0, 3, m).astype(np.int8)
+    delay = rng.integers(0, 16, m)
+    caregiver = rng.integers(0, 1 << 30, m)
+    values = _cam_feature_values(status, pattern)
+    features = (encoding != 1)[:, None] & (values >= 0)
+    rows = np.bincount(stay, weights=features.sum(axis=1) + (encoding != 0), minlength=n).astype(np.int64)
+    first_positive = np.full(n, -1, np.int64)
+    j = np.flatnonzero(is_pos & (k == onset[stay]))          # one per positive stay: its onset
+    first_positive[stay[j]] = t[j]
+    return {"stay": stay, "t": t, "status": status, "form": form, "encoding": encoding, "pattern": pattern,
+            "delay": delay, "caregiver": caregiver, "rows": rows, "first_positive": first_positive}
+
+
+def _cam_feature_values(status: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """Per assessment the text codes of features 1-4 (-1: not charted). Positive: 1 and 2 Yes,
+    3 and/or 4 Yes (pattern: 3 only, 4 only, both); negative: stops at the first absent
+    feature (pattern: 1 No; 1 Yes 2 No; 1 2 Yes, 3 4 No); not assessable: 1 "Unable to Assess"."""
+    yes, no, unable = _TEXT[CAM_YES], _TEXT[CAM_NO], _TEXT[CAM_UNABLE]
+    out = np.full((status.size, 4), -1, np.int64)
+    pos, neg, una = status == _POS, status == _NEG, status == _UNABLE
+    out[pos, 0] = out[pos, 1] = yes
+    out[pos, 2] = np.where(pattern[pos] == 1, no, yes)
+    out[pos, 3] = np.where(pattern[pos] == 0, no, yes)
+    out[neg, 0] = np.where(pattern[neg] == 0, no, yes)
+    out[neg & (pattern >= 1), 1] = np.where(pattern[neg & (pattern >= 1)] == 1, no, yes)
+    out[neg & (pattern == 2), 2] = out[neg & (pattern == 2), 3] = no
+    out[una, 0] = unable
+    return out
+
+
+def cam_icu_table(st: pd.DataFrame, plan: Mapping[str, np.ndarray], a: int, b: int,
+                  caregivers: np.ndarray) -> pa.Table:
+    """The chartevents rows of the CAM-ICU assessments of stays ``a`` .. ``b - 1`` of the plan
+    (:func:`cam_icu_plan` over the whole stay frame; ``st``: those stays' rows), by stay and
+    time, text values only (valuenum, valueuom and warning empty, as MetaVision's Text items)."""
+    sel = (plan["stay"] >= a) & (plan["stay"] < b)
+    g = {k: v[sel] for k, v in plan.items() if k not in ("rows", "first_positive")}
+    g["stay"] = g["stay"] - a
+    values = _cam_feature_values(g["status"], g["pattern"])
+    forms = np.array(CAM_FORMS)
+    R = _Rows()
+    for f in range(4):
+        keep = (g["encoding"] != 1) & (values[:, f] >= 0)
+        R.add(stay=g["stay"][keep], t=g["t"][keep], item=forms[g["form"][keep], f], val=values[keep, f],
+              delay=g["delay"][keep], cg=g["caregiver"][keep])
+    keep = g["encoding"] != 0
+    overall = np.array([_TEXT[CAM_NEGATIVE], _TEXT[CAM_POSITIVE], _TEXT[CAM_UTA]])[g["status"][keep]]
+    R.add(stay=g["stay"][keep], t=g["t"][keep], item=np.full(int(keep.sum()), DELIRIUM_ASSESSMENT), val=overall,
+          delay=g["delay"][keep], cg=g["caregiver"][keep])
+    rows = R.get()
+    order = np.lexsort((rows["item"], rows["t"], rows["stay"]))
+    rows = {k: v[order] for k, v in rows.items()}
+    nrow = rows["stay"].size
+    empty = np.ones(nrow, bool)
+    cols = _ids(st, rows["stay"]) + [
+        ints(caregivers[rows["cg"] % caregivers.size]),
+        times(rows["t"]), times(rows["t"] + MINUTE * rows["delay"]), ints(rows["item"]),
+        CHART_VALUES.column(rows["val"]),
+        floats(np.zeros(nrow), mask=empty),
+        CHART_UOM.column(np.zeros(nrow, np.int64), mask=empty),
+        ints(np.zeros(nrow, np.int8), mask=empty),
+    ]
+    return pa.Table.from_arrays(cols, names=CHART_COLUMNS)
+
 
 # --------------------------------------------------------------------------------------
 # outputevents (urine output)

@@ -32,8 +32,13 @@ def _count(first: np.ndarray, last_ok: np.ndarray, every: int) -> np.ndarray:
     return np.where(last_ok >= first, (last_ok - first) // every + 1, 0).astype(np.int64)
 
 
-def build_schedule(stays: pd.DataFrame, rng: np.random.Generator, params: Mapping[str, Any]) -> pd.DataFrame:
-    """Per-stay event times and chartevents row counts (one row per stay, same order)."""
+def build_schedule(stays: pd.DataFrame, rng: np.random.Generator, params: Mapping[str, Any],
+                   extra_chart_rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Per-stay event times and chartevents row counts (one row per stay, same order).
+
+    ``extra_chart_rows``: per stay, chartevents rows written by another writer (the CAM-ICU
+    assessments, :func:`icu_cohort.synth.icu_tables.cam_icu_plan`), counted among the study
+    rows so that the filler still brings the total to ``chartevents.rows_per_stay``."""
     n = len(stays)
     intime = stays["intime"].to_numpy(np.int64)
     outtime = stays["outtime"].to_numpy(np.int64)
@@ -84,6 +89,8 @@ def build_schedule(stays: pd.DataFrame, rng: np.random.Generator, params: Mappin
     study = (6 * s["n_vitals"].to_numpy() + n_temp + 3 * s["n_gcs"].to_numpy() + 1
              + 4 * s["n_vent"].to_numpy() + (s["extubation_time"].to_numpy() > 0)
              + s["n_o2"].to_numpy() + 3 * s["n_rrt"].to_numpy())
+    if extra_chart_rows is not None:
+        study = study + np.asarray(extra_chart_rows, dtype=np.int64)
     s["n_study_chart"] = study
     target = int(round(float(params["chartevents"]["rows_per_stay"]) * n))
     filler_total = max(0, target - int(study.sum()))
