@@ -80,8 +80,10 @@ WITH clock AS (
 
 , measured AS (
     -- one row per hour of the grid, and one row per measurement placed in its hour
-    -- (hr = ceil((charttime - endtime0) / 1 h)); every row lies in hr_lo .. hr_last because
-    -- of the (lo_time, hi_time] conditions, so each measurement meets a grid row below
+    -- (hr = ceil((charttime - endtime0) / 1 h)); every branch lists the same columns in the
+    -- same order (a plain UNION ALL, which PostgreSQL and BigQuery also run). Every row lies
+    -- in hr_lo .. hr_last because of the (lo_time, hi_time] conditions, so each measurement
+    -- meets a grid row below
     SELECT
         stay_id
         , hr
@@ -99,13 +101,23 @@ WITH clock AS (
         , CAST(NULL AS DOUBLE) AS platelet
     FROM grid
 
-    UNION ALL BY NAME
+    UNION ALL
     -- arterial blood gases, split by invasive ventilation at the time of the gas
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, bg.charttime) / 3600.0) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
         , CASE WHEN vd.stay_id IS NULL THEN bg.pao2fio2ratio END AS pao2fio2ratio_novent
         , CASE WHEN vd.stay_id IS NOT NULL THEN bg.pao2fio2ratio END AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
+        , CAST(NULL AS DOUBLE) AS gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
     FROM co
     INNER JOIN mimiciv_derived.bg AS bg
         ON co.subject_id = bg.subject_id
@@ -118,54 +130,109 @@ WITH clock AS (
             AND bg.charttime <= vd.endtime
             AND vd.ventilation_status = 'InvasiveVent'
 
-    UNION ALL BY NAME
+    UNION ALL
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, v.charttime) / 3600.0) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
         , v.mbp
+        , CAST(NULL AS DOUBLE) AS gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
     FROM co
     INNER JOIN mimiciv_derived.vitalsign AS v
         ON co.stay_id = v.stay_id
             AND v.charttime > co.lo_time
             AND v.charttime <= co.hi_time
 
-    UNION ALL BY NAME
+    UNION ALL
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, g.charttime) / 3600.0) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
         , g.gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
     FROM co
     INNER JOIN mimiciv_derived.gcs AS g
         ON co.stay_id = g.stay_id
             AND g.charttime > co.lo_time
             AND g.charttime <= co.hi_time
 
-    UNION ALL BY NAME
+    UNION ALL
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, enz.charttime) / 3600.0) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
+        , CAST(NULL AS DOUBLE) AS gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
         , enz.bilirubin_total AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
     FROM co
     INNER JOIN mimiciv_derived.enzyme AS enz
         ON co.hadm_id = enz.hadm_id
             AND enz.charttime > co.lo_time
             AND enz.charttime <= co.hi_time
 
-    UNION ALL BY NAME
+    UNION ALL
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, chem.charttime) / 3600.0) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
+        , CAST(NULL AS DOUBLE) AS gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
         , chem.creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
     FROM co
     INNER JOIN mimiciv_derived.chemistry AS chem
         ON co.hadm_id = chem.hadm_id
             AND chem.charttime > co.lo_time
             AND chem.charttime <= co.hi_time
 
-    UNION ALL BY NAME
+    UNION ALL
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, cbc.charttime) / 3600.0) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
+        , CAST(NULL AS DOUBLE) AS gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
         , cbc.platelet
     FROM co
     INNER JOIN mimiciv_derived.complete_blood_count AS cbc
@@ -173,27 +240,48 @@ WITH clock AS (
             AND cbc.charttime > co.lo_time
             AND cbc.charttime <= co.hi_time
 
-    UNION ALL BY NAME
+    UNION ALL
     -- 24-hour urine output, scaled to 24 h, when the charted volumes cover 22 to 30 hours
     SELECT
         co.stay_id
         , CAST(ceil(date_diff('second', co.endtime0, u.charttime) / 3600.0) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
+        , CAST(NULL AS VARCHAR) AS agent
+        , CAST(NULL AS DOUBLE) AS vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
+        , CAST(NULL AS DOUBLE) AS gcs
         , CASE
             WHEN u.uo_tm_24hr >= 22 AND u.uo_tm_24hr <= 30 THEN u.urineoutput_24hr / u.uo_tm_24hr * 24
         END AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
     FROM co
     INNER JOIN mimiciv_derived.urine_output_rate AS u
         ON co.stay_id = u.stay_id
             AND u.charttime > co.lo_time
             AND u.charttime <= co.hi_time
 
-    UNION ALL BY NAME
+    UNION ALL
     -- vasopressor infusions, one row per hour end covered: starttime < endtime(hr) <= infusion end
     SELECT
         stay_id
         , CAST(unnest(range(hr_from, hr_to + 1)) AS INTEGER) AS hr
+        , CAST(NULL AS TIMESTAMP) AS endtime
+        , CAST(NULL AS INTEGER) AS hr_first
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_novent
+        , CAST(NULL AS DOUBLE) AS pao2fio2ratio_vent
         , agent
         , vaso_rate
+        , CAST(NULL AS DOUBLE) AS mbp
+        , CAST(NULL AS DOUBLE) AS gcs
+        , CAST(NULL AS DOUBLE) AS uo_24hr
+        , CAST(NULL AS DOUBLE) AS bilirubin
+        , CAST(NULL AS DOUBLE) AS creatinine
+        , CAST(NULL AS DOUBLE) AS platelet
     FROM (
         SELECT
             co.stay_id
