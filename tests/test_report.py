@@ -62,6 +62,22 @@ def svg_texts(svg: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, flags=re.S)]
 
 
+def svg_count_texts(svg: str) -> list[str]:
+    """Texts the figures mark as counts of stays: ``<text class="count">`` (hand-built) and
+    ``<g class="count"><text>`` (matplotlib artists drawn with gid="count-...")."""
+    out = re.findall(r'<text\b[^>]*class="count"[^>]*>(.*?)</text>', svg, flags=re.S)
+    out += re.findall(r'<g class="count">\s*<text\b[^>]*>(.*?)</text>', svg, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", t) for t in out]
+
+
+SMALL_COUNT = re.compile(r"(?<![\d.,])(?:[1-9]|10)(?![\d.,%])")
+
+
+def small_counts(texts: list[str]) -> list[str]:
+    """Count texts holding a whole number 1..10 (``n = 7``, ``8 / 2``, ``9``)."""
+    return [t for t in texts if SMALL_COUNT.search(t.replace("&lt;11", ""))]
+
+
 # ----------------------------------------------------------------------------- suppression
 
 
@@ -92,8 +108,13 @@ def test_attrition_box_with_7_excluded_never_shows_7(fixture_dir: tuple[Path, di
     lone_seven = re.compile(r"(?<![\d,.])7(?![\d,.])")
     assert not [t for t in texts if lone_seven.search(t)], texts
     assert "n = &lt;11" in svg
-    # the box is there, and every other count is exact
-    assert "n = 22,261" in svg and "n = 9,203" in svg and "n = 73,181" in svg
+    # 9,210 - 9,203 would give the 7, and 9,203 - 8,603 = 600 would give 9,203 back: both
+    # are hidden; every other count is exact
+    assert "n = 9,203" not in svg and "n = 8,603" not in svg and svg.count("n = hidden") == 2
+    assert "n = 22,261" in svg and "n = 9,210" in svg and "n = 73,181" in svg and "n = 600" in svg
+    # what is shown leaves the 7 anywhere in 1..10 (the remaining 9,210 and 600 give 8,610 for both)
+    shown = [int(t.split("= ")[1].replace(",", "")) for t in texts if t.startswith("n = ") and t[4:5].isdigit()]
+    assert 9210 in shown and 600 in shown and 9203 not in shown
     # without suppression the same box says 7: the check above is not vacuous
     assert "n = 7" in svg_texts(attrition_svg(att, None))
 
@@ -128,17 +149,63 @@ def test_table1_suppression(fixture_dir: tuple[Path, dict, dict]) -> None:
     rows = re.findall(r"<tr[^>]*>.*?</tr>", out, flags=re.S)
     vent = next(r for r in rows if "Mechanical ventilation" in r)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", vent)
-    # after matching: treated count 4 -> <11, control 113 of 116 (complement 3) -> >105
-    assert cells[3] == "&lt;11" and cells[4] == "&gt;105", cells
+    # after matching: treated count 4 -> <11, control 113 of 116 (complement 3, derivable) -> hidden
+    assert cells[3] == "&lt;11" and "hidden" in cells[4] and "113" not in cells[4], cells
     asian = next(r for r in rows if ">Asian<" in r)
     assert ">6" not in asian and "&lt;11" in asian
-    # complementary suppression: before matching, control has one small cell (missing 7),
-    # so its next smallest level (Asian, 14) is hidden too
-    assert "hidden" in asian
+    # before matching the control levels and missing (267 + 66 + 33 + 14 + 7) leave 31 stays
+    # unaccounted for (of 418), so the hidden 7 cannot be derived and 14 stays shown
+    assert "14 (3.3%)" in asian
     assert "n = 182" in out and "n = 116" in out
     assert ">N<" not in out and "N, mean" not in out  # the group-size row feeds the header only
     race_missing = [r for r in rows if 'class="level missing"' in r and ">Missing<" in r]
     assert race_missing and not re.search(r">\s*[57]\s*<", race_missing[0])
+
+
+def _t1_row(sample, variable, level, kind, tr, co):
+    r = {"sample": sample, "variable": variable, "level": level, "kind": kind, "smd": 0.1}
+    for side, vals in (("treated", tr), ("control", co)):
+        for f in ("n", "mean", "sd", "median", "q1", "q3", "count", "pct", "n_missing"):
+            r[f"{side}_{f}"] = vals.get(f, float("nan"))
+    return r
+
+
+def test_table1_complementary_suppression_when_levels_add_up() -> None:
+    """Levels + missing = n: a lone small cell would be n minus the others; the next smallest
+    positive cell is hidden, and what is shown leaves the small one undetermined."""
+    from icu_cohort.report.disclosure import row_ranges
+
+    rows = [_t1_row("before", "N", None, "count", {"n": 200}, {"n": 100})]
+    tr = [("A", 120), ("B", 50), ("C", 25), ("D", 5)]  # + missing 0 = 200
+    co = [("A", 60), ("B", 25), ("C", 15), ("D", 0)]  # + missing 0 = 100
+    for (lev, ct), (_, cc) in zip(tr, co):
+        rows.append(_t1_row("before", "race", lev, "categorical",
+                            {"n": 200, "count": ct, "pct": ct / 2, "n_missing": 0},
+                            {"n": 100, "count": cc, "pct": cc, "n_missing": 0}))
+    # binary: 195 of 200 with the characteristic, so 5 without it (derivable): 195 is hidden
+    rows.append(_t1_row("before", "ventilation", "1", "binary", {"n": 200, "count": 195, "pct": 97.5, "n_missing": 0},
+                        {"n": 100, "count": 50, "pct": 50.0, "n_missing": 0}))
+    # continuous with 4 missing of 200: the 4 is hidden; the 196 with a value are not shown
+    rows.append(_t1_row("before", "lactate", None, "continuous",
+                        {"n": 200, "mean": 2.0, "sd": 1.0, "median": 1.8, "q1": 1.2, "q3": 2.5, "n_missing": 4},
+                        {"n": 100, "mean": 2.1, "sd": 1.1, "median": 1.9, "q1": 1.3, "q3": 2.6, "n_missing": 0}))
+    out = table1_html(pd.DataFrame(rows), 11)
+    body = re.findall(r"<tr[^>]*>.*?</tr>", out, flags=re.S)
+
+    def cells(label: str) -> list[str]:
+        r = next(r for r in body if f">{label}<" in r or f">{label}," in r)
+        return re.findall(r"<td[^>]*>(.*?)</td>", r)
+
+    assert cells("D")[0] == "&lt;11" and "hidden" in cells("C")[0] and "25" not in cells("C")[0]
+    assert cells("A")[0].startswith("120") and cells("B")[0].startswith("50")
+    assert cells("D")[1].startswith("0") and cells("C")[1].startswith("15")  # control: nothing small
+    # the reader's view of the treated column: D in 1..10, C hidden (>= 11), 120 + 50 shown, n 200
+    ranges = row_ranges([120, 50, 25, 5], [False, False, True, True], 200, 11)
+    assert ranges[3][0] < ranges[3][1]
+    vent = cells("Mechanical ventilation") if any("Mechanical ventilation" in r for r in body) else cells("Ventilation")
+    assert "hidden" in vent[0] and "195" not in vent[0] and vent[1].startswith("50")
+    missing = [r for r in body if 'class="level missing"' in r]
+    assert missing and "&lt;11" in missing[-1] and not re.search(r">\s*4\s*<", missing[-1])
 
 
 def test_km_numbers_at_risk_suppressed(fixture_dir: tuple[Path, dict, dict]) -> None:
@@ -158,8 +225,44 @@ def test_forest_plot_counts_and_interaction(fixture_dir: tuple[Path, dict, dict]
     texts = svg_texts(svg)
     assert "&lt;11 / &lt;11" in texts and "8 / 2" not in texts and "2" not in texts
     assert "0.41" in texts and "0.85" in texts  # interaction p-values
-    assert "not estimable" in texts
+    assert "not estimable\u2020" in texts
     assert "0.72 (0.50\u20131.04)" in texts
+
+
+def test_subgroup_with_a_non_estimable_level_shows_no_interaction_p() -> None:
+    """The issue's case: a level with no events in one arm (HR empty) next to an interaction
+    p-value < 0.001 from a model that is not identified: neither is shown; the other
+    subgroup keeps its p-value; counts over the levels are suppressed as one total."""
+    sg = pd.DataFrame({
+        "subgroup": ["Vasopressors", "Vasopressors", "Sex", "Sex"],
+        "level": ["no", "yes", "female", "male"],
+        "n": [69, 5, 35, 39], "n_treated": [35, 2, 16, 21], "n_control": [34, 3, 19, 18],
+        "events": [12, 1, 7, 6],
+        "hr": [0.9997, float("nan"), 0.914, 0.855], "ci_low": [0.32, float("nan"), 0.22, 0.17],
+        "ci_high": [3.10, float("nan"), 3.79, 4.28], "p": [0.9996, float("nan"), 0.90, 0.85],
+        "p_interaction": [1.8e-30, 1.8e-30, 0.982, 0.982],
+    })
+    texts = svg_texts(forest_plot_svg(sg, 11))
+    assert "<0.001" not in texts and "\u2013\u2020" in texts
+    assert "0.98" in texts
+    assert "not estimable\u2020" in texts and "1.00 (0.32\u20133.10)" in texts
+    # treated 35 + 2 = 37: the 2 is small, so the 35 is hidden too (37 is the matched n)
+    assert "hidden / hidden" in texts and "35 / 34" not in texts
+    # events 12 + 1 and 7 + 6 = 13: all small or complements of small ones
+    counts = svg_count_texts(forest_plot_svg(sg, 11))
+    assert len(counts) == 8 and small_counts(counts) == [], counts
+    assert small_counts(svg_count_texts(forest_plot_svg(sg, None)))  # not vacuous
+
+
+def test_estimable_rule() -> None:
+    from icu_cohort.report.format import is_estimable
+
+    assert is_estimable(0.8, 0.6, 1.1)
+    assert not is_estimable(float("nan"), 0.6, 1.1)
+    assert not is_estimable(0.8, 0.0, 1.1)
+    assert not is_estimable(0.8, 0.6, float("inf"))
+    assert not is_estimable(None, None, None)
+    assert not is_estimable(1.2, 1.3, 2.0)  # an interval that does not hold its estimate
 
 
 def test_ps_histogram_hides_small_bins(fixture_dir: tuple[Path, dict, dict]) -> None:

@@ -125,21 +125,25 @@ class RowDecision:
 
 
 def hide_row(counts: Sequence[Count], total: Count = None, threshold: int | None = DEFAULT_THRESHOLD,
-             unpublished: Sequence[bool] | None = None) -> RowDecision:
+             unpublished: Sequence[bool] | None = None, hidden: Sequence[bool] | None = None) -> RowDecision:
     """Cells of one row/column that add up to ``total`` (see :func:`hide_cells`), and
     whether the total itself must be hidden.
 
     ``unpublished[i]``: cell i is never shown but a reader could derive it (the "no" count of a
     binary Table 1 row, which is n minus the "yes" count minus the missing): it is protected
-    like a shown cell and is always reported hidden.
+    like a shown cell and is always reported hidden. ``hidden[i]``: cell i is already hidden
+    for another reason (another total it belongs to, in a two-way table): it stays hidden.
     """
     vals = _check_counts(counts, "hide_row")
     unpub = list(unpublished) if unpublished is not None else [False] * len(vals)
     if len(unpub) != len(vals):
         raise DisclosureError("hide_row: unpublished must have one flag per count")
+    pre = list(hidden) if hidden is not None else [False] * len(vals)
+    if len(pre) != len(vals):
+        raise DisclosureError("hide_row: hidden must have one flag per count")
     if threshold is None:
-        return RowDecision([bool(u) for u in unpub], False)
-    hidden = [bool(u) or is_small(c, threshold) for c, u in zip(vals, unpub)]
+        return RowDecision([bool(u) or bool(h) for u, h in zip(unpub, pre)], False)
+    hidden = [bool(u) or bool(h) or is_small(c, threshold) for c, u, h in zip(vals, unpub, pre)]
     if total is None:
         return RowDecision(hidden, False)
     total = int(total)

@@ -16,7 +16,9 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from .figures import (
+    attrition_decisions,
     attrition_svg,
+    group_decisions,
     effects_plot_svg,
     forest_plot_svg,
     km_plot_svg,
@@ -26,6 +28,7 @@ from .figures import (
 )
 from .format import (
     DASH,
+    NOT_ESTIMABLE,
     as_int,
     esc,
     fmt_ci,
@@ -33,13 +36,16 @@ from .format import (
     fmt_num,
     fmt_p,
     humanize,
+    is_estimable,
     is_missing,
     is_small,
     label_for,
+    shown_count,
     suppress_count,
 )
 from icu_cohort.artifacts import atomic_path
 
+from .disclosure import hide_row
 from .inputs import CSV_FILES, StudyResults, finite, load_results
 from .style import CSS
 from .tables import (
@@ -98,6 +104,8 @@ class _Ctx:
         self.labels = covariate_labels(study)
         self.exposure = exposure_label(study)
         self.consumed: set[str] = set()
+        self._group_flags: tuple[list[bool], list[tuple[bool, bool]]] | None = None
+        self.not_estimable: set[str] = set()
 
     def get(self, path: str, default: Any = None) -> Any:
         """``estimates["a"]["b"]`` for ``"a.b"``; marks the leaf as rendered."""
@@ -111,6 +119,33 @@ class _Ctx:
 
     def count(self, n: Any) -> str:
         return suppress_count(n, self.t)
+
+    def group_flags(self) -> tuple[list[bool], list[tuple[bool, bool]]]:
+        """Hidden flags of the group sizes, one decision for the whole report (flow diagram,
+        Table 1 headers, summary): ``([treated, control], [(matched, unmatched) per group])``."""
+        if self._group_flags is None:
+            groups = [("treated", self.n_group("cohort", "treated"), self.n_group("matched", "treated")),
+                      ("control", self.n_group("cohort", "control"), self.n_group("matched", "control"))]
+            total = self.est.get("n_cohort")
+            att = self.res.table("attrition")
+            if att is not None and len(att):
+                total = att["n_remaining"].iloc[-1]
+                if attrition_decisions(att, self.t).remaining[-1]:
+                    total = None
+            self._group_flags = group_decisions(total, groups, self.t)
+        return self._group_flags
+
+    def group_count(self, sample: str, group: str) -> str:
+        """A group's size as the report shows it (see :meth:`group_flags`)."""
+        hide_n, hide_m = self.group_flags()
+        j = 0 if group == "treated" else 1
+        hidden = hide_n[j] if sample == "cohort" else hide_m[j][0]
+        return shown_count(self.n_group(sample, group), hidden or is_small(self.n_group(sample, group), self.t), self.t)
+
+    def group_hidden(self, sample: str, group: str) -> bool:
+        hide_n, hide_m = self.group_flags()
+        j = 0 if group == "treated" else 1
+        return (hide_n[j] if sample == "cohort" else hide_m[j][0]) or is_small(self.n_group(sample, group), self.t)
 
     def n_group(self, sample: str, group: str) -> int | None:
         """Group sizes: cohort from estimates.json (else propensity.parquet), matched from matched.parquet."""
@@ -220,6 +255,14 @@ def _yaml(obj: Any) -> str:
         return json.dumps(_plain(obj), indent=2, ensure_ascii=False)
 
 
+def _suppression_note(ctx: _Ctx) -> str:
+    """The one sentence that explains the small-count marks (see :mod:`.disclosure`)."""
+    if ctx.t is None:
+        return ""
+    return (f"Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}; “hidden” marks a count withheld so that "
+            "a small one cannot be recovered by subtraction.")
+
+
 def _missing(name: str) -> str:
     return f'<p class="missing-input">Not available: <code>{esc(name)}</code> was not produced by this run.</p>'
 
@@ -270,7 +313,29 @@ def _hr_triplet(ctx: _Ctx, key: str) -> tuple[Any, Any, Any, Any]:
     ci = ctx.get(f"{key}.ci95") or [None, None]
     p = ctx.get(f"{key}.p")
     lo, hi = (ci[0], ci[1]) if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
+    if not _model_estimable(ctx, key, hr, lo, hi):
+        ctx.not_estimable.add(key)
+        return None, None, None, None
     return hr, lo, hi, p
+
+
+# The sample each whole-sample model is fitted on (for its events by arm).
+_MODEL_SAMPLE = {"cox_matched": "matched", "cox_multivariable": "cohort", "iptw": "cohort"}
+
+
+def _model_estimable(ctx: _Ctx, key: str, hr: Any, lo: Any, hi: Any) -> bool:
+    """The report's one rule (:func:`.format.is_estimable`), plus: a model whose sample has
+    no death in one arm within the horizon has no estimate (28-day mortality of 0)."""
+    if not is_estimable(hr, lo, hi):
+        return False
+    sample = _MODEL_SAMPLE.get(key)
+    mort = ctx.est.get("mortality_28d")
+    if sample and isinstance(mort, Mapping):
+        for g in ("treated", "control"):
+            f = finite(mort.get(f"{sample}_{g}"))
+            if f is not None and f == 0.0:
+                return False
+    return True
 
 
 def _estimand_words(ctx: _Ctx) -> str:
@@ -309,7 +374,9 @@ def _matching_words(ctx: _Ctx) -> str:
         text += f", only where the distance was within a caliper of {fmt_num(caliper, 2)} standard deviations of the {scale_words}"
     text += "."
     if n_pairs is not None:
-        text += f" This formed <strong>{ctx.count(n_pairs)}</strong> matched sets."
+        j = 0 if index == "treated" else 1
+        hide_n, hide_m = ctx.group_flags()
+        text += f" This formed <strong>{shown_count(n_pairs, hide_m[j][0] or is_small(n_pairs, ctx.t), ctx.t)}</strong> matched sets."
         left = as_int(ctx.get("n_focal_unmatched"))
         ctx.get("n_focal")
         ctx.get("n_focal_matched")
@@ -319,7 +386,7 @@ def _matching_words(ctx: _Ctx) -> str:
             left = n_index - as_int(n_pairs)  # type: ignore[operator]
         if left is not None and left >= 0:
             plural = "s" if left != 1 or is_small(left, ctx.t) else ""
-            text += (f" {ctx.count(left)} {index} stay{plural} found no match within the caliper and "
+            text += (f" {shown_count(left, hide_m[j][1] or is_small(left, ctx.t), ctx.t)} {index} stay{plural} found no match within the caliper and "
                      f"{'were' if plural else 'was'} left out.")
     extra = [(k2, v) for k2, v in m.items() if f"matching.{k2}" not in KNOWN_ESTIMATES]
     out = f"<p>{text}</p>"
@@ -351,9 +418,10 @@ def section_summary(ctx: _Ctx) -> str:
     mort = e.get("mortality_28d") if isinstance(e.get("mortality_28d"), Mapping) else {}
     cards = [
         ("Study cohort", ctx.count(n_cohort), "ICU stays"),
-        ("Treated / control", f"{ctx.count(n_t)} / {ctx.count(n_c)}", f"{esc(ctx.exposure)} / not"),
-        ("Matched sets", ctx.count(n_pairs), _ratio_words(ctx)),
-        ("Hazard ratio of death, matched", fmt_num(hr, 2) if not is_missing(hr) else DASH,
+        ("Treated / control", f"{ctx.group_count('cohort', 'treated')} / {ctx.group_count('cohort', 'control')}", f"{esc(ctx.exposure)} / not"),
+        ("Matched sets", _n_sets_text(ctx, n_pairs), _ratio_words(ctx)),
+        ("Hazard ratio of death, matched",
+         fmt_num(hr, 2) if not is_missing(hr) else (NOT_ESTIMABLE if "cox_matched" in ctx.not_estimable else DASH),
          (f"95% CI {fmt_num(lo, 2)}\u2013{fmt_num(hi, 2)}" if not is_missing(lo) else "")
          + (f" · p = {fmt_p(p)}" if not is_missing(p) else "")),
         ("28-day mortality, matched", f"{_mort_cell(ctx, 'matched', 'treated', mort.get('matched_treated'))} vs "
@@ -369,8 +437,8 @@ def section_summary(ctx: _Ctx) -> str:
     parts = [f'<div class="cards">{card_html}</div>']
     words = []
     if n_cohort is not None:
-        words.append(f"The study cohort holds {ctx.count(n_cohort)} ICU stays, {ctx.count(n_t)} of which received "
-                     f"{esc(ctx.exposure)} and {ctx.count(n_c)} did not.")
+        words.append(f"The study cohort holds {ctx.count(n_cohort)} ICU stays, {ctx.group_count('cohort', 'treated')} of "
+                     f"which received {esc(ctx.exposure)} and {ctx.group_count('cohort', 'control')} did not.")
     if not is_missing(hr):
         words.append(f"In the matched sample the hazard ratio of death within 28 days, treated versus control, was "
                      f"<strong>{fmt_ci(hr, lo, hi)}</strong> (95% confidence interval; p = {fmt_p(p)}).")
@@ -387,6 +455,13 @@ def section_summary(ctx: _Ctx) -> str:
     return "".join(parts)
 
 
+def _n_sets_text(ctx: _Ctx, n_pairs: Any) -> str:
+    """Matched sets: one per matched stay of the focal group, so hidden with that count."""
+    est = str(ctx.est.get("estimand") or "ATT").upper()
+    j = 1 if est == "ATC" else 0
+    return shown_count(n_pairs, ctx.group_flags()[1][j][0] or is_small(n_pairs, ctx.t), ctx.t)
+
+
 def _ratio_words(ctx: _Ctx) -> str:
     m = ctx.est.get("matching") if isinstance(ctx.est.get("matching"), Mapping) else {}
     r = as_int(m.get("ratio")) if m else None
@@ -399,13 +474,18 @@ def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any, key: str | None = 
         return DASH
     ctx.consumed.add(f"mortality_28d.{key or f'{sample}_{group}'}")
     n = ctx.n_group(sample, group)
-    if n is not None and ctx.t is not None:
+    if ctx.t is not None:
+        if n is None or ctx.group_hidden(sample, group):
+            return '<span class="muted">hidden</span>'
         try:
             deaths = round(float(frac) * n)
         except (TypeError, ValueError):
             deaths = None
-        if deaths is not None and is_small(deaths, ctx.t):
-            return f"&lt;{ctx.t} deaths"
+        if deaths is not None and 0 <= deaths <= n:
+            # deaths and survivors are one total (the group n): neither may be small
+            dec = hide_row([deaths, n - deaths], n, ctx.t, unpublished=[False, True])
+            if dec.hidden[0] or dec.total_hidden:
+                return f"&lt;{ctx.t} deaths" if is_small(deaths, ctx.t) else '<span class="muted">hidden</span>'
     return fmt_frac_pct(frac)
 
 
@@ -488,12 +568,10 @@ def section_cohort(ctx: _Ctx) -> str:
             "the step; grey boxes give the stays the step excluded."
             + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else ""),
         ))
-        if ctx.t is not None and any(is_small(v, ctx.t) for v in att["n_excluded"]):
-            parts.append(f'<p class="warn">At least one step excluded fewer than {ctx.t} stays. Its count is hidden, but it '
-                         "can be derived from the counts remaining before and after the step. Check your data use agreement "
-                         "before sharing this report.</p>")
-        rows = [[str(r.step), str(r.description), ctx.count(r.n_remaining), ctx.count(r.n_excluded)]
-                for r in att.itertuples(index=False)]
+        dec = attrition_decisions(att, ctx.t)
+        rows = [[str(r.step), str(r.description), shown_count(r.n_remaining, dec.remaining[i], ctx.t),
+                 shown_count(r.n_excluded, dec.removed[i], ctx.t)]
+                for i, r in enumerate(att.itertuples(index=False))]
         parts.append(html_table(["Step", "Criterion", "Remaining", "Excluded"], rows, cls="data compact",
                                 numeric=[False, False, True, True]))
     parts.append(_periods_html(ctx))
@@ -530,12 +608,21 @@ def _periods_html(ctx: _Ctx) -> str:
     periods = ctx.get("exposure_by_period")
     if not isinstance(periods, Mapping) or not periods.get("groups"):
         return ""
+    groups = list(periods["groups"])
+    ns = [as_int(g.get("n")) for g in groups]
+    ks = [as_int(g.get("n_treated")) for g in groups]
+    # Two totals: the stays per period add up to the cohort, the treated to the treated group.
+    total_n = as_int(ctx.est.get("n_cohort"))
+    hide_n = hide_row(ns, total_n if None not in ns and sum(ns) == total_n else None, ctx.t).hidden  # type: ignore[arg-type]
+    row_hidden = [n is None or k is None or is_small(k, ctx.t) or (not hn and is_small(n - k, ctx.t))
+                  for n, k, hn in zip(ns, ks, hide_n)]
+    total_k = ctx.n_group("cohort", "treated")
+    if None not in ks and total_k is not None and sum(ks) == total_k and not ctx.group_hidden("cohort", "treated"):  # type: ignore[arg-type]
+        row_hidden = hide_row(ks, total_k, ctx.t, hidden=row_hidden).hidden
     rows = []
-    for g in periods["groups"]:
-        n, k = as_int(g.get("n")), as_int(g.get("n_treated"))
-        hidden = n is None or k is None or is_small(k, ctx.t) or is_small(n - k, ctx.t)
-        treated = "suppressed" if hidden else f"{k:,} ({fmt_frac_pct(g.get('share'))})"
-        rows.append([esc(str(g.get("group"))), ctx.count(n), treated,
+    for g, n, k, hn, hk in zip(groups, ns, ks, hide_n, row_hidden):
+        treated = "suppressed" if hk else f"{k:,} ({fmt_frac_pct(g.get('share'))})"
+        rows.append([esc(str(g.get("group"))), shown_count(n, hn, ctx.t), treated,
                      "departs" if g.get("departs") else ""])
     html = [f"<h3>Exposure by period of admission ({esc(str(periods.get('column')))})</h3>",
             html_table(["Period", "Stays", "Treated", ""], rows, cls="data compact",
@@ -558,7 +645,9 @@ def section_matching(ctx: _Ctx) -> str:
                      f"<strong>{fmt_num(c, 3)}</strong> (0.5: no better than chance; close to 1: little overlap between groups).</p>")
     if ctx.res.ps_hist is not None:
         parts.append(_figure(
-            ps_histogram_svg(ctx.res.ps_hist, ctx.t, labels=GROUP_LABELS),
+            ps_histogram_svg(ctx.res.ps_hist, ctx.t, labels=GROUP_LABELS,
+                             hidden_sizes={(s, g): ctx.group_hidden(sample, g) for s, sample in
+                                           (("before", "cohort"), ("after", "matched")) for g in ("treated", "control")}),
             "Distribution of the propensity score (the modelled probability of treatment) among treated stays (up, blue) "
             f"and control stays (down, vermillion), as the percentage of each group in bins of width "
             f"{1 / ps_display_bins(ctx.res.ps_hist, ctx.t):g}. Good overlap after matching means the compared groups "
@@ -662,11 +751,12 @@ def section_balance(ctx: _Ctx) -> str:
                 v = ctx.n_group(sample, g)
                 if v is not None:
                     sizes[(s, g)] = v
-        parts.append('<div class="scroll">' + table1_html(t1, ctx.t, ctx.labels, sizes, GROUP_LABELS) + "</div>")
+        hidden = {(s, g): ctx.group_hidden(sample, g) for s, sample in (("before", "cohort"), ("after", "matched"))
+                  for g in ("treated", "control")}
+        parts.append('<div class="scroll">' + table1_html(t1, ctx.t, ctx.labels, sizes, GROUP_LABELS, hidden) + "</div>")
         parts.append(f'<p class="muted">Continuous covariates: mean (SD), and median [first quartile, third quartile] below it. '
                      f"Binary and categorical covariates: n (% of the group with a value)."
-                     + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}; where a hidden count could be recovered "
-                        "from the others, one more is hidden, and &gt;k marks a count whose complement is small." if ctx.t else "")
+                     + (" " + _suppression_note(ctx) if ctx.t else "")
                      + "</p>")
     return "".join(parts)
 
@@ -707,9 +797,9 @@ def section_survival(ctx: _Ctx) -> str:
         rows = []
         for sample, label in (("cohort", "Whole cohort"), ("matched", "Matched sample")):
             row = [label,
-                   ctx.count(ctx.n_group(sample, "treated")),
+                   ctx.group_count(sample, "treated"),
                    Markup(_mort_cell(ctx, sample, "treated", mort.get(f"{sample}_treated"))),
-                   ctx.count(ctx.n_group(sample, "control")),
+                   ctx.group_count(sample, "control"),
                    Markup(_mort_cell(ctx, sample, "control", mort.get(f"{sample}_control")))]
             if has_km:
                 for g in ("treated", "control"):
@@ -766,6 +856,10 @@ def section_effects(ctx: _Ctx) -> str:
     rows, table_rows = [], []
     for key, label, short, note in analyses:
         hr, lo, hi, p = _hr_triplet(ctx, key)
+        if key in ctx.not_estimable:
+            table_rows.append([label, Markup(f"{NOT_ESTIMABLE}\u2020"), DASH,
+                               Markup(f'<span class="sub">{esc(note)}.</span>')])
+            continue
         if hr is None and lo is None:
             continue
         rows.append({"label": short, "hr": hr, "lo": lo, "hi": hi, "p": p})
@@ -783,8 +877,12 @@ def section_effects(ctx: _Ctx) -> str:
         parts.append(_figure(effects_plot_svg(rows, treated_label=GROUP_LABELS[0].lower()),
                              "Hazard ratios of death within 28 days, treated versus control, with 95% confidence intervals "
                              "(log scale). Below 1: lower hazard with treatment."))
-        parts.append(html_table(["Analysis", "HR (95% CI)", "p", "Notes"], table_rows, cls="data",
-                                numeric=[False, True, True, False]))
+    if table_rows:
+        parts.append('<div class="scroll">' + html_table(["Analysis", "HR (95% CI)", "p", "Notes"], table_rows, cls="data",
+                                                         numeric=[False, True, True, False]) + "</div>")
+        if any(k in ctx.not_estimable for k, *_ in analyses):
+            parts.append(f'<p class="muted">\u2020 {NOT_ESTIMABLE.capitalize()}: the model has no events in one arm (or no '
+                         "finite confidence interval), so it gives no hazard ratio and no p-value.</p>")
     else:
         parts.append(_missing("estimates.json: cox_matched / cox_multivariable / iptw"))
     alpha = ctx.get("alpha")
@@ -881,13 +979,23 @@ def section_subgroups(ctx: _Ctx) -> str:
         return '<p class="muted">No subgroups were configured for this study.</p>' + note
     hr, lo, hi, _p = _hr_triplet(ctx, "cox_matched")
     overall = {"label": "Overall (matched Cox)", "hr": hr, "lo": lo, "hi": hi} if hr is not None else None
+    totals: dict[str, Any] = {"n_treated": ctx.n_group("matched", "treated"), "n_control": ctx.n_group("matched", "control")}
+    mort = ctx.est.get("mortality_28d") if isinstance(ctx.est.get("mortality_28d"), Mapping) else {}
+    deaths = [finite(mort.get(f"matched_{g}")) for g in ("treated", "control")]
+    sizes = [ctx.n_group("matched", g) for g in ("treated", "control")]
+    if None not in deaths and None not in sizes:
+        totals["events"] = sum(round(f * n) for f, n in zip(deaths, sizes))  # type: ignore[operator]
+    ok = [is_estimable(r.hr, r.ci_low, r.ci_high) for r in sg.itertuples(index=False)]
+    footnote = ("" if all(ok) else
+                f" \u2020 {NOT_ESTIMABLE.capitalize()}: a level with no events in one arm has no hazard ratio, and its "
+                "subgroup no interaction p-value (the interaction model is not identified either).")
     return (
         "<p>Hazard ratios of treated versus control within subgroups. The interaction p-value tests whether the hazard "
         "ratio differs between the levels of a subgroup; with several subgroups, some small p-values are expected by chance.</p>"
-        + _figure(forest_plot_svg(sg, ctx.t, overall=overall, labels=ctx.labels, treated_label=GROUP_LABELS[0].lower()),
+        + _figure(forest_plot_svg(sg, ctx.t, overall=overall, labels=ctx.labels, treated_label=GROUP_LABELS[0].lower(),
+                                  totals=totals),
                   "Subgroup hazard ratios with 95% confidence intervals (log scale); squares: subgroup estimates, diamond: "
-                  "overall estimate. Counts from 1 to "
-                  + (f"{ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else "any size are shown."))
+                  "overall estimate. " + _suppression_note(ctx) + footnote)
         + note
     )
 

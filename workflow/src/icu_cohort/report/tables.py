@@ -1,15 +1,18 @@
 """HTML tables of the report, each a pure function returning markup.
 
-Suppression in Table 1 goes beyond the single cell: a count is hidden when it is small, a
-percentage is hidden with its count, and
+Suppression in Table 1 (one rule, :mod:`.disclosure`): within one column (one group of one
+sample), the cells of each variable add up to the group n, which the header shows, so they
+are one total each (:func:`.disclosure.hide_row`):
 
-* for a binary row, a count is also hidden when its complement (group n minus the count,
-  with or without the missing) is small, because the complement would reveal it;
-* for a categorical variable, when exactly one level (or the missing row) of a group is
-  hidden, the next smallest one is hidden too, so the hidden count cannot be recovered by
-  subtraction from the group size;
-* summary statistics (mean, SD, median, quartiles) of a group smaller than the threshold
-  are not shown.
+* a categorical variable: its levels and its missing count;
+* a binary variable: the count, the count without the characteristic (never shown, but
+  derivable from n, the count and the missing) and the missing count;
+* a continuous variable: the stays with a value (not shown) and the missing count.
+
+A hidden small count reads ``<11``; a count hidden so that a small one cannot be recovered by
+subtraction reads ``hidden``; a percentage is hidden with its count. Summary statistics
+(mean, SD, median, quartiles) of fewer than ``threshold`` stays with a value are not shown.
+When the group n itself is hidden (see the flow diagram), every count of that column is.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from .disclosure import HIDDEN_TEXT, hide_row
 from .format import (
     DASH,
     as_int,
@@ -33,10 +37,11 @@ from .format import (
     is_missing,
     is_small,
     label_for,
+    shown_count,
     suppress_count,
 )
 
-HIDDEN = "hidden"
+HIDDEN = HIDDEN_TEXT
 NUM = ' class="num"'
 
 
@@ -118,23 +123,48 @@ def _level_is_trivial(level: Any) -> bool:
     return str(level).strip().lower() in {"", "1", "1.0", "true", "yes", "y"}
 
 
-def _binary_count(side: str, r: Mapping[str, Any], threshold: int | None, scale: float) -> str:
+def _hidden_text(c: int, threshold: int | None) -> str:
+    return f"&lt;{threshold}" if is_small(c, threshold) else f'<span class="muted">{HIDDEN_TEXT}</span>'
+
+
+def _count_cell(c: int | None, hidden: bool, pct: Any, threshold: int | None, scale: float) -> str:
+    if c is None:
+        return DASH
+    if hidden:
+        return _hidden_text(c, threshold)
+    return f"{c:,}{_pct_text(pct, scale)}"
+
+
+def _binary_cells(side: str, r: Mapping[str, Any], threshold: int | None, scale: float,
+                  n_hidden: bool) -> tuple[str, str]:
+    """(count cell, missing cell) of a binary row in one group."""
     count, n, miss = as_int(r[f"{side}_count"]), as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
     if count is None:
-        return DASH
-    if is_small(count, threshold):
-        return f"<{threshold}"
-    if n is not None and threshold is not None:
-        comps = {n - count, n - miss - count}
-        if any(is_small(c, threshold) for c in comps):
-            return f">{max(n - threshold, 0):,}"
-    return f"{count:,}{_pct_text(r[f'{side}_pct'], scale)}"
+        return DASH, esc(suppress_count(miss, threshold))
+    if n is None or n_hidden or n - miss - count < 0:
+        hide = [n_hidden or is_small(count, threshold), n_hidden or is_small(miss, threshold)]
+    else:
+        dec = hide_row([count, n - miss - count, miss], n, threshold, unpublished=[False, True, False])
+        hide = [dec.hidden[0] or dec.total_hidden, dec.hidden[2] or dec.total_hidden]
+    miss_cell = _hidden_text(miss, threshold) if hide[1] and miss else f"{miss:,}"
+    return _count_cell(count, hide[0], r[f"{side}_pct"], threshold, scale), miss_cell
 
 
-def _stats_text(side: str, r: Mapping[str, Any], threshold: int | None) -> str:
-    n = as_int(r[f"{side}_n"])
-    if n is not None and is_small(n, threshold):
-        return f'<span class="muted">n &lt;{threshold}</span>'
+def _continuous_cells(side: str, r: Mapping[str, Any], threshold: int | None, n_hidden: bool) -> tuple[str, str]:
+    """(statistics cell, missing cell) of a continuous row in one group."""
+    n, miss = as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
+    with_value = None if n is None else n - miss
+    hide_miss = n_hidden and miss > 0
+    if n is not None and not n_hidden and with_value is not None and with_value >= 0:
+        dec = hide_row([with_value, miss], n, threshold, unpublished=[True, False])
+        hide_miss = dec.hidden[1] or dec.total_hidden
+    miss_cell = _hidden_text(miss, threshold) if hide_miss and miss else f"{miss:,}"
+    if with_value is not None and (is_small(with_value, threshold) or (n_hidden and threshold is not None and with_value < threshold)):
+        return f'<span class="muted">n &lt;{threshold}</span>', miss_cell
+    return _stats_text(side, r), miss_cell
+
+
+def _stats_text(side: str, r: Mapping[str, Any]) -> str:
     mean, sd = r[f"{side}_mean"], r[f"{side}_sd"]
     med, q1, q3 = r[f"{side}_median"], r[f"{side}_q1"], r[f"{side}_q3"]
     parts = []
@@ -147,30 +177,36 @@ def _stats_text(side: str, r: Mapping[str, Any], threshold: int | None) -> str:
 
 
 def _categorical_cells(
-    side: str, levels: pd.DataFrame, threshold: int | None, scale: float
+    side: str, levels: pd.DataFrame, threshold: int | None, scale: float, n_hidden: bool = False
 ) -> tuple[list[str], str | None]:
     """Cells for every level of one categorical variable in one group (+ the missing cell)."""
     counts = [as_int(c) for c in levels[f"{side}_count"]]
     has_level = any(str(v).strip().lower() == "missing" for v in levels["level"])
     miss = None if has_level else (as_int(levels[f"{side}_n_missing"].iloc[0]) if len(levels) else None)
-    values = counts + [miss]
-    hidden = [is_small(c, threshold) for c in values]
-    if threshold is not None and sum(hidden) == 1:
-        # complementary suppression: hide the next smallest positive cell as well
-        cands = [(c, i) for i, c in enumerate(values) if not hidden[i] and c is not None and c > 0]
-        if cands:
-            hidden[min(cands)[1]] = True
-    cells = []
-    for i, (c, (_, r)) in enumerate(zip(counts, levels.iterrows())):
-        if c is None:
-            cells.append(DASH)
-        elif hidden[i]:
-            cells.append(f"&lt;{threshold}" if is_small(c, threshold) else '<span class="muted">hidden</span>')
+    n = as_int(levels[f"{side}_n"].max()) if len(levels) else None
+    values = [c for c in counts] + [miss or 0]
+    unpublished = [False] * len(values)
+    known = None not in values
+    total = n
+    if known and n is not None and sum(values) != n:  # type: ignore[arg-type]
+        rest = n - sum(values)  # type: ignore[arg-type]
+        if rest > 0:  # stays counted in none of the rows: derivable, not shown
+            values.append(rest)
+            unpublished.append(True)
         else:
-            cells.append(f"{c:,}{_pct_text(r[f'{side}_pct'], scale)}")
+            total = None  # the rows do not partition n: no subtraction relation
+    if n_hidden:
+        hidden = [v is not None and v > 0 for v in values]
+    elif not known:
+        hidden = [is_small(v, threshold) for v in values]
+    else:
+        dec = hide_row(values, total, threshold, unpublished=unpublished)
+        hidden = [h or dec.total_hidden for h in dec.hidden]
+    cells = [_count_cell(c, hidden[i], r[f"{side}_pct"], threshold, scale)
+             for i, (c, (_, r)) in enumerate(zip(counts, levels.iterrows()))]
     miss_cell = None
     if miss:
-        miss_cell = (f"&lt;{threshold}" if is_small(miss, threshold) else '<span class="muted">hidden</span>') if hidden[-1] else f"{miss:,}"
+        miss_cell = _hidden_text(miss, threshold) if hidden[len(counts)] else f"{miss:,}"
     return cells, miss_cell
 
 
@@ -180,13 +216,16 @@ def table1_html(
     labels: Mapping[str, str] | None = None,
     group_sizes: Mapping[tuple[str, str], Any] | None = None,
     group_labels: tuple[str, str] = ("Treated", "Control"),
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
 ) -> str:
     """Table 1 before and after matching, side by side, with SMDs.
 
     Continuous: mean (SD) over median [Q1, Q3]. Binary: n (%). Categorical: one row per
     level. ``group_sizes``: {(sample, group): n} for the column headers, else the largest
-    ``*_n`` of the sample.
+    ``*_n`` of the sample. ``hidden_sizes``: {(sample, group): True} for a group size the
+    report hides (the flow diagram's decision); that column's counts are then all hidden.
     """
+    hidden_sizes = dict(hidden_sizes or {})
     labels = labels or {}
     t1 = table1.copy()
     t1["sample"] = t1["sample"].astype(str).str.lower()
@@ -207,7 +246,9 @@ def table1_html(
         else:
             vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
             n = vals.max() if len(vals) else None
-        return suppress_count(n, threshold)
+        if hidden_sizes.get((sample, side)) or is_small(n, threshold):
+            hidden_sizes[(sample, side)] = True
+        return esc(shown_count(n, bool(hidden_sizes.get((sample, side))), threshold))
 
     out = ['<table class="data table1">', "<thead><tr>", '<th rowspan="2" scope="col">Characteristic</th>']
     names = {"before": "Before matching (whole cohort)", "after": "After matching"}
@@ -233,7 +274,8 @@ def table1_html(
             for s in samples:
                 p = parts[s]
                 smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
-                level_cells[s] = {side: _categorical_cells(side, p, threshold, scale) for side in ("treated", "control")}
+                level_cells[s] = {side: _categorical_cells(side, p, threshold, scale, bool(hidden_sizes.get((s, side))))
+                                  for side in ("treated", "control")}
                 smd_txt = fmt_smd(smds[0]) if len(smds) == 1 else ""
                 out.append(f'<td></td><td></td><td class="num">{smd_txt}</td>')
             out.append("</tr>")
@@ -265,6 +307,7 @@ def table1_html(
         suffix = ", n (%)" if kind == "binary" else ", mean (SD)<br><span class=\"sub\">median [Q1, Q3]</span>"
         out.append(f'<tr class="var {esc(kind)}"><th scope="row">{esc(shown)}{suffix}</th>')
         any_missing = False
+        miss_cells: dict[tuple[str, str], str] = {}
         for s in samples:
             p = parts[s]
             if p.empty:
@@ -272,10 +315,11 @@ def table1_html(
                 continue
             r = p.iloc[0]
             for side in ("treated", "control"):
+                nh = bool(hidden_sizes.get((s, side)))
                 if kind == "binary":
-                    cell = esc(_binary_count(side, r, threshold, scale))
+                    cell, miss_cells[(s, side)] = _binary_cells(side, r, threshold, scale, nh)
                 else:
-                    cell = _stats_text(side, r, threshold)
+                    cell, miss_cells[(s, side)] = _continuous_cells(side, r, threshold, nh)
                 out.append(f'<td class="num">{cell}</td>')
                 if (as_int(r[f"{side}_n_missing"]) or 0) > 0:
                     any_missing = True
@@ -286,8 +330,7 @@ def table1_html(
             for s in samples:
                 p = parts[s]
                 for side in ("treated", "control"):
-                    v = p[f"{side}_n_missing"].iloc[0] if len(p) else None
-                    out.append(f'<td class="num">{esc(suppress_count(v, threshold))}</td>')
+                    out.append(f'<td class="num">{miss_cells.get((s, side), DASH)}</td>')
                 out.append("<td></td>")
             out.append("</tr>")
     out.append("</tbody></table>")
