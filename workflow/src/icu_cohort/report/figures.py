@@ -120,8 +120,8 @@ def attrition_svg(
     """
     W = 760.0
     mx, mw = 24.0, 340.0  # main column
-    sx, sw = 424.0, 312.0  # side (excluded) column
-    fs, lh, pad = 13.0, 18.0, 12.0
+    sx, sw = 412.0, 336.0  # side (excluded) column
+    fs, lh, pad = 12.5, 16.0, 8.0
     b = SvgBuilder(W, 10, key, "Flow of ICU stays from the source data to the study cohort", "fig-svg flow")
     b.raw(
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
@@ -147,9 +147,9 @@ def attrition_svg(
         lines = _wrap(("Study cohort: " if final else "") + descs[i], mw - 2 * pad, fs)
         h = pad * 2 + lh * (len(lines) + 1) - 4
         if i > 0 and prev_bottom is not None:
-            reason = _wrap(exclusion_reason(descs[i]), sw - 2 * pad, 12.0)
+            reason = _wrap(exclusion_reason(descs[i]), sw - 2 * pad, 11.5)
             sh = pad * 2 + lh * (len(reason) + 1) - 4
-            gap = max(sh + 24, 46.0)
+            gap = max(sh + 12, 34.0)
             top_gap = prev_bottom
             y = top_gap + gap
             b.line(cx, top_gap, cx, y - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
@@ -159,7 +159,7 @@ def attrition_svg(
             b.rect(sx, sy, sw, sh, rx=6, fill="#F4F5F7", stroke="#9CA3AF", stroke_width="1")
             ty = sy + pad + fs - 1
             for line in reason:
-                b.text(sx + pad, ty, line, fill=MUTED, font_size="12")
+                b.text(sx + pad, ty, line, fill=MUTED, font_size="11.5")
                 ty += lh
             count_text(sx + pad, ty, n_exc, dec.removed[i], "600")
         stroke = TREATED if final else "#6B7280"

@@ -28,6 +28,7 @@ from .figures import (
 )
 from .format import (
     DASH,
+    MINUS,
     NOT_ESTIMABLE,
     as_int,
     esc,
@@ -64,16 +65,24 @@ from .tables import (
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
-    ("methods", "What was run"),
-    ("cohort", "Cohort selection"),
+    ("methods", "Methods"),
+    ("cohort", "Study flow"),
+    ("table1", "Table 1"),
     ("matching", "Propensity score and matching"),
     ("balance", "Covariate balance"),
     ("survival", "Survival"),
     ("effects", "Effect estimates"),
     ("subgroups", "Subgroups"),
+    ("sensitivity", "Sensitivity analyses"),
+    ("definition", "Study definition"),
+    ("supplement", "Supplementary tables"),
     ("other", "Other estimates"),
     ("provenance", "Provenance and configuration"),
 )
+
+#: Sections after the results, shown as collapsible appendix sections (``<details>``;
+#: printed in full). A section added to SECTIONS and not listed here is part of the main text.
+APPENDIX = frozenset({"definition", "supplement", "other", "provenance"})
 
 # estimates.json leaves rendered by a dedicated part of the report.
 KNOWN_ESTIMATES = {
@@ -212,8 +221,11 @@ def _definition_html(node: Any, depth: int = 0) -> str:
     if isinstance(node, Mapping):
         if not node:
             return '<span class="muted">(empty)</span>'
-        if depth >= 3:
-            return f'<span class="muted">{len(node)} settings (see the configuration)</span>'
+        if depth >= 1 and all(not isinstance(v, Mapping) for v in node.values()) and not any(
+                isinstance(v, list) and any(isinstance(x, Mapping) for x in v) for v in node.values()):
+            return esc(_inline_text(node))
+        if depth >= 2:
+            return esc(_inline_text(node))
         items = []
         for k, v in node.items():
             items.append(f"<dt>{esc(label_for(k))}</dt><dd>{_definition_html(v, depth + 1)}</dd>")
@@ -223,8 +235,20 @@ def _definition_html(node: Any, depth: int = 0) -> str:
             return '<span class="muted">(none)</span>'
         if all(not isinstance(x, (Mapping, list)) for x in node):
             if len(node) > 12:
-                return esc(", ".join(str(x) for x in node[:8])) + f' <span class="muted">\u2026 ({len(node)} in all)</span>'
+                return esc(", ".join(str(x) for x in node[:6])) + f' <span class="muted">\u2026 ({len(node)} in all)</span>'
             return esc(", ".join(_scalar_text(x) for x in node))
+        if depth >= 1 and all(isinstance(x, Mapping) for x in node) and not any(
+                isinstance(v, Mapping) for x in node for v in x.values()) and not any(
+                x.get("name") or x.get("description") for x in node):
+            return esc(" | ".join(_inline_text(x) for x in node))
+        named = [x for x in node if isinstance(x, Mapping) and (x.get("name") or x.get("description"))]
+        if len(named) == len(node) and any(isinstance(v, (Mapping, list)) for x in node for v in x.values()):
+            # e.g. exclusion steps with code lists: their names and descriptions only
+            return "<ul>" + "".join(
+                f"<li><strong>{esc(x.get('name') or '')}</strong>"
+                + (f": {esc(x.get('description'))}" if x.get("description") else "")
+                + (f' <span class="muted">({_list_sizes(x)})</span>' if _list_sizes(x) else "") + "</li>"
+                for x in node) + "</ul>"
         if all(isinstance(x, Mapping) and all(not isinstance(v, (Mapping, list)) for v in x.values()) for x in node):
             keys = list(dict.fromkeys(k for x in node for k in x))
             rows = [[_scalar_text(x.get(k)) for k in keys] for x in node]
@@ -240,6 +264,23 @@ def _definition_html(node: Any, depth: int = 0) -> str:
     return esc(s)
 
 
+def _inline_text(node: Any) -> str:
+    """A small configuration value on one line: ``icd9: 5 values; icd10: 4 values``,
+    ``group: WHITE; prefixes: WHITE, PORTUGUESE``."""
+    if isinstance(node, Mapping):
+        return "; ".join(f"{k}: {_inline_text(v)}" for k, v in node.items())
+    if isinstance(node, list):
+        if len(node) > 6 or any(isinstance(x, (Mapping, list)) for x in node):
+            return f"{len(node)} values"
+        return ", ".join(_scalar_text(x) for x in node)
+    return _scalar_text(node)
+
+
+def _list_sizes(item: Mapping[str, Any]) -> str:
+    """``"icd9: 54 values; icd10: 61 values"`` for the lists of one configuration entry."""
+    return "; ".join(f"{k}: {len(v)} values" for k, v in item.items() if isinstance(v, list))
+
+
 def _scalar_text(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -250,7 +291,8 @@ def _yaml(obj: Any) -> str:
     try:
         import yaml
 
-        return yaml.safe_dump(_plain(obj), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+        # lists of plain values (code lists, covariate names) in flow style: [a, b, c]
+        return yaml.safe_dump(_plain(obj), sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
     except Exception:  # pragma: no cover - pyyaml is a dependency
         return json.dumps(_plain(obj), indent=2, ensure_ascii=False)
 
@@ -402,10 +444,28 @@ def _matching_words(ctx: _Ctx) -> str:
 # ----------------------------------------------------------------------------- sections
 
 
-def _section(num: int, sid: str, title: str, body: str) -> str:
-    cls = ' class="first"' if num == 1 else ""
-    return (f'<section id="{sid}"{cls} aria-labelledby="h-{sid}"><h2 id="h-{sid}"><span class="num">{num}</span>'
-            f"{esc(title)}</h2>\n{body}\n</section>\n")
+def _section(num: int | str, sid: str, title: str, body: str, appendix: bool = False) -> str:
+    """A numbered section; an appendix section is a closed ``<details>`` (no script needed
+    to open it; printed open, see the print stylesheet)."""
+    cls = ' class="first"' if num == 1 else (' class="appendix"' if appendix else "")
+    head = f'<h2 id="h-{sid}"><span class="num">{num}</span>{esc(title)}</h2>'
+    if appendix:
+        return (f'<section id="{sid}"{cls} aria-labelledby="h-{sid}"><details><summary>{head}</summary>\n'
+                f'<div class="details-body">{body}</div>\n</details></section>\n')
+    return f'<section id="{sid}"{cls} aria-labelledby="h-{sid}">{head}\n{body}\n</section>\n'
+
+
+def _section_numbers() -> dict[str, str]:
+    """1, 2, ... for the main sections; A, B, ... for the appendix."""
+    out, main, app = {}, 0, 0
+    for sid, _t in SECTIONS:
+        if sid in APPENDIX:
+            out[sid] = chr(ord("A") + app)
+            app += 1
+        else:
+            main += 1
+            out[sid] = str(main)
+    return out
 
 
 def section_summary(ctx: _Ctx) -> str:
@@ -489,8 +549,176 @@ def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any, key: str | None = 
     return fmt_frac_pct(frac)
 
 
+def _join_words(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _hours_window(w: Any, what: str) -> str:
+    if not isinstance(w, Mapping) or w.get("start") is None or w.get("end") is None:
+        return ""
+    return f"{what} from {fmt_num(w['start'], 0)} to {fmt_num(w['end'], 0)} h after ICU admission".replace(
+        f"from {MINUS}", f"from {MINUS}")
+
+
+def _covariate_names(ctx: _Ctx) -> list[str]:
+    cov = ctx.study.get("covariates")
+    names: list[str] = []
+    if isinstance(cov, Mapping):
+        for kind in ("continuous", "binary", "categorical"):
+            v = cov.get(kind)
+            if isinstance(v, list):
+                names += [str(x) for x in v if not isinstance(x, (Mapping, list))]
+    elif isinstance(cov, list):
+        names = [str(c.get("name")) for c in cov if isinstance(c, Mapping) and c.get("name")]
+    if not names:
+        bal = ctx.res.table("balance")
+        if bal is not None:
+            kinds = bal["kind"].astype(str).str.lower() if "kind" in bal.columns else None
+            sel = bal if kinds is None else bal[kinds.isin(["continuous", "binary", "categorical"])]
+            names = list(dict.fromkeys(sel["covariate"].astype(str)))
+    return names
+
+
+def methods_paragraphs(ctx: _Ctx) -> list[str]:
+    """The methods text a co-author can paste and edit, one HTML-escaped paragraph per
+    topic: data source and version, cohort criteria (the attrition steps, in order),
+    exposure, outcome, covariates and their windows, propensity model, matching, estimand,
+    outcome models, software. Built only from the study file, ``estimates.json`` and the
+    provenance; a topic the run does not report is left out rather than guessed."""
+    s, e, prov = ctx.study, ctx.est, ctx.prov
+    data = prov.get("data") or {}
+    sw = prov.get("software") or {}
+    out: list[str] = []
+    # data source
+    version = data.get("mimic_version")
+    if data.get("kind") == "synthetic":
+        src = ("We used a synthetic data set in MIMIC-IV format generated by icu-cohort"
+               + (f" (format of MIMIC-IV v{esc(str(version).split()[0])})" if version else "")
+               + "; it holds no patient data, so the results below only test the pipeline.")
+    else:
+        src = ("We used MIMIC-IV" + (f" v{esc(version)}" if version else "")
+               + ", a de-identified database of patients admitted to the intensive care units of the Beth Israel "
+               "Deaconess Medical Center, Boston (PhysioNet, credentialed access).")
+    out.append(src + " The source tables were converted to Parquet and queried with DuckDB; clinical concepts "
+               "(first-day scores, Sepsis-3, vital signs, laboratory values, vasopressors, ventilation) follow the "
+               "MIT-LCP mimic-code definitions (mimic-iv/concepts).")
+    # cohort
+    att = ctx.res.table("attrition")
+    if att is not None and len(att) > 1:
+        steps = [esc(str(d)) for d in att["description"].iloc[1:]]
+        out.append("The study cohort comprised the ICU stays that met, in this order: " + "; ".join(steps)
+                   + f" (flow in section {_section_numbers()['cohort']}).")
+    # exposure
+    exp = s.get("exposure") if isinstance(s.get("exposure"), Mapping) else {}
+    if exp:
+        desc = exp.get("description") or exp.get("label") or ctx.exposure
+        end = exp.get("window_end_hours")
+        start = exp.get("window_start_hours")
+        if end is None:
+            when = "at any time during the ICU stay" + (f" from {fmt_num(start, 0)} h after admission" if start else "")
+        else:
+            when = f"starting within {fmt_num(end, 0)} h of ICU admission"
+        out.append(f"The exposure was {esc(desc)} {when}; stays with it formed the treated group and the others the "
+                   "control group.")
+    # outcome
+    h = finite(e.get("mortality_28d", {}).get("horizon_days") if isinstance(e.get("mortality_28d"), Mapping) else None)
+    oc = s.get("outcome") if isinstance(s.get("outcome"), Mapping) else {}
+    h = h or finite(oc.get("horizon_days")) or 28
+    out.append(f"The outcome was death from any cause within {h:g} days of ICU admission (hospital death time, else "
+               f"the recorded date of death); survivors were censored at day {h:g}.")
+    # covariates
+    names = _covariate_names(ctx)
+    cov = s.get("covariates") if isinstance(s.get("covariates"), Mapping) else {}
+    if names:
+        text = ("Covariates were " + esc(_join_words([label_for(n, ctx.labels) for n in names])) + ".")
+        wins = [_hours_window(cov.get("vitals_window_hours"), "vital signs averaged"),
+                _hours_window(cov.get("labs_window_hours"), "laboratory values as the first value"),
+                _hours_window(cov.get("treatments_window_hours"), "treatments")]
+        wins = [w for w in wins if w]
+        if wins:
+            text += " Windows: " + esc("; ".join(wins)) + "."
+        imp = e.get("imputation") if isinstance(e.get("imputation"), Mapping) else {}
+        if imp.get("description"):
+            text += f" Missing values: {esc(imp['description'])}."
+        out.append(text)
+    # propensity and matching
+    pm = e.get("ps_model") if isinstance(e.get("ps_model"), Mapping) else {}
+    m = e.get("matching") if isinstance(e.get("matching"), Mapping) else {}
+    est = str(e.get("estimand") or "").upper()
+    if pm or m:
+        t = "The propensity score (probability of treatment given the covariates) was estimated by "
+        t += esc(pm.get("method") or "logistic regression")
+        if pm.get("penalty") not in (None, "none"):
+            t += f" with an {esc(pm['penalty'])} penalty"
+        if finite(e.get("c_statistic")) is not None:
+            t += f" (c-statistic {fmt_num(e['c_statistic'], 2)})"
+        t += "."
+        if m:
+            focal, other = ("control", "treated") if est == "ATC" else ("treated", "control")
+            r = as_int(m.get("ratio")) or 1
+            t += (f" Each {focal} stay was matched to {'up to ' if r > 1 else ''}{r} {other} stay{'s' if r > 1 else ''} by "
+                  f"nearest-neighbour matching {'with' if m.get('replace') else 'without'} replacement on the "
+                  + ("logit of the " if str(m.get("scale")).lower() == "logit" else "")
+                  + "propensity score"
+                  + (f", within a caliper of {fmt_num(m.get('caliper_sd'), 2)} standard deviations" if finite(m.get("caliper_sd")) else "")
+                  + ".")
+        if est in ("ATT", "ATC"):
+            t += (" The estimand was the average treatment effect in the " + ("treated (ATT)" if est == "ATT" else "untreated (ATC)")
+                  + ".")
+        thr = finite(e.get("balance", {}).get("threshold") if isinstance(e.get("balance"), Mapping) else None) or 0.1
+        t += f" Balance was judged by absolute standardised mean differences, below {thr:g} taken as balanced."
+        out.append(t)
+    # outcome models
+    models = []
+    if "cox_matched" in e:
+        cm = e["cox_matched"] if isinstance(e["cox_matched"], Mapping) else {}
+        models.append("a Cox model of treatment in the matched sample" + (f" ({esc(cm['variance'])} variance)" if cm.get("variance") else ""))
+    if "cox_multivariable" in e:
+        models.append("a multivariable Cox model of the whole cohort adjusted for the covariates")
+    if "iptw" in e:
+        iw = e["iptw"] if isinstance(e["iptw"], Mapping) else {}
+        w = "stabilised " if iw.get("stabilized") else ""
+        tr = iw.get("truncation_percentiles")
+        models.append(f"a Cox model of the whole cohort weighted by {w}inverse probability of treatment weights"
+                      + (f" truncated at the {tr[0]}th and {tr[1]}th percentiles" if isinstance(tr, list) and len(tr) == 2 else ""))
+    if models:
+        t = "Hazard ratios of death were estimated with " + _join_words(models) + "."
+        extra = ["Kaplan-Meier curves with the log-rank test"]
+        if "risk_difference" in e:
+            extra.append(f"the {h:g}-day risk difference")
+        if "ph_test" in e:
+            extra.append("tests of proportional hazards on scaled Schoenfeld residuals")
+        if "evalue" in e:
+            extra.append("the E-value for unmeasured confounding")
+        if "subgroups" in e or ctx.res.table("subgroups") is not None:
+            extra.append("subgroup hazard ratios with treatment-by-subgroup interaction tests")
+        t += " We also report " + _join_words(extra) + "."
+        if finite(e.get("alpha")) is not None:
+            t += f" Tests were two-sided at the {fmt_num(e['alpha'], 2)} level."
+        out.append(t)
+    # software
+    if sw:
+        keys = [k for k in ("python", "duckdb", "pandas", "numpy", "scikit-learn", "lifelines", "scipy", "snakemake")
+                if sw.get(k) and sw.get(k) != "not installed"]
+        git = prov.get("git") or {}
+        commit = f", commit {esc(str(git['commit'])[:10])}" if git.get("commit") else ""
+        out.append(f"Analyses were run with icu-cohort {esc(sw.get('icu-cohort', ''))}{commit} ("
+                   + ", ".join(f"{'Python' if k == 'python' else esc(k)} {esc(sw[k])}" for k in keys) + ").")
+    return out
+
+
 def section_methods(ctx: _Ctx) -> str:
-    s, prov = ctx.study, ctx.prov
+    paras = methods_paragraphs(ctx)
+    return ('<p class="muted">Generated from the study file, the analysis and the run\u2019s provenance; written to be '
+            "pasted into a manuscript and edited.</p>"
+            + '<div class="methods-text">' + "".join(f"<p>{p}</p>" for p in paras) + "</div>")
+
+
+def section_definition(ctx: _Ctx) -> str:
+    s = ctx.study
     parts = []
     q = s.get("question")
     parts.append("<h3>Question</h3>")
@@ -507,8 +735,14 @@ def section_methods(ctx: _Ctx) -> str:
             parts.append(f'<h4 class="kicker">{esc(humanize(key))}</h4>{_definition_html(_plain(s[key]))}')
     if not shown:
         parts.append('<p class="muted">The study configuration has no cohort, exposure, outcome, covariate or analysis section.</p>')
-    parts.append('<p class="muted">The complete configuration, as run, is reproduced in section 10.</p>')
+    parts.append('<p class="muted">The complete configuration, as run, is reproduced under Provenance and configuration.</p>')
+    return "".join(parts)
 
+
+
+def _run_html(ctx: _Ctx) -> str:
+    prov = ctx.prov
+    parts = []
     parts.append("<h3>Run</h3>")
     data = prov.get("data") or {}
     git = prov.get("git") or {}
@@ -535,7 +769,7 @@ def section_methods(ctx: _Ctx) -> str:
     sw = prov.get("software") or {}
     if sw:
         parts.append("<h3>Software</h3>")
-        parts.append(html_table(["Package", "Version"], [[k, v] for k, v in sw.items()], cls="data compact"))
+        parts.append(_split_table(["Package", "Version"], [[k, v] for k, v in sw.items()], [False, False], min_rows=8))
     stages = prov.get("stages") or []
     parts.append("<h3>Time taken</h3>")
     if stages:
@@ -564,24 +798,12 @@ def section_cohort(ctx: _Ctx) -> str:
             groups = []
         parts.append(_figure(
             attrition_svg(att, ctx.t, groups=groups or None),
-            "Flow of ICU stays from the source tables to the study cohort. Each box gives the stays remaining after "
-            "the step; grey boxes give the stays the step excluded."
-            + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else ""),
+            "Flow of ICU stays from the source tables to the study cohort (CONSORT style). Each box gives the stays "
+            "remaining after the criterion it names; grey boxes give the stays the step excluded and why; the cohort "
+            "splits into the compared groups and each group into the stays matched and not matched. "
+            + _suppression_note(ctx),
         ))
-        dec = attrition_decisions(att, ctx.t)
-        rows = [[str(r.step), str(r.description), shown_count(r.n_remaining, dec.remaining[i], ctx.t),
-                 shown_count(r.n_excluded, dec.removed[i], ctx.t)]
-                for i, r in enumerate(att.itertuples(index=False))]
-        parts.append(html_table(["Step", "Criterion", "Remaining", "Excluded"], rows, cls="data compact",
-                                numeric=[False, False, True, True]))
     parts.append(_periods_html(ctx))
-    parts.append("<h3>Missing covariate values</h3>")
-    miss = ctx.res.table("missingness")
-    if miss is None:
-        parts.append(_missing(CSV_FILES["missingness"][0]))
-    else:
-        parts.append("<p>Stays of the study cohort with no value for each covariate (before any imputation).</p>")
-        parts.append(missingness_table_html(miss, ctx.t, ctx.labels))
     imp = ctx.est.get("imputation")
     if isinstance(imp, Mapping):
         method = ctx.get("imputation.method")
@@ -597,8 +819,45 @@ def section_cohort(ctx: _Ctx) -> str:
                 text += f", estimates of {esc(', '.join(map(str, pooled)))} pooled by Rubin's rules"
             if describe:
                 text += f"; tables and figures describe {esc(describe)}"
-        parts.append(f"<p>{text}.</p>")
+        parts.append(f'<p class="muted">{text}. Missing values per covariate: Supplementary tables.</p>')
     return "".join(parts)
+
+
+def _split_table(header: list[str], rows: list[list[Any]], numeric: list[bool], min_rows: int = 16) -> str:
+    """A long, narrow table as two tables side by side (one column on a phone): the first
+    half of the rows left, the rest right. Short tables stay one table."""
+    if len(rows) < min_rows:
+        return html_table(header, rows, cls="data compact", numeric=numeric)
+    half = (len(rows) + 1) // 2
+    return ('<div class="split2">' + html_table(header, rows[:half], cls="data compact", numeric=numeric)
+            + html_table(header, rows[half:], cls="data compact", numeric=numeric) + "</div>")
+
+
+def _attrition_table_html(ctx: _Ctx) -> str:
+    att = ctx.res.table("attrition")
+    if att is None:
+        return _missing(CSV_FILES["attrition"][0])
+    dec = attrition_decisions(att, ctx.t)
+    rows = [[str(r.step), str(r.description), shown_count(r.n_remaining, dec.remaining[i], ctx.t),
+             shown_count(r.n_excluded, dec.removed[i], ctx.t)]
+            for i, r in enumerate(att.itertuples(index=False))]
+    return '<div class="scroll">' + html_table(["Step", "Criterion", "Remaining", "Excluded"], rows, cls="data compact",
+                                              numeric=[False, False, True, True]) + "</div>"
+
+
+def _missingness_html(ctx: _Ctx) -> str:
+    miss = ctx.res.table("missingness")
+    if miss is None:
+        return _missing(CSV_FILES["missingness"][0])
+    n_miss = pd.to_numeric(miss["n_missing"], errors="coerce").fillna(0)
+    some = miss[n_miss > 0]
+    complete = [label_for(c, ctx.labels) for c in miss.loc[n_miss <= 0, "covariate"]]
+    out = "<p>Stays of the study cohort with no value for each covariate (before any imputation).</p>"
+    if len(some):
+        out += missingness_table_html(some, ctx.t, ctx.labels)
+    if complete:
+        out += f'<p class="muted">No missing values: {esc(", ".join(complete))}.</p>'
+    return out
 
 
 def _periods_html(ctx: _Ctx) -> str:
@@ -660,7 +919,8 @@ def section_matching(ctx: _Ctx) -> str:
     ps = ctx.res.table("ps_summary")
     if ps is not None:
         parts.append("<h3>Propensity score by group</h3>")
-        parts.append(ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]}))
+        parts.append('<div class="scroll">' + ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]})
+                     + "</div>")
     else:
         parts.append(_missing(CSV_FILES["ps_summary"][0]))
     return "".join(parts)
@@ -700,15 +960,22 @@ def _ps_model_html(ctx: _Ctx) -> str:
     refs = ctx.get("ps_model.categorical_reference")
     if isinstance(refs, Mapping) and refs:
         out.append("<p>Reference levels: " + esc("; ".join(f"{label_for(k, ctx.labels)}: {v}" for k, v in refs.items())) + ".</p>")
-    coefs = ctx.get("ps_model.coefficients")
-    if isinstance(coefs, Mapping) and coefs:
-        rows = [[str(k), fmt_num(v, 3)] for k, v in coefs.items()]
-        out.append('<div class="scroll coef">' + html_table(["Model column", "Coefficient (log-odds)"], rows,
-                                                             cls="data compact", numeric=[False, True]) + "</div>")
+    if isinstance(ctx.est["ps_model"].get("coefficients"), Mapping):
+        out.append('<p class="muted">Coefficients: Supplementary tables.</p>')
     for k in pm:
         if f"ps_model.{k}" not in ctx.consumed:
             pass  # shown in "Other estimates"
     return "".join(out)
+
+
+def _ps_coefficients_html(ctx: _Ctx) -> str:
+    pm = ctx.est.get("ps_model")
+    coefs = ctx.get("ps_model.coefficients") if isinstance(pm, Mapping) else None
+    if not isinstance(coefs, Mapping) or not coefs:
+        return ""
+    rows: list[list[Any]] = [[str(k), fmt_num(v, 3)] for k, v in coefs.items()]
+    return ("<h3>Propensity-score model coefficients</h3>"
+            + _split_table(["Model column", "Coefficient (log-odds)"], rows, [False, True]))
 
 
 def section_balance(ctx: _Ctx) -> str:
@@ -738,9 +1005,20 @@ def section_balance(ctx: _Ctx) -> str:
             f"matching (filled diamonds). Dashed line: {line:g}. Missing-value indicators of the propensity model are "
             "labelled \u201cmissing\u201d.",
         ))
-        parts.append("<h3>Balance diagnostics</h3>")
-        parts.append('<div class="scroll">' + balance_table_html(bal, ctx.labels) + "</div>")
-    parts.append("<h3>Table 1: characteristics before and after matching</h3>")
+        parts.append('<p class="muted">Balance diagnostics per covariate (SMD, variance ratios): Supplementary tables.</p>')
+    return "".join(parts)
+
+
+def _balance_table_html(ctx: _Ctx) -> str:
+    bal = ctx.res.table("balance")
+    if bal is None:
+        return _missing(CSV_FILES["balance"][0])
+    return '<div class="scroll">' + balance_table_html(bal, ctx.labels) + "</div>"
+
+
+def section_table1(ctx: _Ctx) -> str:
+    parts = ["<p>Characteristics of the treated and control stays before matching (whole cohort) and after matching, "
+             "with the standardised mean difference (SMD) of each.</p>"]
     t1 = ctx.res.table("table1")
     if t1 is None:
         parts.append(_missing(CSV_FILES["table1"][0]))
@@ -906,6 +1184,11 @@ def section_effects(ctx: _Ctx) -> str:
     if alpha is not None:
         parts.append(f'<p class="muted">Two-sided tests at the {fmt_num(alpha, 2)} level; confidence intervals are 95%.</p>')
 
+    return "".join(parts)
+
+
+def section_sensitivity(ctx: _Ctx) -> str:
+    parts = []
     parts.append("<h3>Sensitivity to unmeasured confounding (E-value)</h3>")
     ev = ctx.est.get("evalue") if isinstance(ctx.est.get("evalue"), Mapping) else None
     if ev:
@@ -926,14 +1209,6 @@ def section_effects(ctx: _Ctx) -> str:
             parts.append(f'<p class="muted">Computed from the matched hazard ratio as a risk ratio of {fmt_num(rr, 2)}: {how}.</p>')
     else:
         parts.append(_missing("estimates.json: evalue"))
-
-    parts.append("<h3>Multivariable Cox model: all terms</h3>")
-    cox = ctx.res.table("cox_multivariable")
-    if cox is None:
-        parts.append(_missing(CSV_FILES["cox_multivariable"][0]))
-    else:
-        exposure_terms = [t for t in cox["term"].astype(str) if t.lower() in {"treated", "treatment", "exposure"}]
-        parts.append('<div class="scroll">' + cox_terms_table_html(cox, ctx.labels, exposure_terms) + "</div>")
 
     parts.append("<h3>Proportional-hazards diagnostics</h3>")
     ph = ctx.res.table("ph_test")
@@ -958,11 +1233,26 @@ def section_effects(ctx: _Ctx) -> str:
         key_terms = ph["term"].astype(str).str.lower().isin(["treated", "treatment", "exposure", "global"])
         keep = key_terms | (pv < 0.05)
         shown = ph[keep] if len(ph) > 12 else ph
-        parts.append(ph_table_html(shown))
+        parts.append('<div class="scroll">' + ph_table_html(shown) + "</div>")
         if len(shown) < len(ph):
             parts.append(f'<p class="muted">{len(ph) - len(shown)} further covariate terms, all with p \u2265 0.05, are not '
                          "listed.</p>")
     return "".join(parts)
+
+
+def _cox_terms_html(ctx: _Ctx) -> str:
+    parts = []
+    parts.append("<h3>Multivariable Cox model: all terms</h3>")
+    cox = ctx.res.table("cox_multivariable")
+    if cox is None:
+        parts.append(_missing(CSV_FILES["cox_multivariable"][0]))
+    else:
+        exposure_terms = [t for t in cox["term"].astype(str) if t.lower() in {"treated", "treatment", "exposure"}]
+        parts.append('<div class="scroll">' + cox_terms_table_html(cox, ctx.labels, exposure_terms) + "</div>")
+    return "".join(parts)
+
+
+
 
 
 def section_subgroups(ctx: _Ctx) -> str:
@@ -1010,9 +1300,21 @@ def section_other(ctx: _Ctx) -> str:
             "small-count rule.</p>" + key_value_table_html(rest, ctx.t))
 
 
+def section_supplement(ctx: _Ctx) -> str:
+    """Tables behind the main text: the attrition steps, missing values, balance per
+    covariate, the propensity model's coefficients, the multivariable Cox model's terms."""
+    return "".join([
+        "<h3>Attrition steps</h3>", _attrition_table_html(ctx),
+        "<h3>Missing covariate values</h3>", _missingness_html(ctx),
+        "<h3>Balance diagnostics</h3>", _balance_table_html(ctx),
+        _ps_coefficients_html(ctx),
+        _cox_terms_html(ctx),
+    ])
+
+
 def section_provenance(ctx: _Ctx) -> str:
     prov = ctx.prov
-    parts = ["<h3>Study configuration</h3>",
+    parts = [_run_html(ctx), "<h3>Study configuration</h3>",
              '<p class="muted">The study file as loaded (comments dropped). On screen the box scrolls; printed, it is '
              "complete.</p>",
              f'<pre class="config">{esc(_yaml(ctx.study))}</pre>']
@@ -1044,11 +1346,15 @@ SECTION_RENDERERS: dict[str, Callable[[_Ctx], str]] = {
     "summary": section_summary,
     "methods": section_methods,
     "cohort": section_cohort,
+    "table1": section_table1,
     "matching": section_matching,
     "balance": section_balance,
     "survival": section_survival,
     "effects": section_effects,
     "subgroups": section_subgroups,
+    "sensitivity": section_sensitivity,
+    "definition": section_definition,
+    "supplement": section_supplement,
     "other": section_other,
     "provenance": section_provenance,
 }
@@ -1108,8 +1414,18 @@ def render_report(
                '<strong>Small-count suppression is switched off</strong> (small_count_threshold: null): do not share '
                "this report outside the credentialed team.")
 
-    toc = "".join(f'<li><a href="#{sid}">{esc(t)}</a></li>' for sid, t in SECTIONS)
-    sections_html = "".join(_section(i + 1, sid, t, body_by_id[sid]) for i, (sid, t) in enumerate(SECTIONS))
+    nums = _section_numbers()
+    toc = "".join(f'<li><a href="#{sid}"><span class="num">{nums[sid]}</span>{esc(t)}</a></li>'
+                  for sid, t in SECTIONS if sid not in APPENDIX)
+    toc_app = "".join(f'<li><a href="#{sid}"><span class="num">{nums[sid]}</span>{esc(t)}</a></li>'
+                      for sid, t in SECTIONS if sid in APPENDIX)
+    main_html = "".join(_section(1 if i == 0 else nums[sid], sid, t, body_by_id[sid])
+                        for i, (sid, t) in enumerate(SECTIONS) if sid not in APPENDIX)
+    app_html = "".join(_section(nums[sid], sid, t, body_by_id[sid], appendix=True)
+                       for sid, t in SECTIONS if sid in APPENDIX)
+    sections_html = main_html + (f'<div class="appendix-head" id="appendix"><h2>Appendix</h2><p class="muted">Study '
+                                 "definition, supplementary tables and provenance; each part opens on a click and "
+                                 "prints in full.</p></div>\n" + app_html if app_html else "")
     try:
         from importlib.metadata import version
 
@@ -1128,7 +1444,8 @@ def render_report(
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
         f'<header><div class="kicker">icu-cohort study report</div><h1>{esc(title)}</h1>'
         f'<p class="meta">{" · ".join(meta)}</p>{"".join(banners)}</header>\n'
-        f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol></nav>\n'
+        f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol>'
+        f'<strong>Appendix</strong><ol class="app">{toc_app}</ol></nav>\n'
         f"{sections_html}"
         f'<footer><p>{privacy}</p><p>Generated by icu-cohort {esc(pkg_version)}. This file is self-contained: it loads '
         "nothing from the network and can be sent as it is.</p></footer>\n"

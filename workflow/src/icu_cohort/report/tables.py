@@ -67,7 +67,7 @@ def html_table(
             out.append(f"<td{NUM if num else ''}>{_cell(v)}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
-    return "".join(out)
+    return '<div class="scroll">' + "".join(out) + "</div>"
 
 
 class Markup(str):
@@ -407,7 +407,12 @@ def cox_terms_table_html(cox: pd.DataFrame, labels: Mapping[str, str] | None = N
             name = Markup(f"<strong>{esc(name)}</strong>")
         ci = f"{fmt_num(r['ci_low'], 2)}\u2013{fmt_num(r['ci_high'], 2)}" if not is_missing(r["ci_low"]) else DASH
         rows.append([name, fmt_num(r["hr"], 2), ci, fmt_p(r["p"])])
-    return html_table(["Term", "HR", "95% CI", "p"], rows, cls="data compact", numeric=[False, True, True, True])
+    header, numeric = ["Term", "HR", "95% CI", "p"], [False, True, True, True]
+    if len(rows) < 16:
+        return html_table(header, rows, cls="data compact", numeric=numeric)
+    half = (len(rows) + 1) // 2  # a long model: two tables side by side (one column on a phone)
+    return ('<div class="split2">' + html_table(header, rows[:half], cls="data compact", numeric=numeric)
+            + html_table(header, rows[half:], cls="data compact", numeric=numeric) + "</div>")
 
 
 def ph_table_html(ph: pd.DataFrame, alpha: float = 0.05) -> str:
