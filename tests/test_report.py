@@ -543,3 +543,64 @@ def test_ps_summary_shows_no_single_stay_values():
     html = str(ps_summary_table_html(ps, 11, {"treated": "Treated"}))
     assert "0.643" in html and "0.612" in html
     assert "0.014" not in html and "0.986" not in html and "Max" not in html
+
+
+# ----------------------------------------------------------------------------- synthetic truth
+
+
+def _synthetic_run(tmp_path: Path, same_outcomes: bool) -> tuple[Path, dict, dict, int, int]:
+    """The fixture results on a 'synthetic' data folder whose generator truth is hand-built:
+    among the matched treated stays (ATT), the first half would die on day 10 untreated;
+    treated, only the first quarter would (or the same half, with ``same_outcomes``)."""
+    results, study, prov = make_results(tmp_path / "results" / "sae_fixture")
+    data = tmp_path / "synthetic"
+    data.mkdir()
+    prop = pd.read_parquet(results / "propensity.parquet")
+    matched = pd.read_parquet(results / "matched.parquet")
+    mt = sorted(matched.loc[matched["treated"] == 1, "stay_id"])
+    rows = []
+    for sid in prop["stay_id"]:
+        k = mt.index(sid) if sid in mt else None
+        dies_untreated = k is not None and k < len(mt) // 2
+        dies_treated = dies_untreated if same_outcomes else (k is not None and k < len(mt) // 4)
+        rows.append({"stay_id": sid, "eligible": 1, "treated": 0,
+                     "death_day_if_treated": 10.0 if dies_treated else float("nan"),
+                     "death_day_if_untreated": 10.0 if dies_untreated else float("nan")})
+    pd.DataFrame(rows).to_csv(data / "ground_truth_stays.csv", index=False)
+    (data / "ground_truth.json").write_text(json.dumps({"settings": {"hazard_ratio": 0.6}}))
+    prov = dict(prov)
+    prov["data"] = dict(prov["data"], kind="synthetic", source=str(data))
+    return results, study, prov, len(mt), len(mt) // 2 - len(mt) // 4
+
+
+def test_synthetic_truth_risk_difference_by_hand(tmp_path: Path) -> None:
+    from icu_cohort.report.inputs import synthetic_truth
+
+    results, study, prov, n_mt, fewer = _synthetic_run(tmp_path, same_outcomes=False)
+    t = synthetic_truth(results, prov["data"]["source"], "ATT")
+    assert t is not None and t["focal"] == "treated" and t["conditional_hr"] == 0.6
+    m = t["matched"]
+    assert m["n_stays"] == n_mt
+    assert m["risk_control"] == pytest.approx((n_mt // 2) / n_mt)
+    assert m["risk_treated"] == pytest.approx((n_mt // 4) / n_mt)
+    assert m["rd"] == pytest.approx(-fewer / n_mt)
+    assert m["hr"] < 1
+    page = render_report(results, study, prov)
+    summary = page[page.index('id="summary"'):page.index('id="methods"')]
+    assert f"true (synthetic): {m['hr']:.2f}" in summary
+    effects = page[page.index('id="effects"'):page.index('id="subgroups"')]
+    assert "True HR (synthetic data)" in effects and f"{m['hr']:.2f}" in effects
+    assert "planted conditional HR of the generator" in effects and "0.60" in effects
+    assert f"{100 * m['rd']:.1f} percentage points" in effects.replace("\u2212", "-")
+
+
+def test_synthetic_truth_no_effect_gives_hr_one(tmp_path: Path) -> None:
+    from icu_cohort.report.inputs import synthetic_truth
+
+    results, _study, prov, _n, _f = _synthetic_run(tmp_path, same_outcomes=True)
+    t = synthetic_truth(results, prov["data"]["source"], "ATT")
+    assert t["matched"]["hr"] == pytest.approx(1.0, abs=1e-6) and t["matched"]["rd"] == 0.0
+
+
+def test_no_truth_on_real_data(fixture_dir: tuple[Path, dict, dict], html: str) -> None:
+    assert "True HR" not in html and "true (synthetic)" not in html

@@ -503,7 +503,8 @@ def _forest(
     """
     rh, head_h, fs = 24.0, 40.0, 12.5
     count_fields = {"ntc", "events"}
-    vals = [v for r in rows for v in (finite(r.get("lo")), finite(r.get("hi")), finite(r.get("hr"))) if v and v > 0]
+    vals = [v for r in rows for v in (finite(r.get("lo")), finite(r.get("hi")), finite(r.get("hr")), finite(r.get("true")))
+            if v and v > 0]
     lo = min(vals + [0.8]) if vals else 0.5
     hi = max(vals + [1.25]) if vals else 2.0
     lo, hi = max(lo / 1.15, 0.02), min(hi * 1.15, 50.0)
@@ -542,6 +543,10 @@ def _forest(
                     b.path(f"M{b.n(xl + 5)},{b.n(yc - 4)} L{b.n(xl)},{b.n(yc)} L{b.n(xl + 5)},{b.n(yc + 4)}", fill="none", stroke=colour)
                 if h > hi:
                     b.path(f"M{b.n(xh - 5)},{b.n(yc - 4)} L{b.n(xh)},{b.n(yc)} L{b.n(xh - 5)},{b.n(yc + 4)}", fill="none", stroke=colour)
+            tv = finite(r.get("true"))
+            if tv and lo <= tv <= hi:
+                xt = X(tv)
+                b.line(xt, yc - 8, xt, yc + 8, stroke=CONTROL, stroke_width="2.2")
             if lo <= hr <= hi:
                 xc = X(hr)
                 if kind == "overall":
@@ -633,7 +638,7 @@ def forest_plot_svg(
 
 def effects_plot_svg(estimates: list[dict[str, Any]], treated_label: str = "treatment", key: str = "effects") -> str:
     """The main hazard ratios (matched Cox, multivariable Cox, IPTW...) as a small forest plot."""
-    rows = [{"kind": "row", "label": e["label"], "hr": e.get("hr"), "lo": e.get("lo"), "hi": e.get("hi"),
+    rows = [{"kind": "row", "label": e["label"], "hr": e.get("hr"), "lo": e.get("lo"), "hi": e.get("hi"), "true": e.get("true"),
              "est": fmt_ci(e.get("hr"), e.get("lo"), e.get("hi")), "p": fmt_p(e.get("p"))} for e in estimates]
     columns = [("label", "Analysis", 12.0, "start")]
     right = [("est", "HR (95% CI)", 720.0, "end"), ("p", "p", 800.0, "end")]

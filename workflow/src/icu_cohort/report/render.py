@@ -47,7 +47,7 @@ from .format import (
 from icu_cohort.artifacts import atomic_path
 
 from .disclosure import hide_row
-from .inputs import CSV_FILES, StudyResults, finite, load_results
+from .inputs import CSV_FILES, StudyResults, finite, load_results, synthetic_truth
 from .style import CSS
 from .tables import (
     Markup,
@@ -115,6 +115,7 @@ class _Ctx:
         self.consumed: set[str] = set()
         self._group_flags: tuple[list[bool], list[tuple[bool, bool]]] | None = None
         self.not_estimable: set[str] = set()
+        self.truth: dict[str, Any] | None = None  # planted true effects on synthetic data
 
     def get(self, path: str, default: Any = None) -> Any:
         """``estimates["a"]["b"]`` for ``"a.b"``; marks the leaf as rendered."""
@@ -361,6 +362,27 @@ def _hr_triplet(ctx: _Ctx, key: str) -> tuple[Any, Any, Any, Any]:
     return hr, lo, hi, p
 
 
+def true_effect(ctx: _Ctx, key: str) -> tuple[float | None, str]:
+    """The planted true value an estimate should be compared with on synthetic data, and
+    what it is: the matched Cox and the matched risk difference estimate the marginal effect
+    among the matched stays of the focal group; IPTW with the estimand's weights the marginal
+    effect in the estimand population; the multivariable Cox model the planted conditional
+    hazard ratio. ``(None, "")`` on real data or when the run does not give it."""
+    t = ctx.truth
+    if not t:
+        return None, ""
+    focal = t.get("focal", "treated")
+    if key == "cox_matched" and isinstance(t.get("matched"), Mapping):
+        return finite(t["matched"].get("hr")), f"true marginal HR of the matched {focal} stays"
+    if key == "iptw" and isinstance(t.get("estimand"), Mapping):
+        return finite(t["estimand"].get("hr")), f"true marginal HR of all {focal} stays of the cohort"
+    if key == "cox_multivariable" and t.get("conditional_hr") is not None:
+        return finite(t["conditional_hr"]), "planted conditional HR of the generator"
+    if key == "risk_difference" and isinstance(t.get("matched"), Mapping):
+        return finite(t["matched"].get("rd")), f"true risk difference of the matched {focal} stays"
+    return None, ""
+
+
 # The sample each whole-sample model is fitted on (for its events by arm).
 _MODEL_SAMPLE = {"cox_matched": "matched", "cox_multivariable": "cohort", "iptw": "cohort"}
 
@@ -483,7 +505,9 @@ def section_summary(ctx: _Ctx) -> str:
         ("Hazard ratio of death, matched",
          fmt_num(hr, 2) if not is_missing(hr) else (NOT_ESTIMABLE if "cox_matched" in ctx.not_estimable else DASH),
          (f"95% CI {fmt_num(lo, 2)}\u2013{fmt_num(hi, 2)}" if not is_missing(lo) else "")
-         + (f" · p = {fmt_p(p)}" if not is_missing(p) else "")),
+         + (f" · p = {fmt_p(p)}" if not is_missing(p) else "")
+         + (f'<br><span class="true">true (synthetic): {fmt_num(true_effect(ctx, "cox_matched")[0], 2)}</span>'
+            if true_effect(ctx, "cox_matched")[0] is not None else "")),
         ("28-day mortality, matched", f"{_mort_cell(ctx, 'matched', 'treated', mort.get('matched_treated'))} vs "
          f"{_mort_cell(ctx, 'matched', 'control', mort.get('matched_control'))}", "treated vs control"),
     ]
@@ -502,6 +526,11 @@ def section_summary(ctx: _Ctx) -> str:
     if not is_missing(hr):
         words.append(f"In the matched sample the hazard ratio of death within 28 days, treated versus control, was "
                      f"<strong>{fmt_ci(hr, lo, hi)}</strong> (95% confidence interval; p = {fmt_p(p)}).")
+        tv, tw = true_effect(ctx, "cox_matched")
+        if tv is not None:
+            words.append(f"The data are synthetic, so the effect is known: the {esc(tw)} is <strong>{fmt_num(tv, 2)}</strong>"
+                         + (f" (planted conditional HR {fmt_num(ctx.truth['conditional_hr'], 2)})"
+                            if ctx.truth and ctx.truth.get("conditional_hr") is not None else "") + ".")
     if words:
         parts.append(f"<p>{' '.join(words)}</p>")
     pop = ctx.get("population")
@@ -1105,6 +1134,12 @@ _HR_NOTES = ("variance", "weighted", "estimand", "stabilized", "truncation_perce
              "effective_sample_size", "max_weight", "n_terms", "penalizer", "n_events", "events")
 
 
+def _true_cell(value: float | None, what: str) -> Markup:
+    if value is None:
+        return Markup(DASH)
+    return Markup(f'<strong>{fmt_num(value, 2)}</strong><br><span class="sub">{esc(what)}</span>')
+
+
 def _note_text(ctx: _Ctx, key: str, k: str, v: Any) -> str:
     if k == "variance":
         return f"variance: {v}"
@@ -1135,12 +1170,14 @@ def section_effects(ctx: _Ctx) -> str:
     for key, label, short, note in analyses:
         hr, lo, hi, p = _hr_triplet(ctx, key)
         if key in ctx.not_estimable:
+            tv, tw = true_effect(ctx, key)
             table_rows.append([label, Markup(f"{NOT_ESTIMABLE}\u2020"), DASH,
-                               Markup(f'<span class="sub">{esc(note)}.</span>')])
+                               Markup(f'<span class="sub">{esc(note)}.</span>')] + ([_true_cell(tv, tw)] if ctx.truth else []))
             continue
         if hr is None and lo is None:
             continue
-        rows.append({"label": short, "hr": hr, "lo": lo, "hi": hi, "p": p})
+        tv, tw = true_effect(ctx, key)
+        rows.append({"label": short, "hr": hr, "lo": lo, "hi": hi, "p": p, "true": tv})
         extra = ctx.est.get(key) if isinstance(ctx.est.get(key), Mapping) else {}
         notes = []
         for k in _HR_NOTES:
@@ -1150,14 +1187,19 @@ def section_effects(ctx: _Ctx) -> str:
                 if t:
                     notes.append(t)
         detail = note + (f" ({'; '.join(notes)})" if notes else "") + "."
-        table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(detail)}</span>')])
+        table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(detail)}</span>')]
+                          + ([_true_cell(tv, tw)] if ctx.truth else []))
     if rows:
         parts.append(_figure(effects_plot_svg(rows, treated_label=GROUP_LABELS[0].lower()),
                              "Hazard ratios of death within 28 days, treated versus control, with 95% confidence intervals "
-                             "(log scale). Below 1: lower hazard with treatment."))
+                             "(log scale). Below 1: lower hazard with treatment."
+                             + (" Orange ticks: the true effect each analysis estimates, known because the data are "
+                                "synthetic." if any(r.get("true") for r in rows) else "")))
     if table_rows:
-        parts.append('<div class="scroll">' + html_table(["Analysis", "HR (95% CI)", "p", "Notes"], table_rows, cls="data",
-                                                         numeric=[False, True, True, False]) + "</div>")
+        header, numeric = ["Analysis", "HR (95% CI)", "p", "Notes"], [False, True, True, False]
+        if ctx.truth:
+            header, numeric = header + ["True HR (synthetic data)"], numeric + [False]
+        parts.append(html_table(header, table_rows, cls="data", numeric=numeric))
         if any(k in ctx.not_estimable for k, *_ in analyses):
             parts.append(f'<p class="muted">\u2020 {NOT_ESTIMABLE.capitalize()}: the model has no events in one arm (or no '
                          "finite confidence interval), so it gives no hazard ratio and no p-value.</p>")
@@ -1178,6 +1220,9 @@ def section_effects(ctx: _Ctx) -> str:
             return DASH if f is None else fmt_num(100 * f, 1)
 
         ci_txt = f" (95% CI {pp(ci[0])} to {pp(ci[1])})" if isinstance(ci, list) and len(ci) == 2 else ""
+        tv, tw = true_effect(ctx, "risk_difference")
+        if tv is not None:
+            ci_txt += f"; {esc(tw)}: <strong>{pp(tv)} percentage points</strong>"
         parts.append(f"<p><strong>Risk difference</strong> of death by day 28, treated minus control, {esc(sample)} sample: "
                      f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
                      + (f"; variance {esc(var)}" if var else "") + ".</p>")
@@ -1377,6 +1422,11 @@ def render_report(
     study = dict(study or {})
     provenance = dict(provenance or {})
     ctx = _Ctx(res, study, provenance, threshold)
+    data_info = provenance.get("data") or {}
+    if data_info.get("kind") == "synthetic":
+        mort = res.estimates.get("mortality_28d") if isinstance(res.estimates.get("mortality_28d"), Mapping) else {}
+        ctx.truth = synthetic_truth(Path(results_dir), data_info.get("source"), res.estimates.get("estimand"),
+                                    finite(mort.get("horizon_days")) or 28.0)
 
     bodies = []
     for sid, _title in SECTIONS:

@@ -34,6 +34,7 @@ pre { background: var(--soft); border: 1px solid var(--rule); border-radius: 6px
 .card .label { font-size: 12.5px; color: var(--muted); }
 .card .value { font-size: 22px; font-weight: 700; margin-top: 2px; line-height: 1.25; white-space: nowrap; }
 .card .sub { font-size: 12.5px; color: var(--muted); }
+.card .true { color: #a34700; font-weight: 600; }
 nav.toc { margin: 20px 0 8px; font-size: 14px; }
 nav.toc ol { columns: 2; column-gap: 32px; margin: 6px 0 0; padding-left: 22px; }
 nav.toc li { margin: 2px 0; }
@@ -75,7 +76,8 @@ dl.defs dd table.data { margin: 0 0 4px; font-size: 13px; }
 .split2 table.compact { width: 100%; min-width: 0; }
 .methods-text { border-left: 4px solid var(--rule); padding: 2px 0 2px 16px; }
 .methods-text p { max-width: 86ch; }
-nav.toc ol.app { list-style: none; padding-left: 22px; }
+nav.toc ol { list-style: none; }
+nav.toc ol.app { padding-left: 22px; }
 nav.toc .num { color: var(--muted); margin-right: 6px; font-variant-numeric: tabular-nums; }
 .appendix-head { margin-top: 56px; border-top: 3px double var(--ink); padding-top: 10px; }
 .appendix-head h2 { border: 0; margin-bottom: 4px; }
