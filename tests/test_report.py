@@ -604,3 +604,26 @@ def test_synthetic_truth_no_effect_gives_hr_one(tmp_path: Path) -> None:
 
 def test_no_truth_on_real_data(fixture_dir: tuple[Path, dict, dict], html: str) -> None:
     assert "True HR" not in html and "true (synthetic)" not in html
+
+
+def test_numbers_at_risk_hide_a_drop_of_small_deaths() -> None:
+    """28-day follow-up without censoring: 40 at day 0 and 34 at day 28 would say 6 deaths;
+    every later number is hidden (each drop from 40 is below 11)."""
+    from icu_cohort.report.figures import at_risk_texts
+
+    risk = pd.DataFrame({"group": ["treated"] * 5, "time": [0, 7, 14, 21, 28], "n_at_risk": [40, 38, 36, 35, 34]})
+    texts = at_risk_texts(risk, "treated", [0.0, 7.0, 14.0, 21.0, 28.0], 11)
+    assert texts == {0.0: "40", 7.0: "hidden", 14.0: "hidden", 21.0: "hidden", 28.0: "hidden"}
+    risk2 = pd.DataFrame({"group": ["c"] * 5, "time": [0, 7, 14, 21, 28], "n_at_risk": [400, 350, 345, 300, 290]})
+    t2 = at_risk_texts(risk2, "c", [0.0, 7.0, 14.0, 21.0, 28.0], 11)
+    assert t2 == {0.0: "400", 7.0: "350", 14.0: "hidden", 21.0: "300", 28.0: "hidden"}
+    assert at_risk_texts(risk2, "c", [0.0, 7.0, 14.0, 21.0, 28.0], None)[14.0] == "345"
+
+
+def test_counts_in_the_analysis_sentences_follow_the_rule(tmp_path: Path) -> None:
+    results, study, prov = make_results(tmp_path / "r" / "sae_fixture")
+    est = json.loads((results / "estimates.json").read_text())
+    est["estimand_description"] = "Only 7 untreated (control) stays found no match within 2 days."
+    (results / "estimates.json").write_text(json.dumps(est))
+    page = render_report(results, study, prov)
+    assert "Only &lt;11 untreated (control) stays found no match within 2 days." in page

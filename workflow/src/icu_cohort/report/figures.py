@@ -101,7 +101,10 @@ def exclusion_reason(criterion: str) -> str:
             return "Excluded: " + text[len(lead):]
     if not text:
         return "Excluded"
-    return "Excluded: not " + (text[0].lower() + text[1:] if text[1:2].islower() else text)
+    first = text.split()[0]
+    # "First ICU stay" -> "not first ICU stay"; "Sepsis-3", "ICU", "GCS" keep their case
+    lower = first.isalpha() and first[1:].islower()
+    return "Excluded: not " + (text[0].lower() + text[1:] if lower else text)
 
 
 def attrition_svg(

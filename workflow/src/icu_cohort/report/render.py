@@ -28,7 +28,6 @@ from .figures import (
 )
 from .format import (
     DASH,
-    MINUS,
     NOT_ESTIMABLE,
     as_int,
     esc,
@@ -538,7 +537,7 @@ def section_summary(ctx: _Ctx) -> str:
     parts.append(f"<p>{_estimand_words(ctx)}</p>")
     for text in (pop, desc):
         if text:
-            parts.append(f'<p class="note"><strong>Population.</strong> {esc(text)}</p>')
+            parts.append(f'<p class="note"><strong>Population.</strong> {esc(_counts_in_words(ctx, str(text)))}</p>')
     if not e:
         parts.append(_missing("estimates.json"))
     return "".join(parts)
@@ -549,6 +548,27 @@ def _n_sets_text(ctx: _Ctx, n_pairs: Any) -> str:
     est = str(ctx.est.get("estimand") or "ATT").upper()
     j = 1 if est == "ATC" else 0
     return shown_count(n_pairs, ctx.group_flags()[1][j][0] or is_small(n_pairs, ctx.t), ctx.t)
+
+
+def _counts_in_words(ctx: _Ctx, text: str) -> str:
+    """The analysis' own sentences name counts ("Only 37 of the 51 untreated stays found a
+    match"): the focal group's matched and total counts are replaced by what the report
+    shows for them, and a number 1 .. threshold-1 that counts stays, patients, deaths, events
+    or sets ("7 untreated (control) stays", "3 of the 51 stays") by ``<threshold``."""
+    if ctx.t is None:
+        return text
+    est = str(ctx.est.get("estimand") or "ATT").upper()
+    sample_group = "control" if est == "ATC" else "treated"
+    j = 1 if est == "ATC" else 0
+    hide_n, hide_m = ctx.group_flags()
+    n_all, n_m = ctx.n_group("cohort", sample_group), ctx.n_group("matched", sample_group)
+    if n_all is not None and n_m is not None:
+        text = re.sub(rf"\b{n_m} of the {n_all}\b",
+                      f"{shown_count(n_m, hide_m[j][0] or is_small(n_m, ctx.t), ctx.t)} of the "
+                      f"{shown_count(n_all, hide_n[j] or is_small(n_all, ctx.t), ctx.t)}", text)
+    nouns = r"(?:of the |of )?(?:[\d,]+ )?(?:\w+ )?(?:\(\w+\) )?(?:stays?|patients?|deaths?|events?|pairs?|sets?)\b"
+    return re.sub(rf"(?<![\d.,<])(\d+)(?=\s+{nouns})",
+                  lambda m: f"<{ctx.t}" if is_small(int(m.group(1)), ctx.t) else m.group(1), text)
 
 
 def _ratio_words(ctx: _Ctx) -> str:
@@ -588,8 +608,7 @@ def _join_words(items: list[str]) -> str:
 def _hours_window(w: Any, what: str) -> str:
     if not isinstance(w, Mapping) or w.get("start") is None or w.get("end") is None:
         return ""
-    return f"{what} from {fmt_num(w['start'], 0)} to {fmt_num(w['end'], 0)} h after ICU admission".replace(
-        f"from {MINUS}", f"from {MINUS}")
+    return f"{what} from {fmt_num(w['start'], 0)} to {fmt_num(w['end'], 0)} h after ICU admission"
 
 
 def _covariate_names(ctx: _Ctx) -> list[str]:
@@ -1405,6 +1424,27 @@ SECTION_RENDERERS: dict[str, Callable[[_Ctx], str]] = {
 }
 
 
+def section_renderer(sid: str) -> Callable[[_Ctx], str]:
+    """The function that renders section ``sid``: from :data:`SECTION_RENDERERS`, else the
+    ``section(ctx)`` function of the module ``icu_cohort.report.<sid>`` (so a section in its
+    own module, e.g. ``report/design.py``, joins the report by one line in :data:`SECTIONS`).
+    The function receives the report context (``ctx.est``, ``ctx.study``, ``ctx.res``,
+    ``ctx.t``, ``ctx.count``...) and returns the section's HTML body."""
+    if sid in SECTION_RENDERERS:
+        return SECTION_RENDERERS[sid]
+    import importlib
+
+    try:
+        module = importlib.import_module(f"{__package__}.{sid}")
+    except ModuleNotFoundError as err:
+        raise KeyError(f"report section {sid!r}: no renderer in SECTION_RENDERERS and no module "
+                       f"{__package__}.{sid} ({err})") from None
+    fn = getattr(module, "section", None)
+    if not callable(fn):
+        raise KeyError(f"report section {sid!r}: {module.__name__} has no section(ctx) function")
+    return fn
+
+
 # ----------------------------------------------------------------------------- page
 
 
@@ -1432,7 +1472,7 @@ def render_report(
     for sid, _title in SECTIONS:
         if sid == "other":
             continue
-        bodies.append((sid, SECTION_RENDERERS[sid](ctx)))
+        bodies.append((sid, section_renderer(sid)(ctx)))
     # "other" last of the estimate sections: it lists what the others did not render.
     other = section_other(ctx)
     bodies.insert([s for s, _ in SECTIONS].index("other"), ("other", other))
