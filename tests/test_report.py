@@ -627,3 +627,13 @@ def test_counts_in_the_analysis_sentences_follow_the_rule(tmp_path: Path) -> Non
     (results / "estimates.json").write_text(json.dumps(est))
     page = render_report(results, study, prov)
     assert "Only &lt;11 untreated (control) stays found no match within 2 days." in page
+
+
+def test_histogram_bins_are_one_total() -> None:
+    from icu_cohort.report.figures import hidden_bins
+
+    # 3 stays in one bin would be 100 - 97: the next smallest bin (20) is hidden too
+    assert list(hidden_bins([0, 3, 20, 40, 37], 11)) == [False, True, True, False, False]
+    assert list(hidden_bins([0, 30, 20, 40, 37], 11)) == [False] * 5
+    assert list(hidden_bins([0, 30, 20], 11, n_hidden=True)) == [False, True, True]
+    assert not hidden_bins([0, 3, 20], None).any()

@@ -298,6 +298,18 @@ def ps_display_bins(hist: PSHistograms, threshold: int | None) -> int:
     return best if fine % best == 0 else fine
 
 
+def hidden_bins(counts: Sequence[int], threshold: int | None, n_hidden: bool = False) -> np.ndarray:
+    """Which histogram bins of one group are drawn as hidden: the bins add up to the group n
+    shown beside them, so they are one total (:func:`.disclosure.hide_row`); when the n
+    itself is hidden, every bin holding stays is."""
+    c = [int(x) for x in counts]
+    if threshold is None:
+        return np.zeros(len(c), bool)
+    if n_hidden or is_small(sum(c), threshold):
+        return np.array([x > 0 for x in c], dtype=bool)
+    return np.array(hide_row(c, sum(c), threshold).hidden, dtype=bool)
+
+
 def ps_histogram_svg(
     hist: PSHistograms,
     threshold: int | None = 11,
@@ -309,7 +321,8 @@ def ps_histogram_svg(
 
     Bar heights are the percentage of the group in each bin. The number of bins (10 to 40)
     follows the smallest group, so most bins hold enough stays. A bin holding 1 to
-    ``threshold - 1`` stays of a group is not drawn to scale: it is marked by a short hatched
+    ``threshold - 1`` stays of a group, or hidden so that such a bin cannot be derived from
+    the group n and the other bars, is not drawn to scale: it is marked by a short hatched
     bar of fixed height, which shows that the group has stays there but not how many.
     """
     k = ps_display_bins(hist, threshold)
@@ -326,7 +339,10 @@ def ps_histogram_svg(
         n = int(counts.sum())
         if n == 0:
             continue
-        small = np.array([is_small(c, threshold) for c in counts], dtype=bool)
+        # The bars give each bin's share of the group (exactly, in the SVG's coordinates) and
+        # the label the group n: the bins are one total, so a lone hidden bin would be n minus
+        # the others. Hidden bins follow disclosure.hide_row (all of them when n is hidden).
+        small = hidden_bins(counts, threshold, bool((hidden_sizes or {}).get((sample, group))))
         pct = np.where(small, 0.0, 100.0 * counts / n)
         data[(sample, group)] = (pct, small, n)
         ymax = max(ymax, float(pct.max()))
@@ -367,7 +383,7 @@ def ps_histogram_svg(
         handles = [Patch(facecolor=TREATED, alpha=0.85, label=labels[0]), Patch(facecolor=CONTROL, alpha=0.85, label=labels[1])]
         if any_small:
             handles.append(Patch(facecolor="white", edgecolor="#4B5563", hatch="////",
-                                 label=f"1\u2013{threshold - 1} stays (not to scale)"))  # type: ignore[operator]
+                                 label="hidden count (not to scale)"))
         fig.tight_layout(rect=(0, 0, 1, 0.9))
         fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9, bbox_to_anchor=(0.5, 1.0))
         return savefig_svg(fig, key, title="Propensity-score distributions by group, before and after matching",

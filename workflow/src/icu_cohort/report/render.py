@@ -959,7 +959,8 @@ def section_matching(ctx: _Ctx) -> str:
             f"and control stays (down, vermillion), as the percentage of each group in bins of width "
             f"{1 / ps_display_bins(ctx.res.ps_hist, ctx.t):g}. Good overlap after matching means the compared groups "
             "are alike in the measured covariates."
-            + (f" Hatched marks: bins with 1 to {ctx.t - 1} stays of a group, not drawn to scale." if ctx.t else ""),
+            + (f" Hatched marks: bins with 1 to {ctx.t - 1} stays of a group, or hidden so that such a bin cannot be "
+               "derived from the others, not drawn to scale." if ctx.t else ""),
         ))
     else:
         parts.append(_missing("propensity.parquet / matched.parquet"))
