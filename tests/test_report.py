@@ -637,3 +637,26 @@ def test_histogram_bins_are_one_total() -> None:
     assert list(hidden_bins([0, 30, 20, 40, 37], 11)) == [False] * 5
     assert list(hidden_bins([0, 30, 20], 11, n_hidden=True)) == [False, True, True]
     assert not hidden_bins([0, 3, 20], None).any()
+
+
+def test_methods_paragraph_names_every_topic(html: str) -> None:
+    """Data source and version, criteria in order, exposure, outcome, covariates, PS model,
+    matching settings, estimand, outcome models, software versions: all from the run."""
+    sec = html[html.index('id="methods"'):html.index('id="cohort"')]
+    text = re.sub(r"<[^>]+>", "", sec)
+    assert "MIMIC-IV v2.2" in text and "mimic-code" in text
+    order = ["first ICU stay of adult patients", "Sepsis-3 within 24 h", "encephalopathy: GCS below 15",
+             "no traumatic brain injury", "ICU stay of 24 hours or longer"]
+    pos = [text.find(o) for o in order]
+    assert all(p >= 0 for p in pos) and pos == sorted(pos), pos
+    assert "The exposure was IV MgSO4" in text
+    assert "within 28 days of ICU admission" in text and "censored at day 28" in text
+    assert "Covariates were Age, years; Male sex; SOFA score" in text
+    assert "logistic regression (c-statistic 0.71)" in text
+    assert "matched to 1 control stay" in text and "caliper of 0.20 standard deviations" in text
+    assert "logit of the propensity score" in text and "without replacement" in text
+    assert "treated (ATT)" in text
+    assert "Cox model of treatment in the matched sample" in text and "inverse probability of treatment" in text
+    import platform
+
+    assert f"Python {platform.python_version()}" in text and "lifelines" in text and "icu-cohort" in text

@@ -598,6 +598,18 @@ def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any, key: str | None = 
     return fmt_frac_pct(frac)
 
 
+def _sentence_case(text: str) -> str:
+    """A label inside a sentence: ``"First ICU stay"`` -> ``"first ICU stay"``; a first word
+    that is a name or abbreviation (``"Sepsis-3"``, ``"SOFA"``, ``"Age"`` stays ``"age"``) keeps
+    its case unless it is a plain capitalised word."""
+    words = text.split(" ", 1)
+    first = words[0]
+    core = first.rstrip(":,;")
+    if core.isalpha() and len(core) > 1 and core[0].isupper() and core[1:].islower():
+        return first.lower() + ("" if len(words) == 1 else " " + words[1])
+    return text
+
+
 def _join_words(items: list[str]) -> str:
     items = [i for i in items if i]
     if len(items) <= 1:
@@ -648,15 +660,15 @@ def methods_paragraphs(ctx: _Ctx) -> list[str]:
                + "; it holds no patient data, so the results below only test the pipeline.")
     else:
         src = ("We used MIMIC-IV" + (f" v{esc(version)}" if version else "")
-               + ", a de-identified database of patients admitted to the intensive care units of the Beth Israel "
-               "Deaconess Medical Center, Boston (PhysioNet, credentialed access).")
+               + " (Johnson et al., Sci Data 2023), a de-identified database of patients admitted to the intensive "
+               "care units of the Beth Israel Deaconess Medical Center, Boston (PhysioNet, credentialed access).")
     out.append(src + " The source tables were converted to Parquet and queried with DuckDB; clinical concepts "
                "(first-day scores, Sepsis-3, vital signs, laboratory values, vasopressors, ventilation) follow the "
                "MIT-LCP mimic-code definitions (mimic-iv/concepts).")
     # cohort
     att = ctx.res.table("attrition")
     if att is not None and len(att) > 1:
-        steps = [esc(str(d)) for d in att["description"].iloc[1:]]
+        steps = [esc(_sentence_case(str(d))) for d in att["description"].iloc[1:]]
         out.append("The study cohort comprised the ICU stays that met, in this order: " + "; ".join(steps)
                    + f" (flow in section {_section_numbers()['cohort']}).")
     # exposure
@@ -681,7 +693,11 @@ def methods_paragraphs(ctx: _Ctx) -> list[str]:
     names = _covariate_names(ctx)
     cov = s.get("covariates") if isinstance(s.get("covariates"), Mapping) else {}
     if names:
-        text = ("Covariates were " + esc(_join_words([label_for(n, ctx.labels) for n in names])) + ".")
+        labels = [label_for(n, ctx.labels) for n in names]
+        if any("," in lab for lab in labels):  # "Age, years": list with semicolons
+            text = "Covariates were " + esc("; ".join(labels)) + "."
+        else:
+            text = "Covariates were " + esc(_join_words([_sentence_case(lab) for lab in labels])) + "."
         wins = [_hours_window(cov.get("vitals_window_hours"), "vital signs averaged"),
                 _hours_window(cov.get("labs_window_hours"), "laboratory values as the first value"),
                 _hours_window(cov.get("treatments_window_hours"), "treatments")]
