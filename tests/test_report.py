@@ -660,3 +660,26 @@ def test_methods_paragraph_names_every_topic(html: str) -> None:
     import platform
 
     assert f"Python {platform.python_version()}" in text and "lifelines" in text and "icu-cohort" in text
+
+
+def test_table1_layout_is_what_the_html_shows(fixture_dir: tuple[Path, dict, dict]) -> None:
+    """One owner of Table 1's content: the layout the exports can write holds the very texts
+    of the report's table, suppression included."""
+    from icu_cohort.report.tables import table1_layout
+
+    t1 = pd.read_csv(fixture_dir[0] / "table1.csv")
+    lay = table1_layout(t1, 11, labels={"ventilation": "Mechanical ventilation"})
+    vent = next(r for r in lay.rows if r.label == "Mechanical ventilation")
+    assert vent.cells[3] == "<11" and vent.cells[4] == "hidden" and vent.stat == "n (%)"
+    assert lay.sizes[("before", "treated")] == "182" and lay.header()[1].endswith("Treated (n = 182)")
+    out = table1_html(t1, 11, labels={"ventilation": "Mechanical ventilation"})
+    for row in lay.rows:
+        for cell in row.cells:
+            first = cell.split("\n")[0]
+            assert esc_html(first) in out, (row.label, cell)
+
+
+def esc_html(text: str) -> str:
+    import html as _html
+
+    return _html.escape(text, quote=True)

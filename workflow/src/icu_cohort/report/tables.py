@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -124,7 +125,7 @@ def _level_is_trivial(level: Any) -> bool:
 
 
 def _hidden_text(c: int, threshold: int | None) -> str:
-    return f"&lt;{threshold}" if is_small(c, threshold) else f'<span class="muted">{HIDDEN_TEXT}</span>'
+    return f"<{threshold}" if is_small(c, threshold) else HIDDEN_TEXT
 
 
 def _count_cell(c: int | None, hidden: bool, pct: Any, threshold: int | None, scale: float) -> str:
@@ -140,7 +141,7 @@ def _binary_cells(side: str, r: Mapping[str, Any], threshold: int | None, scale:
     """(count cell, missing cell) of a binary row in one group."""
     count, n, miss = as_int(r[f"{side}_count"]), as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
     if count is None:
-        return DASH, esc(suppress_count(miss, threshold))
+        return DASH, suppress_count(miss, threshold)
     if n is None or n_hidden or n - miss - count < 0:
         hide = [n_hidden or is_small(count, threshold), n_hidden or is_small(miss, threshold)]
     else:
@@ -160,11 +161,12 @@ def _continuous_cells(side: str, r: Mapping[str, Any], threshold: int | None, n_
         hide_miss = dec.hidden[1] or dec.total_hidden
     miss_cell = _hidden_text(miss, threshold) if hide_miss and miss else f"{miss:,}"
     if with_value is not None and (is_small(with_value, threshold) or (n_hidden and threshold is not None and with_value < threshold)):
-        return f'<span class="muted">n &lt;{threshold}</span>', miss_cell
+        return f"n <{threshold}", miss_cell
     return _stats_text(side, r), miss_cell
 
 
 def _stats_text(side: str, r: Mapping[str, Any]) -> str:
+    """``mean (SD)`` and, after a newline, ``median [Q1, Q3]``."""
     mean, sd = r[f"{side}_mean"], r[f"{side}_sd"]
     med, q1, q3 = r[f"{side}_median"], r[f"{side}_q1"], r[f"{side}_q3"]
     parts = []
@@ -172,8 +174,8 @@ def _stats_text(side: str, r: Mapping[str, Any]) -> str:
         parts.append(f"{fmt_num(mean)} ({fmt_num(sd)})" if not is_missing(sd) else fmt_num(mean))
     if not is_missing(med):
         iqr = f" [{fmt_num(q1)}, {fmt_num(q3)}]" if not (is_missing(q1) or is_missing(q3)) else ""
-        parts.append(f'<span class="sub">{fmt_num(med)}{iqr}</span>')
-    return "<br>".join(parts) if parts else DASH
+        parts.append(f"{fmt_num(med)}{iqr}")
+    return "\n".join(parts) if parts else DASH
 
 
 def _categorical_cells(
@@ -210,57 +212,87 @@ def _categorical_cells(
     return cells, miss_cell
 
 
-def table1_html(
+SAMPLE_NAMES = {"before": "Before matching (whole cohort)", "after": "After matching"}
+SIDES = ("treated", "control")
+
+
+@dataclass(frozen=True)
+class Table1Row:
+    """One printed row of Table 1. ``kind``: ``"variable"`` (a binary or continuous
+    variable, or the heading of a categorical one), ``"level"`` (a category) or
+    ``"missing"``; ``stat``: what the cells hold (``"n (%)"``, ``"mean (SD)"``; empty for
+    levels); ``cells``: per sample (before, after) the treated, control and SMD texts. A
+    continuous cell holds ``mean (SD)``, a newline, ``median [Q1, Q3]``."""
+
+    kind: str
+    label: str
+    stat: str
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table1Layout:
+    """Table 1 as a journal prints it, every count already suppressed as the report shows
+    it: ``samples`` (``"before"``, ``"after"``), ``sizes[(sample, side)]`` (the n of each
+    column header), ``rows``. The report's HTML and the manuscript exports both render this."""
+
+    samples: tuple[str, ...]
+    sizes: dict[tuple[str, str], str]
+    rows: tuple[Table1Row, ...]
+    group_labels: tuple[str, str]
+
+    def header(self) -> list[str]:
+        """Flat column names: ``Characteristic``, then per sample ``<group> (n = ...)`` x 2 and ``SMD``."""
+        out = ["Characteristic"]
+        for s in self.samples:
+            for side, lab in zip(SIDES, self.group_labels):
+                out.append(f"{SAMPLE_NAMES[s]}: {lab} (n = {self.sizes[(s, side)]})")
+            out.append(f"{SAMPLE_NAMES[s]}: SMD")
+        return out
+
+
+def table1_layout(
     table1: pd.DataFrame,
     threshold: int | None = 11,
     labels: Mapping[str, str] | None = None,
     group_sizes: Mapping[tuple[str, str], Any] | None = None,
     group_labels: tuple[str, str] = ("Treated", "Control"),
     hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
-) -> str:
-    """Table 1 before and after matching, side by side, with SMDs.
+) -> Table1Layout:
+    """Table 1 rows before and after matching with SMDs, counts suppressed (module docstring).
 
-    Continuous: mean (SD) over median [Q1, Q3]. Binary: n (%). Categorical: one row per
-    level. ``group_sizes``: {(sample, group): n} for the column headers, else the largest
-    ``*_n`` of the sample. ``hidden_sizes``: {(sample, group): True} for a group size the
-    report hides (the flow diagram's decision); that column's counts are then all hidden.
+    Continuous: mean (SD) and median [Q1, Q3]. Binary: n (%). Categorical: one row per level.
+    ``group_sizes``: {(sample, group): n} for the column headers, else the largest ``*_n`` of
+    the sample. ``hidden_sizes``: {(sample, group): True} for a group size the report hides
+    (the flow diagram's decision); that column's counts are then all hidden.
     """
-    hidden_sizes = dict(hidden_sizes or {})
     labels = labels or {}
+    hidden_sizes = dict(hidden_sizes or {})
     t1 = table1.copy()
     t1["sample"] = t1["sample"].astype(str).str.lower()
-    samples = [s for s in ("before", "after") if (t1["sample"] == s).any()]
+    samples = tuple(s for s in ("before", "after") if (t1["sample"] == s).any())
     # The analysis writes the group sizes as a first row "N" of kind "count": header, not a row.
     is_count = t1["kind"].astype(str).str.lower().eq("count")
     count_rows = t1[is_count]
     t1 = t1[~is_count]
     scale = _pct_scale(t1) if len(t1) else 100.0
 
-    def gsize(sample: str, side: str) -> str:
-        n = None
-        c = count_rows[count_rows["sample"] == sample]
-        if len(c):
-            n = c[f"{side}_n"].iloc[0]
-        elif group_sizes and (sample, side) in group_sizes:
-            n = group_sizes[(sample, side)]
-        else:
-            vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
-            n = vals.max() if len(vals) else None
-        if hidden_sizes.get((sample, side)) or is_small(n, threshold):
-            hidden_sizes[(sample, side)] = True
-        return esc(shown_count(n, bool(hidden_sizes.get((sample, side))), threshold))
+    sizes: dict[tuple[str, str], str] = {}
+    for sample in samples:
+        for side in SIDES:
+            c = count_rows[count_rows["sample"] == sample]
+            if len(c):
+                n = c[f"{side}_n"].iloc[0]
+            elif group_sizes and (sample, side) in group_sizes:
+                n = group_sizes[(sample, side)]
+            else:
+                vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
+                n = vals.max() if len(vals) else None
+            if hidden_sizes.get((sample, side)) or is_small(n, threshold):
+                hidden_sizes[(sample, side)] = True
+            sizes[(sample, side)] = shown_count(n, bool(hidden_sizes.get((sample, side))), threshold)
 
-    out = ['<table class="data table1">', "<thead><tr>", '<th rowspan="2" scope="col">Characteristic</th>']
-    names = {"before": "Before matching (whole cohort)", "after": "After matching"}
-    for s in samples:
-        out.append(f'<th colspan="3" scope="colgroup" class="grp">{names[s]}</th>')
-    out.append("</tr><tr>")
-    for s in samples:
-        for side, lab in zip(("treated", "control"), group_labels):
-            out.append(f'<th scope="col" class="num">{esc(lab)}<br><span class="sub">n = {gsize(s, side)}</span></th>')
-        out.append('<th scope="col" class="num">SMD</th>')
-    out.append("</tr></thead><tbody>")
-
+    rows: list[Table1Row] = []
     variables = list(dict.fromkeys(t1["variable"].astype(str)))
     by = {s: t1[t1["sample"] == s] for s in samples}
     for var in variables:
@@ -269,70 +301,110 @@ def table1_html(
         kind = str(first["kind"].iloc[0]).lower()
         label = label_for(var, labels)
         if kind == "categorical":
-            out.append(f'<tr class="var"><th scope="row">{esc(label)}, n (%)</th>')
             level_cells: dict[str, dict[str, tuple[list[str], str | None]]] = {}
+            head: list[str] = []
             for s in samples:
                 p = parts[s]
                 smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
                 level_cells[s] = {side: _categorical_cells(side, p, threshold, scale, bool(hidden_sizes.get((s, side))))
-                                  for side in ("treated", "control")}
-                smd_txt = fmt_smd(smds[0]) if len(smds) == 1 else ""
-                out.append(f'<td></td><td></td><td class="num">{smd_txt}</td>')
-            out.append("</tr>")
+                                  for side in SIDES}
+                head += ["", "", fmt_smd(smds[0]) if len(smds) == 1 else ""]
+            rows.append(Table1Row("variable", label, "n (%)", tuple(head)))
             levels = list(dict.fromkeys(first["level"].astype(str)))
-            for li, lev in enumerate(levels):
-                out.append(f'<tr class="level"><th scope="row">{esc(lev)}</th>')
+            for lev in levels:
+                cells: list[str] = []
                 for s in samples:
                     p = parts[s]
                     idx = [i for i, v in enumerate(p["level"].astype(str)) if v == lev]
                     smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
                     per_level = "" if len(smds) == 1 else (fmt_smd(p["smd"].iloc[idx[0]]) if idx else "")
-                    for side in ("treated", "control"):
-                        cells = level_cells[s][side][0]
-                        out.append(f'<td class="num">{cells[idx[0]] if idx else DASH}</td>')
-                    out.append(f'<td class="num">{per_level}</td>')
-                out.append("</tr>")
+                    for side in SIDES:
+                        cells.append(level_cells[s][side][0][idx[0]] if idx else DASH)
+                    cells.append(per_level)
+                rows.append(Table1Row("level", lev, "", tuple(cells)))
             has_missing_level = any(str(lv).strip().lower() == "missing" for lv in levels)
-            if not has_missing_level and any(level_cells[s][side][1] for s in samples for side in ("treated", "control")):
-                out.append('<tr class="level missing"><th scope="row">Missing</th>')
+            if not has_missing_level and any(level_cells[s][side][1] for s in samples for side in SIDES):
+                cells = []
                 for s in samples:
-                    for side in ("treated", "control"):
-                        out.append(f'<td class="num">{level_cells[s][side][1] or "0"}</td>')
-                    out.append("<td></td>")
-                out.append("</tr>")
+                    cells += [level_cells[s][side][1] or "0" for side in SIDES] + [""]
+                rows.append(Table1Row("missing", "Missing", "", tuple(cells)))
             continue
 
         lev = first["level"].iloc[0]
         shown = label if _level_is_trivial(lev) or kind != "binary" else f"{label}: {lev}"
-        suffix = ", n (%)" if kind == "binary" else ", mean (SD)<br><span class=\"sub\">median [Q1, Q3]</span>"
-        out.append(f'<tr class="var {esc(kind)}"><th scope="row">{esc(shown)}{suffix}</th>')
         any_missing = False
+        cells = []
         miss_cells: dict[tuple[str, str], str] = {}
         for s in samples:
             p = parts[s]
             if p.empty:
-                out.append(f"<td>{DASH}</td><td>{DASH}</td><td></td>")
+                cells += [DASH, DASH, ""]
                 continue
             r = p.iloc[0]
-            for side in ("treated", "control"):
+            for side in SIDES:
                 nh = bool(hidden_sizes.get((s, side)))
                 if kind == "binary":
                     cell, miss_cells[(s, side)] = _binary_cells(side, r, threshold, scale, nh)
                 else:
                     cell, miss_cells[(s, side)] = _continuous_cells(side, r, threshold, nh)
-                out.append(f'<td class="num">{cell}</td>')
+                cells.append(cell)
                 if (as_int(r[f"{side}_n_missing"]) or 0) > 0:
                     any_missing = True
-            out.append(f'<td class="num">{fmt_smd(r["smd"])}</td>')
-        out.append("</tr>")
+            cells.append(fmt_smd(r["smd"]))
+        rows.append(Table1Row("variable", shown, "n (%)" if kind == "binary" else "mean (SD)\nmedian [Q1, Q3]",
+                              tuple(cells)))
         if any_missing:
-            out.append('<tr class="level missing"><th scope="row">Missing, n</th>')
+            mc: list[str] = []
             for s in samples:
-                p = parts[s]
-                for side in ("treated", "control"):
-                    out.append(f'<td class="num">{miss_cells.get((s, side), DASH)}</td>')
-                out.append("<td></td>")
-            out.append("</tr>")
+                mc += [miss_cells.get((s, side), DASH) for side in SIDES] + [""]
+            rows.append(Table1Row("missing", "Missing, n", "", tuple(mc)))
+    return Table1Layout(samples, sizes, tuple(rows), tuple(group_labels))  # type: ignore[arg-type]
+
+
+def _t1_cell_html(text: str) -> str:
+    if text == HIDDEN_TEXT or text.startswith("n <"):
+        return f'<span class="muted">{esc(text)}</span>'
+    if "\n" in text:
+        main, sub = text.split("\n", 1)
+        return f'{esc(main)}<br><span class="sub">{esc(sub)}</span>'
+    return esc(text)
+
+
+def table1_html(
+    table1: pd.DataFrame,
+    threshold: int | None = 11,
+    labels: Mapping[str, str] | None = None,
+    group_sizes: Mapping[tuple[str, str], Any] | None = None,
+    group_labels: tuple[str, str] = ("Treated", "Control"),
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
+) -> str:
+    """Table 1 before and after matching, side by side, with SMDs (see :func:`table1_layout`)."""
+    lay = table1_layout(table1, threshold, labels, group_sizes, group_labels, hidden_sizes)
+    out = ['<table class="data table1">', "<thead><tr>", '<th rowspan="2" scope="col">Characteristic</th>']
+    for s in lay.samples:
+        out.append(f'<th colspan="3" scope="colgroup" class="grp">{SAMPLE_NAMES[s]}</th>')
+    out.append("</tr><tr>")
+    for s in lay.samples:
+        for side, lab in zip(SIDES, group_labels):
+            out.append(f'<th scope="col" class="num">{esc(lab)}<br><span class="sub">n = {esc(lay.sizes[(s, side)])}</span></th>')
+        out.append('<th scope="col" class="num">SMD</th>')
+    out.append("</tr></thead><tbody>")
+    for row in lay.rows:
+        if row.kind == "variable":
+            stat = row.stat.replace("\n", '<br><span class="sub">', 1) + ("</span>" if "\n" in row.stat else "")
+            cls = "var"
+            out.append(f'<tr class="{cls}"><th scope="row">{esc(row.label)}' + (f", {stat}" if stat else "") + "</th>")
+        elif row.kind == "level":
+            out.append(f'<tr class="level"><th scope="row">{esc(row.label)}</th>')
+        else:
+            out.append(f'<tr class="level missing"><th scope="row">{esc(row.label)}</th>')
+        for k, text in enumerate(row.cells):
+            is_smd = k % 3 == 2
+            if row.kind == "variable" and row.stat == "n (%)" and not any(row.cells[i] for i in range(len(row.cells)) if i % 3 != 2):
+                out.append(f'<td class="num">{esc(text)}</td>' if is_smd else "<td></td>")  # categorical heading
+            else:
+                out.append(f'<td class="num">{esc(text) if is_smd else _t1_cell_html(text)}</td>')
+        out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -492,6 +564,9 @@ __all__ = [
     "Markup",
     "html_table",
     "table1_html",
+    "table1_layout",
+    "Table1Layout",
+    "Table1Row",
     "balance_table_html",
     "missingness_table_html",
     "ps_summary_table_html",
