@@ -175,7 +175,8 @@ def inspect_page(html_path: Path, screenshot: Path, pdf: Path | None = None, wid
             cdp.wait_event("Page.loadEventFired", timeout=30)
             cdp.drain(0.5)  # late requests / console messages
             facts = cdp.send("Runtime.evaluate", {"returnByValue": True, "expression": """(() => {
-                const svgs = [...document.querySelectorAll('svg')];
+                // the phone layout of the flow diagram is display:none on a wide screen
+                const svgs = [...document.querySelectorAll('svg')].filter(s => getComputedStyle(s).display !== 'none');
                 return {
                   title: document.title,
                   sections: [...document.querySelectorAll('main > section')].map(s => s.id),

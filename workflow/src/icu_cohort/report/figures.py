@@ -112,6 +112,7 @@ def attrition_svg(
     threshold: int | None = 11,
     groups: Sequence[tuple[str, Any, Any]] | None = None,
     key: str = "attrition",
+    narrow: bool = False,
 ) -> str:
     """CONSORT-style flow: one box per step (description, n remaining), the stays each step
     excluded in a box to the side naming the reason; the study cohort split into its groups,
@@ -119,13 +120,20 @@ def attrition_svg(
 
     ``groups``: optional ``[(label, n_in_cohort, n_matched), ...]`` (treated, control). Counts
     follow :mod:`.disclosure`: hidden small counts read ``<11``, counts hidden so that a small
-    one cannot be derived read ``hidden``.
+    one cannot be derived read ``hidden``. ``narrow``: a 372-unit-wide layout for phones (the
+    flow runs down the left edge, exclusion boxes indented beside it), same boxes and counts.
     """
-    W = 760.0
-    mx, mw = 24.0, 340.0  # main column
-    sx, sw = 412.0, 336.0  # side (excluded) column
+    if narrow:
+        W = 372.0
+        mx, mw = 6.0, 360.0
+        sx, sw = 40.0, 326.0
+    else:
+        W = 760.0
+        mx, mw = 24.0, 340.0  # main column
+        sx, sw = 412.0, 336.0  # side (excluded) column
     fs, lh, pad = 12.5, 16.0, 8.0
-    b = SvgBuilder(W, 10, key, "Flow of ICU stays from the source data to the study cohort", "fig-svg flow")
+    b = SvgBuilder(W, 10, key, "Flow of ICU stays from the source data to the study cohort",
+                   "fig-svg flow flow-narrow" if narrow else "fig-svg flow flow-wide")
     b.raw(
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4B5563"/></marker></defs>'
@@ -134,7 +142,7 @@ def attrition_svg(
     rows = list(attrition.itertuples(index=False))
     descs = [str(getattr(r, "description", "") or "") for r in rows]
     y = 12.0
-    cx = mx + mw / 2
+    cx = mx + 18 if narrow else mx + mw / 2
     prev_bottom: float | None = None
     n_rows = len(rows)
 
@@ -172,7 +180,7 @@ def attrition_svg(
             b.text(mx + pad, ty, line, fill=INK, font_size=f"{fs:g}", font_weight="600" if final else "400")
             ty += lh
         count_text(mx + pad, ty, n_rem, dec.remaining[i], "700")
-        if i == 0 and (as_int(n_exc) or 0) > 0:
+        if i == 0 and (as_int(n_exc) or 0) > 0 and not narrow:
             sh = pad * 2 + lh * 2 - 4
             sy = y + (h - sh) / 2
             b.line(mx + mw, sy + sh / 2, sx - 1, sy + sh / 2, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
@@ -188,12 +196,13 @@ def attrition_svg(
             total = None  # the cohort n itself is hidden: it gives nothing to subtract from
         hide_n, hide_m = group_decisions(total, groups, threshold)
         k = len(groups)
-        gw = min(330.0, (W - 48 - 24 * (k - 1)) / k)
-        tw = k * gw + (k - 1) * 24
+        gw = min(330.0, (W - (12 if narrow else 48) - (12 if narrow else 24) * (k - 1)) / k)
+        gap_g = 12 if narrow else 24
+        tw = k * gw + (k - 1) * gap_g
         x0 = (W - tw) / 2
         split_y = prev_bottom + 22
         b.line(cx, prev_bottom, cx, split_y, stroke="#4B5563", stroke_width="1.4")
-        centers = [x0 + j * (gw + 24) + gw / 2 for j in range(k)]
+        centers = [x0 + j * (gw + gap_g) + gw / 2 for j in range(k)]
         b.line(min(centers + [cx]), split_y, max(centers + [cx]), split_y, stroke="#4B5563", stroke_width="1.4")
         gy = split_y + 22
         wrapped = [_wrap(label, gw - 2 * pad, fs) for label, _n, _m in groups]
@@ -201,7 +210,7 @@ def attrition_svg(
         gh = pad * 2 + lh * (n_lines + 1) - 4
         mh = pad * 2 + lh * 2 - 4
         for j, (label, n_all, n_matched) in enumerate(groups):
-            gx = x0 + j * (gw + 24)
+            gx = x0 + j * (gw + gap_g)
             colour = TREATED if j == 0 else CONTROL
             b.line(centers[j], split_y, centers[j], gy - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
             b.rect(gx, gy, gw, gh, rx=6, fill="#FFFFFF", stroke=colour, stroke_width="1.6")
@@ -212,15 +221,22 @@ def attrition_svg(
             count_text(gx + pad, gy + pad + fs - 1 + lh * n_lines, n_all, hide_n[j], "700")
             if n_matched is not None:
                 my = gy + gh + 34
-                bw = (gw - 12) / 2
+                bw = gw if narrow else (gw - 12) / 2
                 k_all, k_m = as_int(n_all), as_int(n_matched)
                 unmatched = k_all - k_m if k_all is not None and k_m is not None else None
                 for side, (title, n_box, hidden, dashed) in enumerate((
                         ("Matched", n_matched, hide_m[j][0], True),
                         ("Not matched", unmatched, hide_m[j][1], False))):
-                    bx = gx + side * (bw + 12)
-                    bcx = bx + bw / 2
-                    b.line(centers[j], gy + gh, bcx, my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+                    if narrow:  # one below the other
+                        bx, top = gx, (gy + gh if side == 0 else my + mh)
+                        if side == 1:
+                            my = my + mh + 22
+                        bcx = bx + bw / 2
+                        b.line(bcx, top, bcx, my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+                    else:
+                        bx = gx + side * (bw + 12)
+                        bcx = bx + bw / 2
+                        b.line(centers[j], gy + gh, bcx, my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
                     extra = {"stroke_dasharray": "4 3"} if dashed else {}
                     b.rect(bx, my, bw, mh, rx=6, fill="#F4F8FB" if dashed else "#F4F5F7",
                            stroke=colour if dashed else "#9CA3AF", stroke_width="1.2", **extra)

@@ -861,7 +861,8 @@ def section_cohort(ctx: _Ctx) -> str:
         if all(g[1] is None for g in groups):
             groups = []
         parts.append(_figure(
-            attrition_svg(att, ctx.t, groups=groups or None),
+            attrition_svg(att, ctx.t, groups=groups or None)
+            + attrition_svg(att, ctx.t, groups=groups or None, key="attrition-narrow", narrow=True),
             "Flow of ICU stays from the source tables to the study cohort (CONSORT style). Each box gives the stays "
             "remaining after the criterion it names; grey boxes give the stays the step excluded and why; the cohort "
             "splits into the compared groups and each group into the stays matched and not matched. "

@@ -41,6 +41,11 @@ nav.toc li { margin: 2px 0; }
 section { margin-top: 44px; }
 figure { margin: 16px 0 22px; }
 figure .fig-svg { display: block; width: 100%; height: auto; margin: 0 auto; }
+figure .fig-svg.flow-narrow { display: none; }
+@media (max-width: 600px) {
+  figure .fig-svg.flow-wide { display: none; }
+  figure .fig-svg.flow-narrow { display: block; }
+}
 figcaption { font-size: 13px; color: var(--muted); margin-top: 6px; max-width: 90ch; }
 svg.mpl * { stroke-linejoin: round; stroke-linecap: butt; }
 svg text { font-family: var(--font); }
@@ -138,6 +143,8 @@ footer { margin-top: 56px; padding-top: 12px; border-top: 1px solid var(--rule);
   dl.defs { font-size: 8.5pt; gap: 1px 12px; margin: 4px 0 8px; }
   figure .fig-svg { max-width: 100% !important; }
   figure .fig-svg.flow { max-height: 215mm; }
+  figure .fig-svg.flow-narrow { display: none !important; }
+  figure .fig-svg.flow-wide { display: block !important; }
   figure svg.mpl { max-height: 150mm; }
   table.table1 td .sub { display: none; }
   table.table1 td br { display: none; }
