@@ -176,3 +176,15 @@ def test_checks_find_what_a_python_scan_finds(tmp_path):
     before = sum(1 for r in rows if r[5] and int(r[5][:4]) < r[3] - r[2] - 1)
     assert found.counts["anchor_age_outside_0_120"] == ages > 0
     assert found.counts["death_before_birth_year"] == before > 0
+
+
+def test_a_shared_warning_has_no_example_keys_and_hides_a_small_count():
+    from icu_cohort.checks import shareable_warning
+
+    w = "icu/icustays.csv.gz: 3 ICU stay(s) have outtime before intime (negative length of stay), e.g. stay_id 30000002, 30000009; they fail"
+    assert shareable_warning(w, 11) == ("icu/icustays.csv.gz: <11 ICU stay(s) have outtime before intime "
+                                        "(negative length of stay); they fail")
+    big = w.replace(": 3 ICU", ": 250 ICU")
+    assert shareable_warning(big, 11).startswith("icu/icustays.csv.gz: 250 ICU stay(s)")
+    assert "30000002" not in shareable_warning(big, 11)
+    assert shareable_warning("icu/x.csv.gz: header only, no rows", 11) == "icu/x.csv.gz: header only, no rows"

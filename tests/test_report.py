@@ -62,6 +62,22 @@ def svg_texts(svg: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, flags=re.S)]
 
 
+def svg_count_texts(svg: str) -> list[str]:
+    """Texts the figures mark as counts of stays: ``<text class="count">`` (hand-built) and
+    ``<g class="count"><text>`` (matplotlib artists drawn with gid="count-...")."""
+    out = re.findall(r'<text\b[^>]*class="count"[^>]*>(.*?)</text>', svg, flags=re.S)
+    out += re.findall(r'<g class="count">\s*<text\b[^>]*>(.*?)</text>', svg, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", t) for t in out]
+
+
+SMALL_COUNT = re.compile(r"(?<![\d.,])(?:[1-9]|10)(?![\d.,%])")
+
+
+def small_counts(texts: list[str]) -> list[str]:
+    """Count texts holding a whole number 1..10 (``n = 7``, ``8 / 2``, ``9``)."""
+    return [t for t in texts if SMALL_COUNT.search(t.replace("&lt;11", ""))]
+
+
 # ----------------------------------------------------------------------------- suppression
 
 
@@ -92,8 +108,13 @@ def test_attrition_box_with_7_excluded_never_shows_7(fixture_dir: tuple[Path, di
     lone_seven = re.compile(r"(?<![\d,.])7(?![\d,.])")
     assert not [t for t in texts if lone_seven.search(t)], texts
     assert "n = &lt;11" in svg
-    # the box is there, and every other count is exact
-    assert "n = 22,261" in svg and "n = 9,203" in svg and "n = 73,181" in svg
+    # 9,210 - 9,203 would give the 7, and 9,203 - 8,603 = 600 would give 9,203 back: both
+    # are hidden; every other count is exact
+    assert "n = 9,203" not in svg and "n = 8,603" not in svg and svg.count("n = hidden") == 2
+    assert "n = 22,261" in svg and "n = 9,210" in svg and "n = 73,181" in svg and "n = 600" in svg
+    # what is shown leaves the 7 anywhere in 1..10 (the remaining 9,210 and 600 give 8,610 for both)
+    shown = [int(t.split("= ")[1].replace(",", "")) for t in texts if t.startswith("n = ") and t[4:5].isdigit()]
+    assert 9210 in shown and 600 in shown and 9203 not in shown
     # without suppression the same box says 7: the check above is not vacuous
     assert "n = 7" in svg_texts(attrition_svg(att, None))
 
@@ -128,17 +149,63 @@ def test_table1_suppression(fixture_dir: tuple[Path, dict, dict]) -> None:
     rows = re.findall(r"<tr[^>]*>.*?</tr>", out, flags=re.S)
     vent = next(r for r in rows if "Mechanical ventilation" in r)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", vent)
-    # after matching: treated count 4 -> <11, control 113 of 116 (complement 3) -> >105
-    assert cells[3] == "&lt;11" and cells[4] == "&gt;105", cells
+    # after matching: treated count 4 -> <11, control 113 of 116 (complement 3, derivable) -> hidden
+    assert cells[3] == "&lt;11" and "hidden" in cells[4] and "113" not in cells[4], cells
     asian = next(r for r in rows if ">Asian<" in r)
     assert ">6" not in asian and "&lt;11" in asian
-    # complementary suppression: before matching, control has one small cell (missing 7),
-    # so its next smallest level (Asian, 14) is hidden too
-    assert "hidden" in asian
+    # before matching the control levels and missing (267 + 66 + 33 + 14 + 7) leave 31 stays
+    # unaccounted for (of 418), so the hidden 7 cannot be derived and 14 stays shown
+    assert "14 (3.3%)" in asian
     assert "n = 182" in out and "n = 116" in out
     assert ">N<" not in out and "N, mean" not in out  # the group-size row feeds the header only
     race_missing = [r for r in rows if 'class="level missing"' in r and ">Missing<" in r]
     assert race_missing and not re.search(r">\s*[57]\s*<", race_missing[0])
+
+
+def _t1_row(sample, variable, level, kind, tr, co):
+    r = {"sample": sample, "variable": variable, "level": level, "kind": kind, "smd": 0.1}
+    for side, vals in (("treated", tr), ("control", co)):
+        for f in ("n", "mean", "sd", "median", "q1", "q3", "count", "pct", "n_missing"):
+            r[f"{side}_{f}"] = vals.get(f, float("nan"))
+    return r
+
+
+def test_table1_complementary_suppression_when_levels_add_up() -> None:
+    """Levels + missing = n: a lone small cell would be n minus the others; the next smallest
+    positive cell is hidden, and what is shown leaves the small one undetermined."""
+    from icu_cohort.report.disclosure import row_ranges
+
+    rows = [_t1_row("before", "N", None, "count", {"n": 200}, {"n": 100})]
+    tr = [("A", 120), ("B", 50), ("C", 25), ("D", 5)]  # + missing 0 = 200
+    co = [("A", 60), ("B", 25), ("C", 15), ("D", 0)]  # + missing 0 = 100
+    for (lev, ct), (_, cc) in zip(tr, co):
+        rows.append(_t1_row("before", "race", lev, "categorical",
+                            {"n": 200, "count": ct, "pct": ct / 2, "n_missing": 0},
+                            {"n": 100, "count": cc, "pct": cc, "n_missing": 0}))
+    # binary: 195 of 200 with the characteristic, so 5 without it (derivable): 195 is hidden
+    rows.append(_t1_row("before", "ventilation", "1", "binary", {"n": 200, "count": 195, "pct": 97.5, "n_missing": 0},
+                        {"n": 100, "count": 50, "pct": 50.0, "n_missing": 0}))
+    # continuous with 4 missing of 200: the 4 is hidden; the 196 with a value are not shown
+    rows.append(_t1_row("before", "lactate", None, "continuous",
+                        {"n": 200, "mean": 2.0, "sd": 1.0, "median": 1.8, "q1": 1.2, "q3": 2.5, "n_missing": 4},
+                        {"n": 100, "mean": 2.1, "sd": 1.1, "median": 1.9, "q1": 1.3, "q3": 2.6, "n_missing": 0}))
+    out = table1_html(pd.DataFrame(rows), 11)
+    body = re.findall(r"<tr[^>]*>.*?</tr>", out, flags=re.S)
+
+    def cells(label: str) -> list[str]:
+        r = next(r for r in body if f">{label}<" in r or f">{label}," in r)
+        return re.findall(r"<td[^>]*>(.*?)</td>", r)
+
+    assert cells("D")[0] == "&lt;11" and "hidden" in cells("C")[0] and "25" not in cells("C")[0]
+    assert cells("A")[0].startswith("120") and cells("B")[0].startswith("50")
+    assert cells("D")[1].startswith("0") and cells("C")[1].startswith("15")  # control: nothing small
+    # the reader's view of the treated column: D in 1..10, C hidden (>= 11), 120 + 50 shown, n 200
+    ranges = row_ranges([120, 50, 25, 5], [False, False, True, True], 200, 11)
+    assert ranges[3][0] < ranges[3][1]
+    vent = cells("Mechanical ventilation") if any("Mechanical ventilation" in r for r in body) else cells("Ventilation")
+    assert "hidden" in vent[0] and "195" not in vent[0] and vent[1].startswith("50")
+    missing = [r for r in body if 'class="level missing"' in r]
+    assert missing and "&lt;11" in missing[-1] and not re.search(r">\s*4\s*<", missing[-1])
 
 
 def test_km_numbers_at_risk_suppressed(fixture_dir: tuple[Path, dict, dict]) -> None:
@@ -158,8 +225,44 @@ def test_forest_plot_counts_and_interaction(fixture_dir: tuple[Path, dict, dict]
     texts = svg_texts(svg)
     assert "&lt;11 / &lt;11" in texts and "8 / 2" not in texts and "2" not in texts
     assert "0.41" in texts and "0.85" in texts  # interaction p-values
-    assert "not estimable" in texts
+    assert "not estimable\u2020" in texts
     assert "0.72 (0.50\u20131.04)" in texts
+
+
+def test_subgroup_with_a_non_estimable_level_shows_no_interaction_p() -> None:
+    """The issue's case: a level with no events in one arm (HR empty) next to an interaction
+    p-value < 0.001 from a model that is not identified: neither is shown; the other
+    subgroup keeps its p-value; counts over the levels are suppressed as one total."""
+    sg = pd.DataFrame({
+        "subgroup": ["Vasopressors", "Vasopressors", "Sex", "Sex"],
+        "level": ["no", "yes", "female", "male"],
+        "n": [69, 5, 35, 39], "n_treated": [35, 2, 16, 21], "n_control": [34, 3, 19, 18],
+        "events": [12, 1, 7, 6],
+        "hr": [0.9997, float("nan"), 0.914, 0.855], "ci_low": [0.32, float("nan"), 0.22, 0.17],
+        "ci_high": [3.10, float("nan"), 3.79, 4.28], "p": [0.9996, float("nan"), 0.90, 0.85],
+        "p_interaction": [1.8e-30, 1.8e-30, 0.982, 0.982],
+    })
+    texts = svg_texts(forest_plot_svg(sg, 11))
+    assert "<0.001" not in texts and "\u2013\u2020" in texts
+    assert "0.98" in texts
+    assert "not estimable\u2020" in texts and "1.00 (0.32\u20133.10)" in texts
+    # treated 35 + 2 = 37: the 2 is small, so the 35 is hidden too (37 is the matched n)
+    assert "hidden / hidden" in texts and "35 / 34" not in texts
+    # events 12 + 1 and 7 + 6 = 13: all small or complements of small ones
+    counts = svg_count_texts(forest_plot_svg(sg, 11))
+    assert len(counts) == 8 and small_counts(counts) == [], counts
+    assert small_counts(svg_count_texts(forest_plot_svg(sg, None)))  # not vacuous
+
+
+def test_estimable_rule() -> None:
+    from icu_cohort.report.format import is_estimable
+
+    assert is_estimable(0.8, 0.6, 1.1)
+    assert not is_estimable(float("nan"), 0.6, 1.1)
+    assert not is_estimable(0.8, 0.0, 1.1)
+    assert not is_estimable(0.8, 0.6, float("inf"))
+    assert not is_estimable(None, None, None)
+    assert not is_estimable(1.2, 1.3, 2.0)  # an interval that does not hold its estimate
 
 
 def test_ps_histogram_hides_small_bins(fixture_dir: tuple[Path, dict, dict]) -> None:
@@ -440,3 +543,143 @@ def test_ps_summary_shows_no_single_stay_values():
     html = str(ps_summary_table_html(ps, 11, {"treated": "Treated"}))
     assert "0.643" in html and "0.612" in html
     assert "0.014" not in html and "0.986" not in html and "Max" not in html
+
+
+# ----------------------------------------------------------------------------- synthetic truth
+
+
+def _synthetic_run(tmp_path: Path, same_outcomes: bool) -> tuple[Path, dict, dict, int, int]:
+    """The fixture results on a 'synthetic' data folder whose generator truth is hand-built:
+    among the matched treated stays (ATT), the first half would die on day 10 untreated;
+    treated, only the first quarter would (or the same half, with ``same_outcomes``)."""
+    results, study, prov = make_results(tmp_path / "results" / "sae_fixture")
+    data = tmp_path / "synthetic"
+    data.mkdir()
+    prop = pd.read_parquet(results / "propensity.parquet")
+    matched = pd.read_parquet(results / "matched.parquet")
+    mt = sorted(matched.loc[matched["treated"] == 1, "stay_id"])
+    rows = []
+    for sid in prop["stay_id"]:
+        k = mt.index(sid) if sid in mt else None
+        dies_untreated = k is not None and k < len(mt) // 2
+        dies_treated = dies_untreated if same_outcomes else (k is not None and k < len(mt) // 4)
+        rows.append({"stay_id": sid, "eligible": 1, "treated": 0,
+                     "death_day_if_treated": 10.0 if dies_treated else float("nan"),
+                     "death_day_if_untreated": 10.0 if dies_untreated else float("nan")})
+    pd.DataFrame(rows).to_csv(data / "ground_truth_stays.csv", index=False)
+    (data / "ground_truth.json").write_text(json.dumps({"settings": {"hazard_ratio": 0.6}}))
+    prov = dict(prov)
+    prov["data"] = dict(prov["data"], kind="synthetic", source=str(data))
+    return results, study, prov, len(mt), len(mt) // 2 - len(mt) // 4
+
+
+def test_synthetic_truth_risk_difference_by_hand(tmp_path: Path) -> None:
+    from icu_cohort.report.inputs import synthetic_truth
+
+    results, study, prov, n_mt, fewer = _synthetic_run(tmp_path, same_outcomes=False)
+    t = synthetic_truth(results, prov["data"]["source"], "ATT")
+    assert t is not None and t["focal"] == "treated" and t["conditional_hr"] == 0.6
+    m = t["matched"]
+    assert m["n_stays"] == n_mt
+    assert m["risk_control"] == pytest.approx((n_mt // 2) / n_mt)
+    assert m["risk_treated"] == pytest.approx((n_mt // 4) / n_mt)
+    assert m["rd"] == pytest.approx(-fewer / n_mt)
+    assert m["hr"] < 1
+    page = render_report(results, study, prov)
+    summary = page[page.index('id="summary"'):page.index('id="methods"')]
+    assert f"true (synthetic): {m['hr']:.2f}" in summary
+    effects = page[page.index('id="effects"'):page.index('id="subgroups"')]
+    assert "True HR (synthetic data)" in effects and f"{m['hr']:.2f}" in effects
+    assert "planted conditional HR of the generator" in effects and "0.60" in effects
+    assert f"{100 * m['rd']:.1f} percentage points" in effects.replace("\u2212", "-")
+
+
+def test_synthetic_truth_no_effect_gives_hr_one(tmp_path: Path) -> None:
+    from icu_cohort.report.inputs import synthetic_truth
+
+    results, _study, prov, _n, _f = _synthetic_run(tmp_path, same_outcomes=True)
+    t = synthetic_truth(results, prov["data"]["source"], "ATT")
+    assert t["matched"]["hr"] == pytest.approx(1.0, abs=1e-6) and t["matched"]["rd"] == 0.0
+
+
+def test_no_truth_on_real_data(fixture_dir: tuple[Path, dict, dict], html: str) -> None:
+    assert "True HR" not in html and "true (synthetic)" not in html
+
+
+def test_numbers_at_risk_hide_a_drop_of_small_deaths() -> None:
+    """28-day follow-up without censoring: 40 at day 0 and 34 at day 28 would say 6 deaths;
+    every later number is hidden (each drop from 40 is below 11)."""
+    from icu_cohort.report.figures import at_risk_texts
+
+    risk = pd.DataFrame({"group": ["treated"] * 5, "time": [0, 7, 14, 21, 28], "n_at_risk": [40, 38, 36, 35, 34]})
+    texts = at_risk_texts(risk, "treated", [0.0, 7.0, 14.0, 21.0, 28.0], 11)
+    assert texts == {0.0: "40", 7.0: "hidden", 14.0: "hidden", 21.0: "hidden", 28.0: "hidden"}
+    risk2 = pd.DataFrame({"group": ["c"] * 5, "time": [0, 7, 14, 21, 28], "n_at_risk": [400, 350, 345, 300, 290]})
+    t2 = at_risk_texts(risk2, "c", [0.0, 7.0, 14.0, 21.0, 28.0], 11)
+    assert t2 == {0.0: "400", 7.0: "350", 14.0: "hidden", 21.0: "300", 28.0: "hidden"}
+    assert at_risk_texts(risk2, "c", [0.0, 7.0, 14.0, 21.0, 28.0], None)[14.0] == "345"
+
+
+def test_counts_in_the_analysis_sentences_follow_the_rule(tmp_path: Path) -> None:
+    results, study, prov = make_results(tmp_path / "r" / "sae_fixture")
+    est = json.loads((results / "estimates.json").read_text())
+    est["estimand_description"] = "Only 7 untreated (control) stays found no match within 2 days."
+    (results / "estimates.json").write_text(json.dumps(est))
+    page = render_report(results, study, prov)
+    assert "Only &lt;11 untreated (control) stays found no match within 2 days." in page
+
+
+def test_histogram_bins_are_one_total() -> None:
+    from icu_cohort.report.figures import hidden_bins
+
+    # 3 stays in one bin would be 100 - 97: the next smallest bin (20) is hidden too
+    assert list(hidden_bins([0, 3, 20, 40, 37], 11)) == [False, True, True, False, False]
+    assert list(hidden_bins([0, 30, 20, 40, 37], 11)) == [False] * 5
+    assert list(hidden_bins([0, 30, 20], 11, n_hidden=True)) == [False, True, True]
+    assert not hidden_bins([0, 3, 20], None).any()
+
+
+def test_methods_paragraph_names_every_topic(html: str) -> None:
+    """Data source and version, criteria in order, exposure, outcome, covariates, PS model,
+    matching settings, estimand, outcome models, software versions: all from the run."""
+    sec = html[html.index('id="methods"'):html.index('id="cohort"')]
+    text = re.sub(r"<[^>]+>", "", sec)
+    assert "MIMIC-IV v2.2" in text and "mimic-code" in text
+    order = ["first ICU stay of adult patients", "Sepsis-3 within 24 h", "encephalopathy: GCS below 15",
+             "no traumatic brain injury", "ICU stay of 24 hours or longer"]
+    pos = [text.find(o) for o in order]
+    assert all(p >= 0 for p in pos) and pos == sorted(pos), pos
+    assert "The exposure was IV MgSO4" in text
+    assert "within 28 days of ICU admission" in text and "censored at day 28" in text
+    assert "Covariates were Age, years; Male sex; SOFA score" in text
+    assert "logistic regression (c-statistic 0.71)" in text
+    assert "matched to 1 control stay" in text and "caliper of 0.20 standard deviations" in text
+    assert "logit of the propensity score" in text and "without replacement" in text
+    assert "treated (ATT)" in text
+    assert "Cox model of treatment in the matched sample" in text and "inverse probability of treatment" in text
+    import platform
+
+    assert f"Python {platform.python_version()}" in text and "lifelines" in text and "icu-cohort" in text
+
+
+def test_table1_layout_is_what_the_html_shows(fixture_dir: tuple[Path, dict, dict]) -> None:
+    """One owner of Table 1's content: the layout the exports can write holds the very texts
+    of the report's table, suppression included."""
+    from icu_cohort.report.tables import table1_layout
+
+    t1 = pd.read_csv(fixture_dir[0] / "table1.csv")
+    lay = table1_layout(t1, 11, labels={"ventilation": "Mechanical ventilation"})
+    vent = next(r for r in lay.rows if r.label == "Mechanical ventilation")
+    assert vent.cells[3] == "<11" and vent.cells[4] == "hidden" and vent.stat == "n (%)"
+    assert lay.sizes[("before", "treated")] == "182" and lay.header()[1].endswith("Treated (n = 182)")
+    out = table1_html(t1, 11, labels={"ventilation": "Mechanical ventilation"})
+    for row in lay.rows:
+        for cell in row.cells:
+            first = cell.split("\n")[0]
+            assert esc_html(first) in out, (row.label, cell)
+
+
+def esc_html(text: str) -> str:
+    import html as _html
+
+    return _html.escape(text, quote=True)

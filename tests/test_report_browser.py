@@ -175,7 +175,8 @@ def inspect_page(html_path: Path, screenshot: Path, pdf: Path | None = None, wid
             cdp.wait_event("Page.loadEventFired", timeout=30)
             cdp.drain(0.5)  # late requests / console messages
             facts = cdp.send("Runtime.evaluate", {"returnByValue": True, "expression": """(() => {
-                const svgs = [...document.querySelectorAll('svg')];
+                // the phone layout of the flow diagram is display:none on a wide screen
+                const svgs = [...document.querySelectorAll('svg')].filter(s => getComputedStyle(s).display !== 'none');
                 return {
                   title: document.title,
                   sections: [...document.querySelectorAll('main > section')].map(s => s.id),
@@ -221,6 +222,86 @@ def inspect_page(html_path: Path, screenshot: Path, pdf: Path | None = None, wid
     return {"url": url, "requests": requests, "errors": errors, "facts": facts, "pdf_pages": pages}
 
 
+def open_page(binary: str, profile: str, html_path: Path, width: int, mobile: bool = False,
+              media: str | None = None) -> tuple[CDP, str]:
+    """A Chromium page showing ``html_path`` at ``width`` CSS px (``mobile``: as a phone)."""
+    cdp = CDP(binary, profile, width=width)
+    targets = cdp.send("Target.getTargets")["targetInfos"]
+    page = next(t for t in targets if t["type"] == "page")
+    sid = cdp.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})["sessionId"]
+    cdp.send("Page.enable", session=sid)
+    cdp.send("Runtime.enable", session=sid)
+    cdp.send("Emulation.setDeviceMetricsOverride",
+             {"width": width, "height": 844 if mobile else 900, "deviceScaleFactor": 1, "mobile": mobile}, session=sid)
+    if media:
+        cdp.send("Emulation.setEmulatedMedia", {"media": media}, session=sid)
+    cdp.send("Page.navigate", {"url": html_path.resolve().as_uri()}, session=sid)
+    cdp.wait_event("Page.loadEventFired", timeout=30)
+    return cdp, sid
+
+
+def evaluate(cdp: CDP, sid: str, expression: str) -> Any:
+    return cdp.send("Runtime.evaluate", {"returnByValue": True, "expression": expression}, session=sid)["result"].get("value")
+
+
+def pdf_pages(binary: str, html_path: Path, out: Path, before: str | None = None) -> int:
+    """Print ``html_path`` to an A4 PDF as Chromium does (the page's own @page size) and count
+    its pages; ``before``: a script run first (e.g. removing the appendix)."""
+    with tempfile.TemporaryDirectory(prefix="icu-cohort-chromium-") as profile:
+        cdp, sid = open_page(binary, profile, html_path, 1280)
+        try:
+            if before:
+                evaluate(cdp, sid, before)
+            data = base64.b64decode(cdp.send("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True},
+                                             session=sid, timeout=90)["data"])
+        finally:
+            cdp.close()
+    out.write_bytes(data)
+    assert data[:5] == b"%PDF-"
+    return data.count(b"/Type /Page") - data.count(b"/Type /Pages")
+
+
+#: Removes the appendix: what is left is the main part of the report.
+WITHOUT_APPENDIX = "document.querySelectorAll('section.appendix, .appendix-head').forEach(e => e.remove()); true"
+
+#: Elements wider than the viewport, outside a box that scrolls on its own.
+OVERFLOW_JS = """(() => {
+  const W = document.documentElement.clientWidth; const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > W + 1 && !el.closest('.scroll, pre')) bad.push(el.tagName + '.' + el.className);
+  }
+  const scrollers = [...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth + 1).length;
+  const figs = [...document.querySelectorAll('figure svg')].map(s => s.getBoundingClientRect().width);
+  return {viewport: W, page: document.documentElement.scrollWidth, bad: bad.slice(0, 20), scrollers, figs};
+})()"""
+
+#: What a reader sees of the counts: texts the figures mark as counts, table cells, and
+#: sentences that name a count ("n = 7", "7 stays").
+COUNT_TEXTS_JS = """(() => {
+  const svg = [...document.querySelectorAll('svg text.count, svg .count text')].map(t => t.textContent.trim());
+  const cells = [...document.querySelectorAll('td')].filter(td => !td.closest('#provenance, #other, .coef'))
+      .map(td => td.innerText.trim());
+  return {svg, cells, text: document.body.innerText};
+})()"""
+
+SMALL = r"(?:[1-9]|10)"
+
+
+def small_counts_seen(seen: dict) -> list[str]:
+    """Counts 1..10 a reader could read off the page (see COUNT_TEXTS_JS)."""
+    import re
+
+    lone = re.compile(rf"(?<![\d.,<]){SMALL}(?![\d.,%])")
+    bad = [f"figure: {t}" for t in seen["svg"] if lone.search(t)]
+    bad += [f"cell: {t}" for t in seen["cells"] if re.fullmatch(rf"{SMALL}(?:\s*\([\d.]+%\))?", t)]
+    # ("1 to 10 stays", "1\u201310 stays" describe the rule, not a count)
+    for pat in (rf"\bn\s*=\s*{SMALL}(?![\d.,])",
+                rf"(?<![\d.,<\u2013-])(?<!to ){SMALL}\s+(?:ICU\s+)?(?:stays?|deaths?|patients?|events?)\b"):
+        bad += [f"text: {m.group(0)}" for m in re.finditer(pat, seen["text"])]
+    return bad
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
     binary = find_chromium()
@@ -255,7 +336,70 @@ def test_report_renders_in_headless_chromium(chromium: str, tmp_path: Path) -> N
     assert facts["width"] <= 1280, "the page scrolls sideways at 1280 px"
     assert shot.stat().st_size > 50_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert info["pdf_pages"] is None or info["pdf_pages"] >= len(SECTIONS) - 1, info["pdf_pages"]
+    assert info["pdf_pages"] is None or info["pdf_pages"] >= 4, info["pdf_pages"]
+
+
+@pytest.fixture(scope="module")
+def paper_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report of a real study's length: the project's SAE study file (its full cohort
+    definition and code lists print in the appendix) over fixture results with 42 covariates."""
+    import yaml
+
+    from icu_cohort.report import write_report
+
+    root = tmp_path_factory.mktemp("paper")
+    results, _study, prov = make_results(root / "results" / "sae_mgso4", extra_covariates=30)
+    study = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "studies" / "sae_mgso4.yaml").read_text())
+    out = root / "report.html"
+    write_report(results, study, prov, out)
+    return out
+
+
+def test_report_prints_within_the_page_budget(chromium: str, paper_report: Path, tmp_path: Path) -> None:
+    """Printed on A4 (Chromium print-to-PDF): the main part in at most 12 pages, the whole
+    report, appendix printed open, in at most 20."""
+    full = pdf_pages(chromium, paper_report, tmp_path / "full.pdf")
+    main = pdf_pages(chromium, paper_report, tmp_path / "main.pdf", before=WITHOUT_APPENDIX)
+    print(f"A4 pages: main {main}, full {full}", file=sys.stderr)
+    assert main <= 12, main
+    assert full <= 20, full
+    # the appendix is in the printed report (closed <details> print open): it adds pages
+    assert full > main + 1, (main, full)
+
+
+def test_report_fits_a_390px_phone(chromium: str, paper_report: Path, tmp_path: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="icu-cohort-chromium-") as profile:
+        cdp, sid = open_page(chromium, profile, paper_report, 390, mobile=True)
+        try:
+            facts = evaluate(cdp, sid, OVERFLOW_JS)
+        finally:
+            cdp.close()
+    assert facts["viewport"] == 390, facts
+    assert facts["page"] <= 390, f"the page scrolls sideways at 390 px: {facts}"
+    assert facts["bad"] == [], facts
+    assert facts["scrollers"] >= 1, "no wide table scrolls in its own box (Table 1 should)"
+    assert facts["figs"] and max(facts["figs"]) <= 390 - 2 * 14 + 1, facts  # figures scale to the column
+
+
+def test_no_small_count_is_visible(chromium: str, tmp_path: Path) -> None:
+    """Every count a reader sees (figure labels, table cells, sentences) is 0 or >= 11; with
+    suppression off the same page shows small counts, so the check can fail."""
+    from icu_cohort.report import write_report
+
+    results, study, prov = make_results(tmp_path / "results" / "sae_fixture")
+    seen = {}
+    for threshold in (11, None):
+        path = tmp_path / f"report-{threshold}.html"
+        write_report(results, study, prov, path, small_count_threshold=threshold)
+        with tempfile.TemporaryDirectory(prefix="icu-cohort-chromium-") as profile:
+            cdp, sid = open_page(chromium, profile, path, 1280)
+            try:
+                seen[threshold] = evaluate(cdp, sid, COUNT_TEXTS_JS)
+            finally:
+                cdp.close()
+    assert len(seen[11]["svg"]) >= 20, seen[11]["svg"]  # flow, forest, at-risk, histogram labels
+    assert small_counts_seen(seen[11]) == []
+    assert len(small_counts_seen(seen[None])) >= 5
 
 
 if __name__ == "__main__":  # manual: python tests/test_report_browser.py REPORT.html OUT.png [OUT.pdf]

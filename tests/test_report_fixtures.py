@@ -83,8 +83,15 @@ def _km(times: np.ndarray, events: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["time", "survival", "ci_lower", "ci_upper"])
 
 
-def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dict, dict]:
-    """Write a results folder; return (folder, study dict, provenance dict)."""
+def make_results(folder: Path, *, with_optional: bool = True, extra_covariates: int = 0) -> tuple[Path, dict, dict]:
+    """Write a results folder; return (folder, study dict, provenance dict).
+
+    ``extra_covariates``: that many more covariates (alternately continuous and binary) in
+    the balance, missingness, Table 1, Cox and propensity-model outputs, for a report of a
+    real study's length (the SAE study has 37).
+    """
+    more = [f"extra_{i:02d}" for i in range(1, extra_covariates + 1)]
+    covariates = COVARIATES + more
     from icu_cohort.report.provenance import collect_provenance
 
     folder = Path(folder)
@@ -135,14 +142,18 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
     smd_before = np.round(rng.uniform(0.02, 0.45, len(COVARIATES)), 4)
     smd_after = np.round(rng.uniform(0.0, 0.08, len(COVARIATES)), 4)
     smd_after[-1] = 0.12  # one imbalanced covariate
+    if more:
+        erng = np.random.default_rng(7)  # a separate stream: the base fixture stays the same
+        smd_before = np.r_[smd_before, np.round(erng.uniform(0.0, 0.3, len(more)), 4)]
+        smd_after = np.r_[smd_after, np.round(erng.uniform(0.0, 0.08, len(more)), 4)]
     bal = pd.DataFrame({
-        "covariate": COVARIATES,
-        "level": [""] * len(COVARIATES),
-        "kind": ["continuous"] * len(COVARIATES),
+        "covariate": covariates,
+        "level": [""] * len(covariates),
+        "kind": ["continuous"] * len(covariates),
         "smd_before": smd_before,
         "smd_after": smd_after,
-        "variance_ratio_before": np.round(rng.uniform(0.6, 1.6, len(COVARIATES)), 3),
-        "variance_ratio_after": np.round(rng.uniform(0.85, 1.15, len(COVARIATES)), 3),
+        "variance_ratio_before": np.round(np.r_[rng.uniform(0.6, 1.6, len(COVARIATES)), np.ones(len(more))], 3),
+        "variance_ratio_after": np.round(np.r_[rng.uniform(0.85, 1.15, len(COVARIATES)), np.ones(len(more))], 3),
         "imbalanced_after": np.abs(smd_after) > 0.1,
     })
     # as the analysis writes them: a categorical level, a missing-value indicator, the score
@@ -155,9 +166,9 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
     pd.concat([bal, extra], ignore_index=True).to_csv(folder / "balance.csv", index=False)
 
     pd.DataFrame({
-        "covariate": COVARIATES,
-        "n_missing": [0, 0, 3, 142, 0, 12, 5, 20, 0, 0, 0, 0],
-        "fraction_missing": [0, 0, 3 / n, 142 / n, 0, 12 / n, 5 / n, 20 / n, 0, 0, 0, 0],
+        "covariate": covariates,
+        "n_missing": [0, 0, 3, 142, 0, 12, 5, 20, 0, 0, 0, 0] + [0] * len(more),
+        "fraction_missing": [0, 0, 3 / n, 142 / n, 0, 12 / n, 5 / n, 20 / n, 0, 0, 0, 0] + [0] * len(more),
     }).to_csv(folder / "covariate_missingness.csv", index=False)
 
     # Table 1 (long)
@@ -197,6 +208,16 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
             row(sample, "race", lev, "categorical",
                 {"n": nt, "count": ct, "pct": 100 * ct / nt, "n_missing": 5},
                 {"n": nc, "count": cc, "pct": 100 * cc / nc, "n_missing": 7}, 0.09 if sample == "before" else 0.04)
+        for j, name in enumerate(more):
+            if j % 2:
+                ct_, cc_ = int(0.3 * nt) + j, int(0.35 * nc) + j
+                row(sample, name, "1", "binary", {"n": nt, "count": ct_, "pct": 100 * ct_ / nt, "n_missing": 0},
+                    {"n": nc, "count": cc_, "pct": 100 * cc_ / nc, "n_missing": 0}, 0.05)
+            else:
+                row(sample, name, None, "continuous",
+                    {"n": nt, "mean": 50.0 + j, "sd": 9.5, "median": 49.0 + j, "q1": 42.0, "q3": 58.0, "n_missing": 0},
+                    {"n": nc, "mean": 51.0 + j, "sd": 10.1, "median": 50.0 + j, "q1": 43.0, "q3": 59.0, "n_missing": 0},
+                    0.04)
     pd.DataFrame(t1).to_csv(folder / "table1.csv", index=False)
 
     # Kaplan-Meier
@@ -221,11 +242,11 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
 
     if with_optional:
         pd.DataFrame({
-            "term": ["treated", "age", "sofa", "lactate", "male", "ventilation"],
-            "hr": [0.81, 1.02, 1.11, 1.07, 0.97, 1.35],
-            "ci_low": [0.66, 1.01, 1.06, 1.02, 0.80, 1.10],
-            "ci_high": [0.99, 1.03, 1.16, 1.12, 1.18, 1.66],
-            "p": [0.041, 0.0004, 1e-6, 0.006, 0.77, 0.004],
+            "term": ["treated", "age", "sofa", "lactate", "male", "ventilation"] + more,
+            "hr": [0.81, 1.02, 1.11, 1.07, 0.97, 1.35] + [1.01] * len(more),
+            "ci_low": [0.66, 1.01, 1.06, 1.02, 0.80, 1.10] + [0.95] * len(more),
+            "ci_high": [0.99, 1.03, 1.16, 1.12, 1.18, 1.66] + [1.07] * len(more),
+            "p": [0.041, 0.0004, 1e-6, 0.006, 0.77, 0.004] + [0.6] * len(more),
         }).to_csv(folder / "cox_multivariable.csv", index=False)
         pd.DataFrame({
             "subgroup": ["age_group", "age_group", "male", "male", "ventilation", "ventilation"],
@@ -272,7 +293,8 @@ def make_results(folder: Path, *, with_optional: bool = True) -> tuple[Path, dic
         "km": {"logrank_p": 0.031, "sample": "matched", "logrank_p_cohort": 0.012},
         "risk_difference": {"sample": "matched", "rd": -0.047, "ci95": [-0.091, -0.003], "se": 0.022, "p": 0.036},
         "ps_model": {"method": "logistic regression", "penalty": "none", "C": None, "n_columns": 3, "converged": True,
-                     "n_iter": 12, "coefficients": {"(intercept)": -0.9, "age": 0.02, "sofa": 0.11}},
+                     "n_iter": 12, "coefficients": {"(intercept)": -0.9, "age": 0.02, "sofa": 0.11,
+                                                    **{name: 0.01 for name in more}}},
         "analysis": {"seed": 42, "alpha": 0.05, "matching": {"caliper_sd": 0.2, "ratio": 1}},
         "alpha": 0.05,
         "cox_matched": {"hr": 0.79, "ci95": [0.63, 0.98], "p": 0.032, "n_events": 93},

@@ -30,6 +30,7 @@ Warnings -- recorded, never silent, but the table loads:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import duckdb
@@ -55,6 +56,29 @@ class CheckResult:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+#: The example keys a check names after its count ("e.g. stay_id 3, 5"): for the analyst's
+#: console and log only.
+_EXAMPLE_KEYS = re.compile(r",? e\.g\. (?:subject_id|hadm_id|stay_id) \d+(?:, \d+)*")
+_COUNT = re.compile(r"(^|: )(\d+)(?= )")
+
+
+def shareable_warning(warning: str, threshold: int | None = 11) -> str:
+    """A check's warning as a shared report may show it: without the example keys (patient
+    identifiers) and with its count hidden as ``<threshold`` when it is 1..threshold-1.
+
+    >>> shareable_warning("icu/icustays.csv.gz: 3 ICU stay(s) have outtime before intime, e.g. stay_id 7, 9; x")
+    'icu/icustays.csv.gz: <11 ICU stay(s) have outtime before intime; x'
+    """
+    text = _EXAMPLE_KEYS.sub("", warning)
+
+    def count(m: re.Match) -> str:
+        n = int(m.group(2))
+        small = threshold is not None and 0 < n < threshold
+        return m.group(1) + (f"<{threshold}" if small else m.group(2))
+
+    return _COUNT.sub(count, text, count=1)
 
 
 def _ids(rows: list[tuple]) -> str:

@@ -9,7 +9,9 @@ Entry points:
 
 The page is one file: CSS and figures (SVG) inline, system fonts, no script, no request to
 any network address. It holds aggregates only; counts from 1 to ``threshold - 1`` are shown
-as ``<threshold`` (default ``<11``). Section builders (``attrition_svg``, ``love_plot_svg``,
+as ``<threshold`` (default ``<11``), and counts that would let a hidden one be recovered by
+subtraction as ``hidden`` (the rule and its complementary suppression:
+:mod:`icu_cohort.report.disclosure`, which the manuscript exports import too). Section builders (``attrition_svg``, ``love_plot_svg``,
 ``km_plot_svg``, ``forest_plot_svg``, ``ps_histogram_svg``, ``table1_html``,
 ``suppress_count``...) are pure functions, exported for tests and reuse.
 """

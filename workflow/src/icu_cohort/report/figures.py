@@ -19,7 +19,20 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .format import DASH, as_int, fmt_ci, fmt_p, is_missing, is_small, label_for, suppress_count
+from .disclosure import DisclosureError, hide_row, hide_sequence
+from .format import (
+    DASH,
+    NOT_ESTIMABLE,
+    as_int,
+    fmt_ci,
+    fmt_p,
+    is_estimable,
+    is_missing,
+    is_small,
+    label_for,
+    shown_count,
+    suppress_count,
+)
 from .inputs import PSHistograms, finite
 from .svg import (
     AFTER,
@@ -44,93 +57,152 @@ def _wrap(text: str, width_px: float, font_px: float) -> list[str]:
 # ----------------------------------------------------------------------------- attrition
 
 
+def attrition_decisions(attrition: pd.DataFrame, threshold: int | None):
+    """Which remaining / excluded counts of the flow are hidden (:func:`.disclosure.hide_sequence`:
+    no small count shown or derivable by subtraction along the flow)."""
+    rem = [as_int(v) for v in attrition["n_remaining"]]
+    exc = [as_int(v) for v in attrition["n_excluded"]]
+    if any(v is None for v in rem):
+        raise DisclosureError("attrition.csv: every step needs n_remaining")
+    try:
+        return hide_sequence(rem, exc, threshold)
+    except DisclosureError as err:
+        raise DisclosureError(f"attrition.csv: {err}") from None
+
+
+def group_decisions(total: Any, groups: Sequence[tuple[str, Any, Any]], threshold: int | None):
+    """Hidden flags of the split of the cohort into groups and of each group into matched /
+    not matched: ``(hide_group_n, [(hide_matched, hide_unmatched), ...])``. One total each
+    (the cohort n; each group's n), so a hidden count is not recovered by subtraction."""
+    sizes = [as_int(n) for _label, n, _m in groups]
+    tot = as_int(total)
+    if tot is not None and None not in sizes and sum(sizes) != tot:  # type: ignore[arg-type]
+        tot = None  # the groups do not partition the total shown: no subtraction relation
+    split = hide_row(sizes, tot, threshold)
+    hide_n = [h or split.total_hidden for h in split.hidden]
+    out = []
+    for (label, n, m), hn in zip(groups, hide_n):
+        k, mm = as_int(n), as_int(m)
+        if k is None or mm is None or mm > k:
+            out.append((is_small(mm, threshold), True))
+            continue
+        d = hide_row([mm, k - mm], None if hn else k, threshold)
+        out.append((d.hidden[0] or d.total_hidden, d.hidden[1] or d.total_hidden))
+    return hide_n, out
+
+
+def exclusion_reason(criterion: str) -> str:
+    """The exclusion box's words for a step's criterion: ``"exclude X"`` / ``"no X"`` ->
+    ``"Excluded: X"``; an inclusion criterion ``"age >= 18"`` -> ``"Excluded: not age >= 18"``."""
+    text = " ".join(str(criterion).split())
+    low = text.lower()
+    for lead in ("exclude ", "excluding ", "no "):
+        if low.startswith(lead):
+            return "Excluded: " + text[len(lead):]
+    if not text:
+        return "Excluded"
+    first = text.split()[0]
+    # "First ICU stay" -> "not first ICU stay"; "Sepsis-3", "ICU", "GCS" keep their case
+    lower = first.isalpha() and first[1:].islower()
+    return "Excluded: not " + (text[0].lower() + text[1:] if lower else text)
+
+
 def attrition_svg(
     attrition: pd.DataFrame,
     threshold: int | None = 11,
     groups: Sequence[tuple[str, Any, Any]] | None = None,
     key: str = "attrition",
+    narrow: bool = False,
 ) -> str:
-    """CONSORT-style flow: one box per step (description, n remaining), exclusions to the side.
+    """CONSORT-style flow: one box per step (description, n remaining), the stays each step
+    excluded in a box to the side naming the reason; the study cohort split into its groups,
+    and each group into matched and not matched.
 
-    ``groups``: optional ``[(label, n_in_cohort, n_matched), ...]`` drawn as a split under the
-    final box (e.g. treated / control and their matched numbers).
+    ``groups``: optional ``[(label, n_in_cohort, n_matched), ...]`` (treated, control). Counts
+    follow :mod:`.disclosure`: hidden small counts read ``<11``, counts hidden so that a small
+    one cannot be derived read ``hidden``. ``narrow``: a 372-unit-wide layout for phones (the
+    flow runs down the left edge, exclusion boxes indented beside it), same boxes and counts.
     """
-    W = 760.0
-    mx, mw = 24.0, 340.0  # main column
-    sx, sw = 424.0, 300.0  # side (excluded) column
-    fs, lh, pad = 13.0, 18.0, 12.0
-    b = SvgBuilder(W, 10, key, "Flow of ICU stays from the source data to the study cohort", "fig-svg flow")
+    if narrow:
+        W = 372.0
+        mx, mw = 6.0, 360.0
+        sx, sw = 40.0, 326.0
+    else:
+        W = 760.0
+        mx, mw = 24.0, 340.0  # main column
+        sx, sw = 412.0, 336.0  # side (excluded) column
+    fs, lh, pad = 12.5, 16.0, 8.0
+    b = SvgBuilder(W, 10, key, "Flow of ICU stays from the source data to the study cohort",
+                   "fig-svg flow flow-narrow" if narrow else "fig-svg flow flow-wide")
     b.raw(
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4B5563"/></marker></defs>'
     )
+    dec = attrition_decisions(attrition, threshold)
     rows = list(attrition.itertuples(index=False))
+    descs = [str(getattr(r, "description", "") or "") for r in rows]
     y = 12.0
-    cx = mx + mw / 2
+    cx = mx + 18 if narrow else mx + mw / 2
     prev_bottom: float | None = None
     n_rows = len(rows)
+
+    def count_text(x: float, yy: float, n: Any, hidden: bool, weight: str, prefix: str = "n = ") -> None:
+        attrs = {"data_suppressed": "true"} if hidden and threshold is not None and as_int(n) else {}
+        b.text(x, yy, prefix + shown_count(n, hidden, threshold), cls="count", fill=INK, font_size="13",
+               font_weight=weight, **attrs)
+
     for i, row in enumerate(rows):
-        desc = str(getattr(row, "description", "") or "")
         n_rem = getattr(row, "n_remaining", None)
         n_exc = getattr(row, "n_excluded", None)
         final = i == n_rows - 1
-        lines = _wrap(desc, mw - 2 * pad, fs)
-        if final:
-            lines = ["Study cohort: " + lines[0]] + lines[1:] if lines and lines[0] else ["Study cohort"]
-            lines = _wrap(" ".join(lines), mw - 2 * pad, fs)
+        lines = _wrap(("Study cohort: " if final else "") + descs[i], mw - 2 * pad, fs)
         h = pad * 2 + lh * (len(lines) + 1) - 4
-        has_side = i > 0 or (as_int(n_exc) or 0) > 0
         if i > 0 and prev_bottom is not None:
-            side_lines = ["Excluded", f"n = {suppress_count(n_exc, threshold)}"]
-            sh = pad * 2 + lh * len(side_lines) - 4
-            gap = max(sh + 28, 46.0)
+            reason = _wrap(exclusion_reason(descs[i]), sw - 2 * pad, 11.5)
+            sh = pad * 2 + lh * (len(reason) + 1) - 4
+            gap = max(sh + 12, 34.0)
             top_gap = prev_bottom
             y = top_gap + gap
             b.line(cx, top_gap, cx, y - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
-            if has_side:
-                sy = top_gap + (gap - sh) / 2
-                mid = sy + sh / 2
-                b.line(cx, mid, sx - 1, mid, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
-                b.rect(sx, sy, sw, sh, rx=6, fill="#F4F5F7", stroke="#9CA3AF", stroke_width="1")
-                small = is_small(n_exc, threshold)
-                b.text(sx + pad, sy + pad + fs - 1, side_lines[0], fill=MUTED, font_size="12")
-                b.text(
-                    sx + pad,
-                    sy + pad + fs - 1 + lh,
-                    side_lines[1],
-                    fill=INK,
-                    font_size="13",
-                    font_weight="600",
-                    **({"data_suppressed": "true"} if small else {}),
-                )
-        elif has_side:
-            # The first row excluded something itself: show it beside the box.
-            pass
+            sy = top_gap + (gap - sh) / 2
+            mid = sy + sh / 2
+            b.line(cx, mid, sx - 1, mid, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+            b.rect(sx, sy, sw, sh, rx=6, fill="#F4F5F7", stroke="#9CA3AF", stroke_width="1")
+            ty = sy + pad + fs - 1
+            for line in reason:
+                b.text(sx + pad, ty, line, fill=MUTED, font_size="11.5")
+                ty += lh
+            count_text(sx + pad, ty, n_exc, dec.removed[i], "600")
         stroke = TREATED if final else "#6B7280"
         b.rect(mx, y, mw, h, rx=6, fill="#FFFFFF" if not final else "#EEF5FB", stroke=stroke, stroke_width="2" if final else "1.2")
         ty = y + pad + fs - 1
         for line in lines:
-            b.text(mx + pad, ty, line, fill=INK, font_size=f"{fs:g}")
+            b.text(mx + pad, ty, line, fill=INK, font_size=f"{fs:g}", font_weight="600" if final else "400")
             ty += lh
-        b.text(mx + pad, ty, f"n = {suppress_count(n_rem, threshold)}", fill=INK, font_size="13", font_weight="700")
-        if i == 0 and (as_int(n_exc) or 0) > 0:
+        count_text(mx + pad, ty, n_rem, dec.remaining[i], "700")
+        if i == 0 and (as_int(n_exc) or 0) > 0 and not narrow:
             sh = pad * 2 + lh * 2 - 4
             sy = y + (h - sh) / 2
             b.line(mx + mw, sy + sh / 2, sx - 1, sy + sh / 2, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
             b.rect(sx, sy, sw, sh, rx=6, fill="#F4F5F7", stroke="#9CA3AF", stroke_width="1")
             b.text(sx + pad, sy + pad + fs - 1, "Excluded", fill=MUTED, font_size="12")
-            b.text(sx + pad, sy + pad + fs - 1 + lh, f"n = {suppress_count(n_exc, threshold)}", fill=INK, font_size="13", font_weight="600")
+            count_text(sx + pad, sy + pad + fs - 1 + lh, n_exc, dec.removed[0], "600")
         prev_bottom = y + h
         y = y + h
 
     if groups and prev_bottom is not None:
+        total = as_int(rows[-1].n_remaining) if rows else None
+        if rows and dec.remaining[-1]:
+            total = None  # the cohort n itself is hidden: it gives nothing to subtract from
+        hide_n, hide_m = group_decisions(total, groups, threshold)
         k = len(groups)
-        gw = min(300.0, (W - 48 - 24 * (k - 1)) / k)
-        total = k * gw + (k - 1) * 24
-        x0 = (W - total) / 2
+        gw = min(330.0, (W - (12 if narrow else 48) - (12 if narrow else 24) * (k - 1)) / k)
+        gap_g = 12 if narrow else 24
+        tw = k * gw + (k - 1) * gap_g
+        x0 = (W - tw) / 2
         split_y = prev_bottom + 22
         b.line(cx, prev_bottom, cx, split_y, stroke="#4B5563", stroke_width="1.4")
-        centers = [x0 + j * (gw + 24) + gw / 2 for j in range(k)]
+        centers = [x0 + j * (gw + gap_g) + gw / 2 for j in range(k)]
         b.line(min(centers + [cx]), split_y, max(centers + [cx]), split_y, stroke="#4B5563", stroke_width="1.4")
         gy = split_y + 22
         wrapped = [_wrap(label, gw - 2 * pad, fs) for label, _n, _m in groups]
@@ -138,7 +210,7 @@ def attrition_svg(
         gh = pad * 2 + lh * (n_lines + 1) - 4
         mh = pad * 2 + lh * 2 - 4
         for j, (label, n_all, n_matched) in enumerate(groups):
-            gx = x0 + j * (gw + 24)
+            gx = x0 + j * (gw + gap_g)
             colour = TREATED if j == 0 else CONTROL
             b.line(centers[j], split_y, centers[j], gy - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
             b.rect(gx, gy, gw, gh, rx=6, fill="#FFFFFF", stroke=colour, stroke_width="1.6")
@@ -146,14 +218,30 @@ def attrition_svg(
             for line in wrapped[j]:
                 b.text(gx + pad, ty, line, fill=INK, font_size="13")
                 ty += lh
-            b.text(gx + pad, gy + pad + fs - 1 + lh * n_lines, f"n = {suppress_count(n_all, threshold)}", fill=INK,
-                   font_size="13", font_weight="700")
+            count_text(gx + pad, gy + pad + fs - 1 + lh * n_lines, n_all, hide_n[j], "700")
             if n_matched is not None:
                 my = gy + gh + 34
-                b.line(centers[j], gy + gh, centers[j], my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
-                b.rect(gx, my, gw, mh, rx=6, fill="#F4F8FB", stroke=colour, stroke_width="1.2", stroke_dasharray="4 3")
-                b.text(gx + pad, my + pad + fs - 1, "In the matched sample", fill=MUTED, font_size="12")
-                b.text(gx + pad, my + pad + fs - 1 + lh, f"n = {suppress_count(n_matched, threshold)}", fill=INK, font_size="13", font_weight="700")
+                bw = gw if narrow else (gw - 12) / 2
+                k_all, k_m = as_int(n_all), as_int(n_matched)
+                unmatched = k_all - k_m if k_all is not None and k_m is not None else None
+                for side, (title, n_box, hidden, dashed) in enumerate((
+                        ("Matched", n_matched, hide_m[j][0], True),
+                        ("Not matched", unmatched, hide_m[j][1], False))):
+                    if narrow:  # one below the other
+                        bx, top = gx, (gy + gh if side == 0 else my + mh)
+                        if side == 1:
+                            my = my + mh + 22
+                        bcx = bx + bw / 2
+                        b.line(bcx, top, bcx, my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+                    else:
+                        bx = gx + side * (bw + 12)
+                        bcx = bx + bw / 2
+                        b.line(centers[j], gy + gh, bcx, my - 1, stroke="#4B5563", stroke_width="1.4", marker_end="url(#arrow)")
+                    extra = {"stroke_dasharray": "4 3"} if dashed else {}
+                    b.rect(bx, my, bw, mh, rx=6, fill="#F4F8FB" if dashed else "#F4F5F7",
+                           stroke=colour if dashed else "#9CA3AF", stroke_width="1.2", **extra)
+                    b.text(bx + pad, my + pad + fs - 1, title, fill=MUTED, font_size="12")
+                    count_text(bx + pad, my + pad + fs - 1 + lh, n_box, hidden, "700")
                 y = max(y, my + mh)
             else:
                 y = max(y, gy + gh)
@@ -226,17 +314,31 @@ def ps_display_bins(hist: PSHistograms, threshold: int | None) -> int:
     return best if fine % best == 0 else fine
 
 
+def hidden_bins(counts: Sequence[int], threshold: int | None, n_hidden: bool = False) -> np.ndarray:
+    """Which histogram bins of one group are drawn as hidden: the bins add up to the group n
+    shown beside them, so they are one total (:func:`.disclosure.hide_row`); when the n
+    itself is hidden, every bin holding stays is."""
+    c = [int(x) for x in counts]
+    if threshold is None:
+        return np.zeros(len(c), bool)
+    if n_hidden or is_small(sum(c), threshold):
+        return np.array([x > 0 for x in c], dtype=bool)
+    return np.array(hide_row(c, sum(c), threshold).hidden, dtype=bool)
+
+
 def ps_histogram_svg(
     hist: PSHistograms,
     threshold: int | None = 11,
     labels: tuple[str, str] = ("Treated", "Control"),
     key: str = "ps-hist",
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
 ) -> str:
     """Mirrored histograms (treated up, control down) of the propensity score, before/after.
 
     Bar heights are the percentage of the group in each bin. The number of bins (10 to 40)
     follows the smallest group, so most bins hold enough stays. A bin holding 1 to
-    ``threshold - 1`` stays of a group is not drawn to scale: it is marked by a short hatched
+    ``threshold - 1`` stays of a group, or hidden so that such a bin cannot be derived from
+    the group n and the other bars, is not drawn to scale: it is marked by a short hatched
     bar of fixed height, which shows that the group has stays there but not how many.
     """
     k = ps_display_bins(hist, threshold)
@@ -253,7 +355,10 @@ def ps_histogram_svg(
         n = int(counts.sum())
         if n == 0:
             continue
-        small = np.array([is_small(c, threshold) for c in counts], dtype=bool)
+        # The bars give each bin's share of the group (exactly, in the SVG's coordinates) and
+        # the label the group n: the bins are one total, so a lone hidden bin would be n minus
+        # the others. Hidden bins follow disclosure.hide_row (all of them when n is hidden).
+        small = hidden_bins(counts, threshold, bool((hidden_sizes or {}).get((sample, group))))
         pct = np.where(small, 0.0, 100.0 * counts / n)
         data[(sample, group)] = (pct, small, n)
         ymax = max(ymax, float(pct.max()))
@@ -278,7 +383,8 @@ def ps_histogram_svg(
                 if small.any():
                     ax.bar(edges[:-1][small], np.full(int(small.sum()), sign * marker_h), width=width[small], align="edge",
                            facecolor="white", edgecolor=colour, linewidth=0.7, hatch="////")
-                ax.text(0.02, 0.97 if sign > 0 else 0.03, f"{label}, n = {suppress_count(n, threshold)}",
+                n_text = shown_count(n, bool((hidden_sizes or {}).get((sample, group))) or is_small(n, threshold), threshold)
+                ax.text(0.02, 0.97 if sign > 0 else 0.03, f"{label}, n = {n_text}", gid=f"count-n-{sample}-{group}",
                         transform=ax.transAxes, ha="left", va="top" if sign > 0 else "bottom", fontsize=8.5, color=colour)
             ax.axhline(0, color="#4B5563", lw=0.8)
             ax.set_title(title)
@@ -293,7 +399,7 @@ def ps_histogram_svg(
         handles = [Patch(facecolor=TREATED, alpha=0.85, label=labels[0]), Patch(facecolor=CONTROL, alpha=0.85, label=labels[1])]
         if any_small:
             handles.append(Patch(facecolor="white", edgecolor="#4B5563", hatch="////",
-                                 label=f"1\u2013{threshold - 1} stays (not to scale)"))  # type: ignore[operator]
+                                 label="hidden count (not to scale)"))
         fig.tight_layout(rect=(0, 0, 1, 0.9))
         fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9, bbox_to_anchor=(0.5, 1.0))
         return savefig_svg(fig, key, title="Propensity-score distributions by group, before and after matching",
@@ -301,6 +407,24 @@ def ps_histogram_svg(
 
 
 # ----------------------------------------------------------------------------- Kaplan-Meier
+
+
+def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None) -> dict[float, str]:
+    """Numbers at risk of one group as shown under the curves: between two shown times the
+    drop (deaths and censorings) is 0 or at least ``threshold``, so no small count of deaths
+    can be read by subtraction (:func:`.disclosure.hide_sequence`, first value kept: it is
+    the group's n, shown elsewhere)."""
+    sub = at_risk[at_risk["group"] == group]
+    by_time = {float(t): as_int(n) for t, n in zip(pd.to_numeric(sub["time"], errors="coerce"), sub["n_at_risk"])}
+    known = [t for t in times if by_time.get(t) is not None]
+    vals = [by_time[t] for t in known]
+    if any(b > a for a, b in zip(vals, vals[1:])):  # type: ignore[operator]
+        raise DisclosureError(f"km_at_risk.csv: the number at risk of {group} rises over time")
+    dec = hide_sequence(vals, None, threshold, keep_first=True, keep_last=False) if vals else None
+    out = {t: DASH for t in times}
+    for i, t in enumerate(known):
+        out[t] = shown_count(by_time[t], dec.remaining[i], threshold)  # type: ignore[union-attr]
+    return out
 
 
 def km_plot_svg(
@@ -373,11 +497,8 @@ def km_plot_svg(
             rx.text(-0.045, yv, label, transform=rx.get_yaxis_transform(), ha="right", va="center", fontsize=9, color=colour, fontweight="bold")
             if at_risk is None:
                 continue
-            sub = at_risk[at_risk["group"] == group]
-            by_time = {float(t): n for t, n in zip(pd.to_numeric(sub["time"], errors="coerce"), sub["n_at_risk"])}
-            for tv in risk_times:
-                text = suppress_count(by_time[tv], threshold) if tv in by_time else DASH
-                rx.text(tv, yv, text, ha="center", va="center", fontsize=9)
+            for k, (tv, text) in enumerate(at_risk_texts(at_risk, group, risk_times, threshold).items()):
+                rx.text(tv, yv, text, ha="center", va="center", fontsize=9, gid=f"count-{row}-{k}")
         return savefig_svg(fig, key, title=title or "Kaplan-Meier curves")
 
 
@@ -416,7 +537,9 @@ def _forest(
     ``columns``/``right_cols``: (field, header, x, anchor) text columns left/right of the plot.
     """
     rh, head_h, fs = 24.0, 40.0, 12.5
-    vals = [v for r in rows for v in (finite(r.get("lo")), finite(r.get("hi")), finite(r.get("hr"))) if v and v > 0]
+    count_fields = {"ntc", "events"}
+    vals = [v for r in rows for v in (finite(r.get("lo")), finite(r.get("hi")), finite(r.get("hr")), finite(r.get("true")))
+            if v and v > 0]
     lo = min(vals + [0.8]) if vals else 0.5
     hi = max(vals + [1.25]) if vals else 2.0
     lo, hi = max(lo / 1.15, 0.02), min(hi * 1.15, 50.0)
@@ -443,7 +566,8 @@ def _forest(
             val = r.get(field, "")
             if val in (None, ""):
                 continue
-            b.text(x, yc + 4.5, str(val), anchor=anchor, font_size=f"{fs:g}", font_weight=weight, fill=INK if kind != "muted" else MUTED)
+            b.text(x, yc + 4.5, str(val), cls="count" if field in count_fields else "", anchor=anchor, font_size=f"{fs:g}",
+                   font_weight=weight, fill=INK if kind != "muted" else MUTED)
         hr, l, h = finite(r.get("hr")), finite(r.get("lo")), finite(r.get("hi"))
         if hr and hr > 0:
             colour = INK if kind == "overall" else TREATED
@@ -454,6 +578,10 @@ def _forest(
                     b.path(f"M{b.n(xl + 5)},{b.n(yc - 4)} L{b.n(xl)},{b.n(yc)} L{b.n(xl + 5)},{b.n(yc + 4)}", fill="none", stroke=colour)
                 if h > hi:
                     b.path(f"M{b.n(xh - 5)},{b.n(yc - 4)} L{b.n(xh)},{b.n(yc)} L{b.n(xh - 5)},{b.n(yc + 4)}", fill="none", stroke=colour)
+            tv = finite(r.get("true"))
+            if tv and lo <= tv <= hi:
+                xt = X(tv)
+                b.line(xt, yc - 8, xt, yc + 8, stroke=CONTROL, stroke_width="2.2")
             if lo <= hr <= hi:
                 xc = X(hr)
                 if kind == "overall":
@@ -472,6 +600,23 @@ def _forest(
     return b.render()
 
 
+def subgroup_count_flags(part: pd.DataFrame, column: str, threshold: int | None, total: Any = None) -> list[bool]:
+    """Hidden flags of one count column (``n_treated``, ``n_control``, ``events``) over the
+    levels of one subgroup: the levels (and the stays with the variable missing, not shown)
+    add up to the matched sample's count, so they are one total (:func:`.disclosure.hide_row`).
+    ``total``: that count if known; else the levels' own sum is taken as known (the strict
+    reading: nothing is assumed to be missing)."""
+    vals = [as_int(v) for v in part[column]]
+    if None in vals:
+        return [is_small(v, threshold) for v in vals]
+    s = sum(vals)  # type: ignore[arg-type]
+    tot = as_int(total)
+    if tot is None or tot < s:
+        return hide_row(vals, s, threshold).hidden
+    dec = hide_row(vals + [tot - s], tot, threshold, unpublished=[False] * len(vals) + [True])
+    return [h or dec.total_hidden for h in dec.hidden[:len(vals)]]
+
+
 def forest_plot_svg(
     subgroups: pd.DataFrame,
     threshold: int | None = 11,
@@ -479,13 +624,19 @@ def forest_plot_svg(
     labels: Mapping[str, str] | None = None,
     treated_label: str = "treatment",
     key: str = "forest",
+    totals: Mapping[str, Any] | None = None,
 ) -> str:
     """Subgroup hazard ratios (log scale) with n, events and the interaction p per subgroup.
 
     ``overall``: optional ``{"label", "hr", "lo", "hi"}`` drawn first as a diamond.
-    Counts (n treated/control, events) are suppressed below the threshold.
+    Counts (n treated / control, events) follow :func:`subgroup_count_flags` (``totals``: the
+    matched sample's ``n_treated``, ``n_control``, ``events`` where known). A level whose
+    estimate is not estimable (:func:`.format.is_estimable`: no events in an arm) shows
+    "not estimable†" and no square, and its subgroup shows no interaction p-value
+    ("–†"): the interaction model is not identified either.
     """
     labels = labels or {}
+    totals = totals or {}
     rows: list[dict[str, Any]] = []
     if overall:
         rows.append({"kind": "overall", "label": overall.get("label", "All"), "hr": overall.get("hr"),
@@ -494,32 +645,35 @@ def forest_plot_svg(
     order = list(dict.fromkeys(subgroups["subgroup"].astype(str)))
     for sg in order:
         part = subgroups[subgroups["subgroup"].astype(str) == sg]
+        ok = [is_estimable(r.hr, r.ci_low, r.ci_high) for r in part.itertuples(index=False)]
         p_int = next((v for v in part["p_interaction"] if not is_missing(v)), None)
-        rows.append({"kind": "header", "label": label_for(sg, labels), "pint": fmt_p(p_int) if p_int is not None else ""})
-        for r in part.itertuples(index=False):
-            est = fmt_ci(r.hr, r.ci_low, r.ci_high)
-            if est == DASH:
-                est = "not estimable"
+        if not all(ok):
+            pint = "–†"
+        else:
+            pint = fmt_p(p_int) if p_int is not None else ""
+        rows.append({"kind": "header", "label": label_for(sg, labels), "pint": pint})
+        flags = {c: subgroup_count_flags(part, c, threshold, totals.get(c)) for c in ("n_treated", "n_control", "events")}
+        for i, r in enumerate(part.itertuples(index=False)):
+            est = fmt_ci(r.hr, r.ci_low, r.ci_high) if ok[i] else NOT_ESTIMABLE + "†"
             rows.append({
                 "kind": "row",
-                "label": "   " + str(r.level),
-                "ntc": f"{suppress_count(r.n_treated, threshold)} / {suppress_count(r.n_control, threshold)}",
-                "events": suppress_count(r.events, threshold),
-                "hr": r.hr, "lo": r.ci_low, "hi": r.ci_high, "est": est,
+                "label": " " + str(r.level),
+                "ntc": f"{shown_count(r.n_treated, flags['n_treated'][i], threshold)} / "
+                       f"{shown_count(r.n_control, flags['n_control'][i], threshold)}",
+                "events": shown_count(r.events, flags["events"][i], threshold),
+                "hr": r.hr if ok[i] else None, "lo": r.ci_low if ok[i] else None,
+                "hi": r.ci_high if ok[i] else None, "est": est,
             })
     columns = [("label", "Subgroup", 12.0, "start"), ("ntc", "Treated / control", 292.0, "end"),
                ("events", "Events", 356.0, "end")]
     right = [("est", "HR (95% CI)", 790.0, "end"), ("pint", "p interaction", 900.0, "end")]
-    for r in rows:
-        if r["kind"] == "row":
-            r["label"] = r["label"].replace("   ", "\u2003", 1)
     return _forest(rows, columns, key, "Forest plot of subgroup hazard ratios", plot_x=384.0, plot_w=300.0,
                    right_cols=right, width=912.0, treated_label=treated_label)
 
 
 def effects_plot_svg(estimates: list[dict[str, Any]], treated_label: str = "treatment", key: str = "effects") -> str:
     """The main hazard ratios (matched Cox, multivariable Cox, IPTW...) as a small forest plot."""
-    rows = [{"kind": "row", "label": e["label"], "hr": e.get("hr"), "lo": e.get("lo"), "hi": e.get("hi"),
+    rows = [{"kind": "row", "label": e["label"], "hr": e.get("hr"), "lo": e.get("lo"), "hi": e.get("hi"), "true": e.get("true"),
              "est": fmt_ci(e.get("hr"), e.get("lo"), e.get("hi")), "p": fmt_p(e.get("p"))} for e in estimates]
     columns = [("label", "Analysis", 12.0, "start")]
     right = [("est", "HR (95% CI)", 720.0, "end"), ("p", "p", 800.0, "end")]

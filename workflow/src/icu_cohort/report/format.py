@@ -2,7 +2,9 @@
 
 Small-count rule (PhysioNet's data use agreement): a count from 1 to ``threshold - 1`` is
 never printed; it is shown as ``"<threshold"`` (``"<11"`` by default). Zero is shown, and so
-is every count from ``threshold`` up. ``threshold=None`` switches suppression off.
+is every count from ``threshold`` up. ``threshold=None`` switches suppression off. The rule,
+with the complementary suppression that keeps a hidden count from being recovered by
+subtraction, is owned by :mod:`.disclosure`; this module only formats.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import html
 import math
 from typing import Any
+
+from .disclosure import HIDDEN_TEXT
+from .disclosure import is_small as _disclosure_is_small
 
 DASH = "\u2013"  # en dash: "not available"
 MINUS = "\u2212"
@@ -59,16 +64,25 @@ def as_int(value: Any) -> int | None:
 
 
 def is_small(n: Any, threshold: int | None) -> bool:
-    """True when ``n`` is a count that must be suppressed (1 .. threshold-1)."""
-    if threshold is None:
-        return False
-    k = as_int(n)
-    return k is not None and 1 <= k < threshold
+    """True when ``n`` is a count that must be suppressed (1 .. threshold-1); any number-like
+    value (float, numeric string) is read as a count (see :func:`.disclosure.is_small`)."""
+    return _disclosure_is_small(as_int(n), threshold)
 
 
 def fmt_int(n: Any) -> str:
     k = as_int(n)
     return DASH if k is None else f"{k:,}"
+
+
+def shown_count(n: Any, hidden: bool, threshold: int | None) -> str:
+    """A count cell after the disclosure decision: ``<11`` for a hidden small count,
+    ``hidden`` for a count hidden so that another cannot be derived, else the number."""
+    k = as_int(n)
+    if k is None:
+        return DASH
+    if hidden and threshold is not None:
+        return f"<{threshold}" if is_small(k, threshold) else HIDDEN_TEXT
+    return f"{k:,}"
 
 
 def suppress_count(n: Any, threshold: int | None = 11) -> str:
@@ -130,6 +144,29 @@ def fmt_p(p: Any) -> str:
 def fmt_ratio(x: Any) -> str:
     """A hazard ratio or similar: two decimals."""
     return fmt_num(x, 2)
+
+
+def is_estimable(hr: Any, lo: Any, hi: Any) -> bool:
+    """The one rule for showing a model's ratio estimate: a finite positive estimate with a
+    finite positive confidence interval around it. The analysis leaves the estimate empty
+    where an arm has no events (the Cox model is then not identified); a fit that diverged
+    towards 0 or infinity gives an infinite or zero limit. Either way no estimate, and no
+    test built on that model (interaction p-value, p-value), is shown."""
+    vals = []
+    for v in (hr, lo, hi):
+        if is_missing(v):
+            return False
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return False
+        if not math.isfinite(f) or f <= 0:
+            return False
+        vals.append(f)
+    return vals[1] <= vals[0] <= vals[2]
+
+
+NOT_ESTIMABLE = "not estimable"
 
 
 def fmt_ci(hr: Any, lo: Any, hi: Any) -> str:

@@ -177,3 +177,65 @@ def finite(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return f if math.isfinite(f) else None
+
+
+#: The generator's per-stay truth beside hosp/ and icu/ of a synthetic set (synth.OUTPUT_FILES).
+TRUTH_STAYS = "ground_truth_stays.csv"
+TRUTH_JSON = "ground_truth.json"
+
+
+def synthetic_truth(results_dir: Path, data_dir: Path | str | None, estimand: str | None,
+                    horizon: float = 28.0) -> dict[str, Any] | None:
+    """The planted true effects behind a run on synthetic data, or ``None`` when the data
+    folder holds no generator truth (real data).
+
+    From both potential death days of each stay (``ground_truth_stays.csv``) the true
+    marginal 28-day risk difference and hazard ratio (:func:`icu_cohort.analysis.truth.true_effects`)
+    of two populations:
+
+    * ``"focal"``: ``"treated"`` (ATT) or ``"control"`` (ATC);
+    * ``"matched"``: the matched stays of the focal group (ATT: treated, ATC: control), the
+      population the matched comparisons estimate;
+    * ``"estimand"``: every cohort stay of the focal group, the population the estimand
+      names (and the IPTW analysis with matching weights targets);
+
+    plus ``"conditional_hr"``: the generator's planted conditional hazard ratio (given its
+    covariates), the quantity a covariate-adjusted Cox model approaches. Stay ids are read
+    only to join the truth to the cohort and are not kept.
+    """
+    if not data_dir:
+        return None
+    folder = Path(data_dir)
+    stays_path = folder / TRUTH_STAYS
+    if not stays_path.is_file():
+        return None
+    from icu_cohort.analysis.truth import true_effects
+
+    truth = pd.read_csv(stays_path, usecols=["stay_id", "death_day_if_treated", "death_day_if_untreated"])
+    focal = 0 if str(estimand or "ATT").upper() == "ATC" else 1
+    out: dict[str, Any] = {"focal": "control" if focal == 0 else "treated", "horizon_days": float(horizon)}
+    for key, name in (("estimand", "propensity.parquet"), ("matched", "matched.parquet")):
+        path = Path(results_dir) / name
+        if not path.is_file():
+            continue
+        ids = pd.read_parquet(path, columns=["stay_id", "treated"])
+        ids = ids[pd.to_numeric(ids["treated"], errors="coerce") == focal].drop_duplicates("stay_id")
+        rows = ids.merge(truth, on="stay_id", how="left", validate="one_to_one")
+        missing = ~rows["stay_id"].isin(truth["stay_id"])
+        if missing.any():
+            raise ReportInputError(f"{TRUTH_STAYS} in {folder}: {int(missing.sum())} stays of {name} are not in it")
+        if not len(rows):
+            continue
+        eff = true_effects(rows["death_day_if_treated"].to_numpy(float), rows["death_day_if_untreated"].to_numpy(float),
+                           horizon=float(horizon))
+        out[key] = {k: float(v) for k, v in eff.items()} | {"n_stays": int(len(rows))}
+    gj = folder / TRUTH_JSON
+    if gj.is_file():
+        try:
+            settings = json.loads(gj.read_text(encoding="utf-8")).get("settings", {})
+            hr = settings.get("hazard_ratio")
+            if hr is not None:
+                out["conditional_hr"] = float(hr)
+        except (ValueError, AttributeError) as err:
+            raise ReportInputError(f"{TRUTH_JSON} in {folder}: not the generator's JSON ({err})") from None
+    return out

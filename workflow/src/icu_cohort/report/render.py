@@ -16,7 +16,9 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from .figures import (
+    attrition_decisions,
     attrition_svg,
+    group_decisions,
     effects_plot_svg,
     forest_plot_svg,
     km_plot_svg,
@@ -26,6 +28,7 @@ from .figures import (
 )
 from .format import (
     DASH,
+    NOT_ESTIMABLE,
     as_int,
     esc,
     fmt_ci,
@@ -33,14 +36,18 @@ from .format import (
     fmt_num,
     fmt_p,
     humanize,
+    is_estimable,
     is_missing,
     is_small,
     label_for,
+    shown_count,
     suppress_count,
 )
 from icu_cohort.artifacts import atomic_path
+from icu_cohort.checks import shareable_warning
 
-from .inputs import CSV_FILES, StudyResults, finite, load_results
+from .disclosure import hide_row
+from .inputs import CSV_FILES, StudyResults, finite, load_results, synthetic_truth
 from .style import CSS
 from .tables import (
     Markup,
@@ -58,16 +65,24 @@ from .tables import (
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
-    ("methods", "What was run"),
-    ("cohort", "Cohort selection"),
+    ("methods", "Methods"),
+    ("cohort", "Study flow"),
+    ("table1", "Table 1"),
     ("matching", "Propensity score and matching"),
     ("balance", "Covariate balance"),
     ("survival", "Survival"),
     ("effects", "Effect estimates"),
     ("subgroups", "Subgroups"),
+    ("sensitivity", "Sensitivity analyses"),
+    ("definition", "Study definition"),
+    ("supplement", "Supplementary tables"),
     ("other", "Other estimates"),
     ("provenance", "Provenance and configuration"),
 )
+
+#: Sections after the results, shown as collapsible appendix sections (``<details>``;
+#: printed in full). A section added to SECTIONS and not listed here is part of the main text.
+APPENDIX = frozenset({"definition", "supplement", "other", "provenance"})
 
 # estimates.json leaves rendered by a dedicated part of the report.
 KNOWN_ESTIMATES = {
@@ -98,6 +113,9 @@ class _Ctx:
         self.labels = covariate_labels(study)
         self.exposure = exposure_label(study)
         self.consumed: set[str] = set()
+        self._group_flags: tuple[list[bool], list[tuple[bool, bool]]] | None = None
+        self.not_estimable: set[str] = set()
+        self.truth: dict[str, Any] | None = None  # planted true effects on synthetic data
 
     def get(self, path: str, default: Any = None) -> Any:
         """``estimates["a"]["b"]`` for ``"a.b"``; marks the leaf as rendered."""
@@ -111,6 +129,33 @@ class _Ctx:
 
     def count(self, n: Any) -> str:
         return suppress_count(n, self.t)
+
+    def group_flags(self) -> tuple[list[bool], list[tuple[bool, bool]]]:
+        """Hidden flags of the group sizes, one decision for the whole report (flow diagram,
+        Table 1 headers, summary): ``([treated, control], [(matched, unmatched) per group])``."""
+        if self._group_flags is None:
+            groups = [("treated", self.n_group("cohort", "treated"), self.n_group("matched", "treated")),
+                      ("control", self.n_group("cohort", "control"), self.n_group("matched", "control"))]
+            total = self.est.get("n_cohort")
+            att = self.res.table("attrition")
+            if att is not None and len(att):
+                total = att["n_remaining"].iloc[-1]
+                if attrition_decisions(att, self.t).remaining[-1]:
+                    total = None
+            self._group_flags = group_decisions(total, groups, self.t)
+        return self._group_flags
+
+    def group_count(self, sample: str, group: str) -> str:
+        """A group's size as the report shows it (see :meth:`group_flags`)."""
+        hide_n, hide_m = self.group_flags()
+        j = 0 if group == "treated" else 1
+        hidden = hide_n[j] if sample == "cohort" else hide_m[j][0]
+        return shown_count(self.n_group(sample, group), hidden or is_small(self.n_group(sample, group), self.t), self.t)
+
+    def group_hidden(self, sample: str, group: str) -> bool:
+        hide_n, hide_m = self.group_flags()
+        j = 0 if group == "treated" else 1
+        return (hide_n[j] if sample == "cohort" else hide_m[j][0]) or is_small(self.n_group(sample, group), self.t)
 
     def n_group(self, sample: str, group: str) -> int | None:
         """Group sizes: cohort from estimates.json (else propensity.parquet), matched from matched.parquet."""
@@ -177,8 +222,11 @@ def _definition_html(node: Any, depth: int = 0) -> str:
     if isinstance(node, Mapping):
         if not node:
             return '<span class="muted">(empty)</span>'
-        if depth >= 3:
-            return f'<span class="muted">{len(node)} settings (see the configuration)</span>'
+        if depth >= 1 and all(not isinstance(v, Mapping) for v in node.values()) and not any(
+                isinstance(v, list) and any(isinstance(x, Mapping) for x in v) for v in node.values()):
+            return esc(_inline_text(node))
+        if depth >= 2:
+            return esc(_inline_text(node))
         items = []
         for k, v in node.items():
             items.append(f"<dt>{esc(label_for(k))}</dt><dd>{_definition_html(v, depth + 1)}</dd>")
@@ -188,8 +236,20 @@ def _definition_html(node: Any, depth: int = 0) -> str:
             return '<span class="muted">(none)</span>'
         if all(not isinstance(x, (Mapping, list)) for x in node):
             if len(node) > 12:
-                return esc(", ".join(str(x) for x in node[:8])) + f' <span class="muted">\u2026 ({len(node)} in all)</span>'
+                return esc(", ".join(str(x) for x in node[:6])) + f' <span class="muted">\u2026 ({len(node)} in all)</span>'
             return esc(", ".join(_scalar_text(x) for x in node))
+        if depth >= 1 and all(isinstance(x, Mapping) for x in node) and not any(
+                isinstance(v, Mapping) for x in node for v in x.values()) and not any(
+                x.get("name") or x.get("description") for x in node):
+            return esc(" | ".join(_inline_text(x) for x in node))
+        named = [x for x in node if isinstance(x, Mapping) and (x.get("name") or x.get("description"))]
+        if len(named) == len(node) and any(isinstance(v, (Mapping, list)) for x in node for v in x.values()):
+            # e.g. exclusion steps with code lists: their names and descriptions only
+            return "<ul>" + "".join(
+                f"<li><strong>{esc(x.get('name') or '')}</strong>"
+                + (f": {esc(x.get('description'))}" if x.get("description") else "")
+                + (f' <span class="muted">({_list_sizes(x)})</span>' if _list_sizes(x) else "") + "</li>"
+                for x in node) + "</ul>"
         if all(isinstance(x, Mapping) and all(not isinstance(v, (Mapping, list)) for v in x.values()) for x in node):
             keys = list(dict.fromkeys(k for x in node for k in x))
             rows = [[_scalar_text(x.get(k)) for k in keys] for x in node]
@@ -205,6 +265,23 @@ def _definition_html(node: Any, depth: int = 0) -> str:
     return esc(s)
 
 
+def _inline_text(node: Any) -> str:
+    """A small configuration value on one line: ``icd9: 5 values; icd10: 4 values``,
+    ``group: WHITE; prefixes: WHITE, PORTUGUESE``."""
+    if isinstance(node, Mapping):
+        return "; ".join(f"{k}: {_inline_text(v)}" for k, v in node.items())
+    if isinstance(node, list):
+        if len(node) > 6 or any(isinstance(x, (Mapping, list)) for x in node):
+            return f"{len(node)} values"
+        return ", ".join(_scalar_text(x) for x in node)
+    return _scalar_text(node)
+
+
+def _list_sizes(item: Mapping[str, Any]) -> str:
+    """``"icd9: 54 values; icd10: 61 values"`` for the lists of one configuration entry."""
+    return "; ".join(f"{k}: {len(v)} values" for k, v in item.items() if isinstance(v, list))
+
+
 def _scalar_text(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -215,9 +292,18 @@ def _yaml(obj: Any) -> str:
     try:
         import yaml
 
-        return yaml.safe_dump(_plain(obj), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+        # lists of plain values (code lists, covariate names) in flow style: [a, b, c]
+        return yaml.safe_dump(_plain(obj), sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
     except Exception:  # pragma: no cover - pyyaml is a dependency
         return json.dumps(_plain(obj), indent=2, ensure_ascii=False)
+
+
+def _suppression_note(ctx: _Ctx) -> str:
+    """The one sentence that explains the small-count marks (see :mod:`.disclosure`)."""
+    if ctx.t is None:
+        return ""
+    return (f"Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}; “hidden” marks a count withheld so that "
+            "a small one cannot be recovered by subtraction.")
 
 
 def _missing(name: str) -> str:
@@ -270,7 +356,50 @@ def _hr_triplet(ctx: _Ctx, key: str) -> tuple[Any, Any, Any, Any]:
     ci = ctx.get(f"{key}.ci95") or [None, None]
     p = ctx.get(f"{key}.p")
     lo, hi = (ci[0], ci[1]) if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
+    if not _model_estimable(ctx, key, hr, lo, hi):
+        ctx.not_estimable.add(key)
+        return None, None, None, None
     return hr, lo, hi, p
+
+
+def true_effect(ctx: _Ctx, key: str) -> tuple[float | None, str]:
+    """The planted true value an estimate should be compared with on synthetic data, and
+    what it is: the matched Cox and the matched risk difference estimate the marginal effect
+    among the matched stays of the focal group; IPTW with the estimand's weights the marginal
+    effect in the estimand population; the multivariable Cox model the planted conditional
+    hazard ratio. ``(None, "")`` on real data or when the run does not give it."""
+    t = ctx.truth
+    if not t:
+        return None, ""
+    focal = t.get("focal", "treated")
+    if key == "cox_matched" and isinstance(t.get("matched"), Mapping):
+        return finite(t["matched"].get("hr")), f"true marginal HR of the matched {focal} stays"
+    if key == "iptw" and isinstance(t.get("estimand"), Mapping):
+        return finite(t["estimand"].get("hr")), f"true marginal HR of all {focal} stays of the cohort"
+    if key == "cox_multivariable" and t.get("conditional_hr") is not None:
+        return finite(t["conditional_hr"]), "planted conditional HR of the generator"
+    if key == "risk_difference" and isinstance(t.get("matched"), Mapping):
+        return finite(t["matched"].get("rd")), f"true risk difference of the matched {focal} stays"
+    return None, ""
+
+
+# The sample each whole-sample model is fitted on (for its events by arm).
+_MODEL_SAMPLE = {"cox_matched": "matched", "cox_multivariable": "cohort", "iptw": "cohort"}
+
+
+def _model_estimable(ctx: _Ctx, key: str, hr: Any, lo: Any, hi: Any) -> bool:
+    """The report's one rule (:func:`.format.is_estimable`), plus: a model whose sample has
+    no death in one arm within the horizon has no estimate (28-day mortality of 0)."""
+    if not is_estimable(hr, lo, hi):
+        return False
+    sample = _MODEL_SAMPLE.get(key)
+    mort = ctx.est.get("mortality_28d")
+    if sample and isinstance(mort, Mapping):
+        for g in ("treated", "control"):
+            f = finite(mort.get(f"{sample}_{g}"))
+            if f is not None and f == 0.0:
+                return False
+    return True
 
 
 def _estimand_words(ctx: _Ctx) -> str:
@@ -309,7 +438,9 @@ def _matching_words(ctx: _Ctx) -> str:
         text += f", only where the distance was within a caliper of {fmt_num(caliper, 2)} standard deviations of the {scale_words}"
     text += "."
     if n_pairs is not None:
-        text += f" This formed <strong>{ctx.count(n_pairs)}</strong> matched sets."
+        j = 0 if index == "treated" else 1
+        hide_n, hide_m = ctx.group_flags()
+        text += f" This formed <strong>{shown_count(n_pairs, hide_m[j][0] or is_small(n_pairs, ctx.t), ctx.t)}</strong> matched sets."
         left = as_int(ctx.get("n_focal_unmatched"))
         ctx.get("n_focal")
         ctx.get("n_focal_matched")
@@ -319,7 +450,7 @@ def _matching_words(ctx: _Ctx) -> str:
             left = n_index - as_int(n_pairs)  # type: ignore[operator]
         if left is not None and left >= 0:
             plural = "s" if left != 1 or is_small(left, ctx.t) else ""
-            text += (f" {ctx.count(left)} {index} stay{plural} found no match within the caliper and "
+            text += (f" {shown_count(left, hide_m[j][1] or is_small(left, ctx.t), ctx.t)} {index} stay{plural} found no match within the caliper and "
                      f"{'were' if plural else 'was'} left out.")
     extra = [(k2, v) for k2, v in m.items() if f"matching.{k2}" not in KNOWN_ESTIMATES]
     out = f"<p>{text}</p>"
@@ -335,10 +466,28 @@ def _matching_words(ctx: _Ctx) -> str:
 # ----------------------------------------------------------------------------- sections
 
 
-def _section(num: int, sid: str, title: str, body: str) -> str:
-    cls = ' class="first"' if num == 1 else ""
-    return (f'<section id="{sid}"{cls} aria-labelledby="h-{sid}"><h2 id="h-{sid}"><span class="num">{num}</span>'
-            f"{esc(title)}</h2>\n{body}\n</section>\n")
+def _section(num: int | str, sid: str, title: str, body: str, appendix: bool = False) -> str:
+    """A numbered section; an appendix section is a closed ``<details>`` (no script needed
+    to open it; printed open, see the print stylesheet)."""
+    cls = ' class="first"' if num == 1 else (' class="appendix"' if appendix else "")
+    head = f'<h2 id="h-{sid}"><span class="num">{num}</span>{esc(title)}</h2>'
+    if appendix:
+        return (f'<section id="{sid}"{cls} aria-labelledby="h-{sid}"><details><summary>{head}</summary>\n'
+                f'<div class="details-body">{body}</div>\n</details></section>\n')
+    return f'<section id="{sid}"{cls} aria-labelledby="h-{sid}">{head}\n{body}\n</section>\n'
+
+
+def _section_numbers() -> dict[str, str]:
+    """1, 2, ... for the main sections; A, B, ... for the appendix."""
+    out, main, app = {}, 0, 0
+    for sid, _t in SECTIONS:
+        if sid in APPENDIX:
+            out[sid] = chr(ord("A") + app)
+            app += 1
+        else:
+            main += 1
+            out[sid] = str(main)
+    return out
 
 
 def section_summary(ctx: _Ctx) -> str:
@@ -351,11 +500,14 @@ def section_summary(ctx: _Ctx) -> str:
     mort = e.get("mortality_28d") if isinstance(e.get("mortality_28d"), Mapping) else {}
     cards = [
         ("Study cohort", ctx.count(n_cohort), "ICU stays"),
-        ("Treated / control", f"{ctx.count(n_t)} / {ctx.count(n_c)}", f"{esc(ctx.exposure)} / not"),
-        ("Matched sets", ctx.count(n_pairs), _ratio_words(ctx)),
-        ("Hazard ratio of death, matched", fmt_num(hr, 2) if not is_missing(hr) else DASH,
+        ("Treated / control", f"{ctx.group_count('cohort', 'treated')} / {ctx.group_count('cohort', 'control')}", f"{esc(ctx.exposure)} / not"),
+        ("Matched sets", _n_sets_text(ctx, n_pairs), _ratio_words(ctx)),
+        ("Hazard ratio of death, matched",
+         fmt_num(hr, 2) if not is_missing(hr) else (NOT_ESTIMABLE if "cox_matched" in ctx.not_estimable else DASH),
          (f"95% CI {fmt_num(lo, 2)}\u2013{fmt_num(hi, 2)}" if not is_missing(lo) else "")
-         + (f" · p = {fmt_p(p)}" if not is_missing(p) else "")),
+         + (f" · p = {fmt_p(p)}" if not is_missing(p) else "")
+         + (f'<br><span class="true">true (synthetic): {fmt_num(true_effect(ctx, "cox_matched")[0], 2)}</span>'
+            if true_effect(ctx, "cox_matched")[0] is not None else "")),
         ("28-day mortality, matched", f"{_mort_cell(ctx, 'matched', 'treated', mort.get('matched_treated'))} vs "
          f"{_mort_cell(ctx, 'matched', 'control', mort.get('matched_control'))}", "treated vs control"),
     ]
@@ -369,11 +521,16 @@ def section_summary(ctx: _Ctx) -> str:
     parts = [f'<div class="cards">{card_html}</div>']
     words = []
     if n_cohort is not None:
-        words.append(f"The study cohort holds {ctx.count(n_cohort)} ICU stays, {ctx.count(n_t)} of which received "
-                     f"{esc(ctx.exposure)} and {ctx.count(n_c)} did not.")
+        words.append(f"The study cohort holds {ctx.count(n_cohort)} ICU stays, {ctx.group_count('cohort', 'treated')} of "
+                     f"which received {esc(ctx.exposure)} and {ctx.group_count('cohort', 'control')} did not.")
     if not is_missing(hr):
         words.append(f"In the matched sample the hazard ratio of death within 28 days, treated versus control, was "
                      f"<strong>{fmt_ci(hr, lo, hi)}</strong> (95% confidence interval; p = {fmt_p(p)}).")
+        tv, tw = true_effect(ctx, "cox_matched")
+        if tv is not None:
+            words.append(f"The data are synthetic, so the effect is known: the {esc(tw)} is <strong>{fmt_num(tv, 2)}</strong>"
+                         + (f" (planted conditional HR {fmt_num(ctx.truth['conditional_hr'], 2)})"
+                            if ctx.truth and ctx.truth.get("conditional_hr") is not None else "") + ".")
     if words:
         parts.append(f"<p>{' '.join(words)}</p>")
     pop = ctx.get("population")
@@ -381,10 +538,38 @@ def section_summary(ctx: _Ctx) -> str:
     parts.append(f"<p>{_estimand_words(ctx)}</p>")
     for text in (pop, desc):
         if text:
-            parts.append(f'<p class="note"><strong>Population.</strong> {esc(text)}</p>')
+            parts.append(f'<p class="note"><strong>Population.</strong> {esc(_counts_in_words(ctx, str(text)))}</p>')
     if not e:
         parts.append(_missing("estimates.json"))
     return "".join(parts)
+
+
+def _n_sets_text(ctx: _Ctx, n_pairs: Any) -> str:
+    """Matched sets: one per matched stay of the focal group, so hidden with that count."""
+    est = str(ctx.est.get("estimand") or "ATT").upper()
+    j = 1 if est == "ATC" else 0
+    return shown_count(n_pairs, ctx.group_flags()[1][j][0] or is_small(n_pairs, ctx.t), ctx.t)
+
+
+def _counts_in_words(ctx: _Ctx, text: str) -> str:
+    """The analysis' own sentences name counts ("Only 37 of the 51 untreated stays found a
+    match"): the focal group's matched and total counts are replaced by what the report
+    shows for them, and a number 1 .. threshold-1 that counts stays, patients, deaths, events
+    or sets ("7 untreated (control) stays", "3 of the 51 stays") by ``<threshold``."""
+    if ctx.t is None:
+        return text
+    est = str(ctx.est.get("estimand") or "ATT").upper()
+    sample_group = "control" if est == "ATC" else "treated"
+    j = 1 if est == "ATC" else 0
+    hide_n, hide_m = ctx.group_flags()
+    n_all, n_m = ctx.n_group("cohort", sample_group), ctx.n_group("matched", sample_group)
+    if n_all is not None and n_m is not None:
+        text = re.sub(rf"\b{n_m} of the {n_all}\b",
+                      f"{shown_count(n_m, hide_m[j][0] or is_small(n_m, ctx.t), ctx.t)} of the "
+                      f"{shown_count(n_all, hide_n[j] or is_small(n_all, ctx.t), ctx.t)}", text)
+    nouns = r"(?:of the |of )?(?:[\d,]+ )?(?:\w+ )?(?:\(\w+\) )?(?:stays?|patients?|deaths?|events?|pairs?|sets?)\b"
+    return re.sub(rf"(?<![\d.,<])(\d+)(?=\s+{nouns})",
+                  lambda m: f"<{ctx.t}" if is_small(int(m.group(1)), ctx.t) else m.group(1), text)
 
 
 def _ratio_words(ctx: _Ctx) -> str:
@@ -399,18 +584,206 @@ def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any, key: str | None = 
         return DASH
     ctx.consumed.add(f"mortality_28d.{key or f'{sample}_{group}'}")
     n = ctx.n_group(sample, group)
-    if n is not None and ctx.t is not None:
+    if ctx.t is not None:
+        if n is None or ctx.group_hidden(sample, group):
+            return '<span class="muted">hidden</span>'
         try:
             deaths = round(float(frac) * n)
         except (TypeError, ValueError):
             deaths = None
-        if deaths is not None and is_small(deaths, ctx.t):
-            return f"&lt;{ctx.t} deaths"
+        if deaths is not None and 0 <= deaths <= n:
+            # deaths and survivors are one total (the group n): neither may be small
+            dec = hide_row([deaths, n - deaths], n, ctx.t, unpublished=[False, True])
+            if dec.hidden[0] or dec.total_hidden:
+                return f"&lt;{ctx.t} deaths" if is_small(deaths, ctx.t) else '<span class="muted">hidden</span>'
     return fmt_frac_pct(frac)
 
 
+def _sentence_case(text: str) -> str:
+    """A label inside a sentence: ``"First ICU stay"`` -> ``"first ICU stay"``; a first word
+    that is a name or abbreviation (``"Sepsis-3"``, ``"SOFA"``, ``"Age"`` stays ``"age"``) keeps
+    its case unless it is a plain capitalised word."""
+    words = text.split(" ", 1)
+    first = words[0]
+    core = first.rstrip(":,;")
+    if core.isalpha() and len(core) > 1 and core[0].isupper() and core[1:].islower():
+        return first.lower() + ("" if len(words) == 1 else " " + words[1])
+    return text
+
+
+def _join_words(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _hours_window(w: Any, what: str) -> str:
+    if not isinstance(w, Mapping) or w.get("start") is None or w.get("end") is None:
+        return ""
+    return f"{what} from {fmt_num(w['start'], 0)} to {fmt_num(w['end'], 0)} h after ICU admission"
+
+
+def _covariate_names(ctx: _Ctx) -> list[str]:
+    cov = ctx.study.get("covariates")
+    names: list[str] = []
+    if isinstance(cov, Mapping):
+        for kind in ("continuous", "binary", "categorical"):
+            v = cov.get(kind)
+            if isinstance(v, list):
+                names += [str(x) for x in v if not isinstance(x, (Mapping, list))]
+    elif isinstance(cov, list):
+        names = [str(c.get("name")) for c in cov if isinstance(c, Mapping) and c.get("name")]
+    if not names:
+        bal = ctx.res.table("balance")
+        if bal is not None:
+            kinds = bal["kind"].astype(str).str.lower() if "kind" in bal.columns else None
+            sel = bal if kinds is None else bal[kinds.isin(["continuous", "binary", "categorical"])]
+            names = list(dict.fromkeys(sel["covariate"].astype(str)))
+    return names
+
+
+def methods_paragraphs(ctx: _Ctx) -> list[str]:
+    """The methods text a co-author can paste and edit, one HTML-escaped paragraph per
+    topic: data source and version, cohort criteria (the attrition steps, in order),
+    exposure, outcome, covariates and their windows, propensity model, matching, estimand,
+    outcome models, software. Built only from the study file, ``estimates.json`` and the
+    provenance; a topic the run does not report is left out rather than guessed."""
+    s, e, prov = ctx.study, ctx.est, ctx.prov
+    data = prov.get("data") or {}
+    sw = prov.get("software") or {}
+    out: list[str] = []
+    # data source
+    version = data.get("mimic_version")
+    if data.get("kind") == "synthetic":
+        src = ("We used a synthetic data set in MIMIC-IV format generated by icu-cohort"
+               + (f" (format of MIMIC-IV v{esc(str(version).split()[0])})" if version else "")
+               + "; it holds no patient data, so the results below only test the pipeline.")
+    else:
+        src = ("We used MIMIC-IV" + (f" v{esc(version)}" if version else "")
+               + " (Johnson et al., Sci Data 2023), a de-identified database of patients admitted to the intensive "
+               "care units of the Beth Israel Deaconess Medical Center, Boston (PhysioNet, credentialed access).")
+    out.append(src + " The source tables were converted to Parquet and queried with DuckDB; clinical concepts "
+               "(first-day scores, Sepsis-3, vital signs, laboratory values, vasopressors, ventilation) follow the "
+               "MIT-LCP mimic-code definitions (mimic-iv/concepts).")
+    # cohort
+    att = ctx.res.table("attrition")
+    if att is not None and len(att) > 1:
+        steps = [esc(_sentence_case(str(d))) for d in att["description"].iloc[1:]]
+        out.append("The study cohort comprised the ICU stays that met, in this order: " + "; ".join(steps)
+                   + f" (flow in section {_section_numbers()['cohort']}).")
+    # exposure
+    exp = s.get("exposure") if isinstance(s.get("exposure"), Mapping) else {}
+    if exp:
+        desc = exp.get("description") or exp.get("label") or ctx.exposure
+        end = exp.get("window_end_hours")
+        start = exp.get("window_start_hours")
+        if end is None:
+            when = "at any time during the ICU stay" + (f" from {fmt_num(start, 0)} h after admission" if start else "")
+        else:
+            when = f"starting within {fmt_num(end, 0)} h of ICU admission"
+        out.append(f"The exposure was {esc(desc)} {when}; stays with it formed the treated group and the others the "
+                   "control group.")
+    # outcome
+    h = finite(e.get("mortality_28d", {}).get("horizon_days") if isinstance(e.get("mortality_28d"), Mapping) else None)
+    oc = s.get("outcome") if isinstance(s.get("outcome"), Mapping) else {}
+    h = h or finite(oc.get("horizon_days")) or 28
+    out.append(f"The outcome was death from any cause within {h:g} days of ICU admission (hospital death time, else "
+               f"the recorded date of death); survivors were censored at day {h:g}.")
+    # covariates
+    names = _covariate_names(ctx)
+    cov = s.get("covariates") if isinstance(s.get("covariates"), Mapping) else {}
+    if names:
+        labels = [label_for(n, ctx.labels) for n in names]
+        if any("," in lab for lab in labels):  # "Age, years": list with semicolons
+            text = "Covariates were " + esc("; ".join(labels)) + "."
+        else:
+            text = "Covariates were " + esc(_join_words([_sentence_case(lab) for lab in labels])) + "."
+        wins = [_hours_window(cov.get("vitals_window_hours"), "vital signs averaged"),
+                _hours_window(cov.get("labs_window_hours"), "laboratory values as the first value"),
+                _hours_window(cov.get("treatments_window_hours"), "treatments")]
+        wins = [w for w in wins if w]
+        if wins:
+            text += " Windows: " + esc("; ".join(wins)) + "."
+        imp = e.get("imputation") if isinstance(e.get("imputation"), Mapping) else {}
+        if imp.get("description"):
+            text += f" Missing values: {esc(imp['description'])}."
+        out.append(text)
+    # propensity and matching
+    pm = e.get("ps_model") if isinstance(e.get("ps_model"), Mapping) else {}
+    m = e.get("matching") if isinstance(e.get("matching"), Mapping) else {}
+    est = str(e.get("estimand") or "").upper()
+    if pm or m:
+        t = "The propensity score (probability of treatment given the covariates) was estimated by "
+        t += esc(pm.get("method") or "logistic regression")
+        if pm.get("penalty") not in (None, "none"):
+            t += f" with an {esc(pm['penalty'])} penalty"
+        if finite(e.get("c_statistic")) is not None:
+            t += f" (c-statistic {fmt_num(e['c_statistic'], 2)})"
+        t += "."
+        if m:
+            focal, other = ("control", "treated") if est == "ATC" else ("treated", "control")
+            r = as_int(m.get("ratio")) or 1
+            t += (f" Each {focal} stay was matched to {'up to ' if r > 1 else ''}{r} {other} stay{'s' if r > 1 else ''} by "
+                  f"nearest-neighbour matching {'with' if m.get('replace') else 'without'} replacement on the "
+                  + ("logit of the " if str(m.get("scale")).lower() == "logit" else "")
+                  + "propensity score"
+                  + (f", within a caliper of {fmt_num(m.get('caliper_sd'), 2)} standard deviations" if finite(m.get("caliper_sd")) else "")
+                  + ".")
+        if est in ("ATT", "ATC"):
+            t += (" The estimand was the average treatment effect in the " + ("treated (ATT)" if est == "ATT" else "untreated (ATC)")
+                  + ".")
+        thr = finite(e.get("balance", {}).get("threshold") if isinstance(e.get("balance"), Mapping) else None) or 0.1
+        t += f" Balance was judged by absolute standardised mean differences, below {thr:g} taken as balanced."
+        out.append(t)
+    # outcome models
+    models = []
+    if "cox_matched" in e:
+        cm = e["cox_matched"] if isinstance(e["cox_matched"], Mapping) else {}
+        models.append("a Cox model of treatment in the matched sample" + (f" ({esc(cm['variance'])} variance)" if cm.get("variance") else ""))
+    if "cox_multivariable" in e:
+        models.append("a multivariable Cox model of the whole cohort adjusted for the covariates")
+    if "iptw" in e:
+        iw = e["iptw"] if isinstance(e["iptw"], Mapping) else {}
+        w = "stabilised " if iw.get("stabilized") else ""
+        tr = iw.get("truncation_percentiles")
+        models.append(f"a Cox model of the whole cohort weighted by {w}inverse probability of treatment weights"
+                      + (f" truncated at the {tr[0]}th and {tr[1]}th percentiles" if isinstance(tr, list) and len(tr) == 2 else ""))
+    if models:
+        t = "Hazard ratios of death were estimated with " + _join_words(models) + "."
+        extra = ["Kaplan-Meier curves with the log-rank test"]
+        if "risk_difference" in e:
+            extra.append(f"the {h:g}-day risk difference")
+        if "ph_test" in e:
+            extra.append("tests of proportional hazards on scaled Schoenfeld residuals")
+        if "evalue" in e:
+            extra.append("the E-value for unmeasured confounding")
+        if "subgroups" in e or ctx.res.table("subgroups") is not None:
+            extra.append("subgroup hazard ratios with treatment-by-subgroup interaction tests")
+        t += " We also report " + _join_words(extra) + "."
+        if finite(e.get("alpha")) is not None:
+            t += f" Tests were two-sided at the {fmt_num(e['alpha'], 2)} level."
+        out.append(t)
+    # software
+    if sw:
+        keys = [k for k in ("python", "duckdb", "pandas", "numpy", "scikit-learn", "lifelines", "scipy", "snakemake")
+                if sw.get(k) and sw.get(k) != "not installed"]
+        git = prov.get("git") or {}
+        commit = f", commit {esc(str(git['commit'])[:10])}" if git.get("commit") else ""
+        out.append(f"Analyses were run with icu-cohort {esc(sw.get('icu-cohort', ''))}{commit} ("
+                   + ", ".join(f"{'Python' if k == 'python' else esc(k)} {esc(sw[k])}" for k in keys) + ").")
+    return out
+
+
 def section_methods(ctx: _Ctx) -> str:
-    s, prov = ctx.study, ctx.prov
+    paras = methods_paragraphs(ctx)
+    return ('<p class="muted">Generated from the study file, the analysis and the run\u2019s provenance; written to be '
+            "pasted into a manuscript and edited.</p>"
+            + '<div class="methods-text">' + "".join(f"<p>{p}</p>" for p in paras) + "</div>")
+
+
+def section_definition(ctx: _Ctx) -> str:
+    s = ctx.study
     parts = []
     q = s.get("question")
     parts.append("<h3>Question</h3>")
@@ -427,8 +800,14 @@ def section_methods(ctx: _Ctx) -> str:
             parts.append(f'<h4 class="kicker">{esc(humanize(key))}</h4>{_definition_html(_plain(s[key]))}')
     if not shown:
         parts.append('<p class="muted">The study configuration has no cohort, exposure, outcome, covariate or analysis section.</p>')
-    parts.append('<p class="muted">The complete configuration, as run, is reproduced in section 10.</p>')
+    parts.append('<p class="muted">The complete configuration, as run, is reproduced under Provenance and configuration.</p>')
+    return "".join(parts)
 
+
+
+def _run_html(ctx: _Ctx) -> str:
+    prov = ctx.prov
+    parts = []
     parts.append("<h3>Run</h3>")
     data = prov.get("data") or {}
     git = prov.get("git") or {}
@@ -455,7 +834,7 @@ def section_methods(ctx: _Ctx) -> str:
     sw = prov.get("software") or {}
     if sw:
         parts.append("<h3>Software</h3>")
-        parts.append(html_table(["Package", "Version"], [[k, v] for k, v in sw.items()], cls="data compact"))
+        parts.append(_split_table(["Package", "Version"], [[k, v] for k, v in sw.items()], [False, False], min_rows=8))
     stages = prov.get("stages") or []
     parts.append("<h3>Time taken</h3>")
     if stages:
@@ -483,27 +862,14 @@ def section_cohort(ctx: _Ctx) -> str:
         if all(g[1] is None for g in groups):
             groups = []
         parts.append(_figure(
-            attrition_svg(att, ctx.t, groups=groups or None),
-            "Flow of ICU stays from the source tables to the study cohort. Each box gives the stays remaining after "
-            "the step; grey boxes give the stays the step excluded."
-            + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else ""),
+            attrition_svg(att, ctx.t, groups=groups or None)
+            + attrition_svg(att, ctx.t, groups=groups or None, key="attrition-narrow", narrow=True),
+            "Flow of ICU stays from the source tables to the study cohort (CONSORT style). Each box gives the stays "
+            "remaining after the criterion it names; grey boxes give the stays the step excluded and why; the cohort "
+            "splits into the compared groups and each group into the stays matched and not matched. "
+            + _suppression_note(ctx),
         ))
-        if ctx.t is not None and any(is_small(v, ctx.t) for v in att["n_excluded"]):
-            parts.append(f'<p class="warn">At least one step excluded fewer than {ctx.t} stays. Its count is hidden, but it '
-                         "can be derived from the counts remaining before and after the step. Check your data use agreement "
-                         "before sharing this report.</p>")
-        rows = [[str(r.step), str(r.description), ctx.count(r.n_remaining), ctx.count(r.n_excluded)]
-                for r in att.itertuples(index=False)]
-        parts.append(html_table(["Step", "Criterion", "Remaining", "Excluded"], rows, cls="data compact",
-                                numeric=[False, False, True, True]))
     parts.append(_periods_html(ctx))
-    parts.append("<h3>Missing covariate values</h3>")
-    miss = ctx.res.table("missingness")
-    if miss is None:
-        parts.append(_missing(CSV_FILES["missingness"][0]))
-    else:
-        parts.append("<p>Stays of the study cohort with no value for each covariate (before any imputation).</p>")
-        parts.append(missingness_table_html(miss, ctx.t, ctx.labels))
     imp = ctx.est.get("imputation")
     if isinstance(imp, Mapping):
         method = ctx.get("imputation.method")
@@ -519,8 +885,45 @@ def section_cohort(ctx: _Ctx) -> str:
                 text += f", estimates of {esc(', '.join(map(str, pooled)))} pooled by Rubin's rules"
             if describe:
                 text += f"; tables and figures describe {esc(describe)}"
-        parts.append(f"<p>{text}.</p>")
+        parts.append(f'<p class="muted">{text}. Missing values per covariate: Supplementary tables.</p>')
     return "".join(parts)
+
+
+def _split_table(header: list[str], rows: list[list[Any]], numeric: list[bool], min_rows: int = 16) -> str:
+    """A long, narrow table as two tables side by side (one column on a phone): the first
+    half of the rows left, the rest right. Short tables stay one table."""
+    if len(rows) < min_rows:
+        return html_table(header, rows, cls="data compact", numeric=numeric)
+    half = (len(rows) + 1) // 2
+    return ('<div class="split2">' + html_table(header, rows[:half], cls="data compact", numeric=numeric)
+            + html_table(header, rows[half:], cls="data compact", numeric=numeric) + "</div>")
+
+
+def _attrition_table_html(ctx: _Ctx) -> str:
+    att = ctx.res.table("attrition")
+    if att is None:
+        return _missing(CSV_FILES["attrition"][0])
+    dec = attrition_decisions(att, ctx.t)
+    rows = [[str(r.step), str(r.description), shown_count(r.n_remaining, dec.remaining[i], ctx.t),
+             shown_count(r.n_excluded, dec.removed[i], ctx.t)]
+            for i, r in enumerate(att.itertuples(index=False))]
+    return '<div class="scroll">' + html_table(["Step", "Criterion", "Remaining", "Excluded"], rows, cls="data compact",
+                                              numeric=[False, False, True, True]) + "</div>"
+
+
+def _missingness_html(ctx: _Ctx) -> str:
+    miss = ctx.res.table("missingness")
+    if miss is None:
+        return _missing(CSV_FILES["missingness"][0])
+    n_miss = pd.to_numeric(miss["n_missing"], errors="coerce").fillna(0)
+    some = miss[n_miss > 0]
+    complete = [label_for(c, ctx.labels) for c in miss.loc[n_miss <= 0, "covariate"]]
+    out = "<p>Stays of the study cohort with no value for each covariate (before any imputation).</p>"
+    if len(some):
+        out += missingness_table_html(some, ctx.t, ctx.labels)
+    if complete:
+        out += f'<p class="muted">No missing values: {esc(", ".join(complete))}.</p>'
+    return out
 
 
 def _periods_html(ctx: _Ctx) -> str:
@@ -530,12 +933,21 @@ def _periods_html(ctx: _Ctx) -> str:
     periods = ctx.get("exposure_by_period")
     if not isinstance(periods, Mapping) or not periods.get("groups"):
         return ""
+    groups = list(periods["groups"])
+    ns = [as_int(g.get("n")) for g in groups]
+    ks = [as_int(g.get("n_treated")) for g in groups]
+    # Two totals: the stays per period add up to the cohort, the treated to the treated group.
+    total_n = as_int(ctx.est.get("n_cohort"))
+    hide_n = hide_row(ns, total_n if None not in ns and sum(ns) == total_n else None, ctx.t).hidden  # type: ignore[arg-type]
+    row_hidden = [n is None or k is None or is_small(k, ctx.t) or (not hn and is_small(n - k, ctx.t))
+                  for n, k, hn in zip(ns, ks, hide_n)]
+    total_k = ctx.n_group("cohort", "treated")
+    if None not in ks and total_k is not None and sum(ks) == total_k and not ctx.group_hidden("cohort", "treated"):  # type: ignore[arg-type]
+        row_hidden = hide_row(ks, total_k, ctx.t, hidden=row_hidden).hidden
     rows = []
-    for g in periods["groups"]:
-        n, k = as_int(g.get("n")), as_int(g.get("n_treated"))
-        hidden = n is None or k is None or is_small(k, ctx.t) or is_small(n - k, ctx.t)
-        treated = "suppressed" if hidden else f"{k:,} ({fmt_frac_pct(g.get('share'))})"
-        rows.append([esc(str(g.get("group"))), ctx.count(n), treated,
+    for g, n, k, hn, hk in zip(groups, ns, ks, hide_n, row_hidden):
+        treated = "suppressed" if hk else f"{k:,} ({fmt_frac_pct(g.get('share'))})"
+        rows.append([esc(str(g.get("group"))), shown_count(n, hn, ctx.t), treated,
                      "departs" if g.get("departs") else ""])
     html = [f"<h3>Exposure by period of admission ({esc(str(periods.get('column')))})</h3>",
             html_table(["Period", "Stays", "Treated", ""], rows, cls="data compact",
@@ -558,12 +970,15 @@ def section_matching(ctx: _Ctx) -> str:
                      f"<strong>{fmt_num(c, 3)}</strong> (0.5: no better than chance; close to 1: little overlap between groups).</p>")
     if ctx.res.ps_hist is not None:
         parts.append(_figure(
-            ps_histogram_svg(ctx.res.ps_hist, ctx.t, labels=GROUP_LABELS),
+            ps_histogram_svg(ctx.res.ps_hist, ctx.t, labels=GROUP_LABELS,
+                             hidden_sizes={(s, g): ctx.group_hidden(sample, g) for s, sample in
+                                           (("before", "cohort"), ("after", "matched")) for g in ("treated", "control")}),
             "Distribution of the propensity score (the modelled probability of treatment) among treated stays (up, blue) "
             f"and control stays (down, vermillion), as the percentage of each group in bins of width "
             f"{1 / ps_display_bins(ctx.res.ps_hist, ctx.t):g}. Good overlap after matching means the compared groups "
             "are alike in the measured covariates."
-            + (f" Hatched marks: bins with 1 to {ctx.t - 1} stays of a group, not drawn to scale." if ctx.t else ""),
+            + (f" Hatched marks: bins with 1 to {ctx.t - 1} stays of a group, or hidden so that such a bin cannot be "
+               "derived from the others, not drawn to scale." if ctx.t else ""),
         ))
     else:
         parts.append(_missing("propensity.parquet / matched.parquet"))
@@ -571,7 +986,8 @@ def section_matching(ctx: _Ctx) -> str:
     ps = ctx.res.table("ps_summary")
     if ps is not None:
         parts.append("<h3>Propensity score by group</h3>")
-        parts.append(ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]}))
+        parts.append('<div class="scroll">' + ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]})
+                     + "</div>")
     else:
         parts.append(_missing(CSV_FILES["ps_summary"][0]))
     return "".join(parts)
@@ -611,15 +1027,22 @@ def _ps_model_html(ctx: _Ctx) -> str:
     refs = ctx.get("ps_model.categorical_reference")
     if isinstance(refs, Mapping) and refs:
         out.append("<p>Reference levels: " + esc("; ".join(f"{label_for(k, ctx.labels)}: {v}" for k, v in refs.items())) + ".</p>")
-    coefs = ctx.get("ps_model.coefficients")
-    if isinstance(coefs, Mapping) and coefs:
-        rows = [[str(k), fmt_num(v, 3)] for k, v in coefs.items()]
-        out.append('<div class="scroll coef">' + html_table(["Model column", "Coefficient (log-odds)"], rows,
-                                                             cls="data compact", numeric=[False, True]) + "</div>")
+    if isinstance(ctx.est["ps_model"].get("coefficients"), Mapping):
+        out.append('<p class="muted">Coefficients: Supplementary tables.</p>')
     for k in pm:
         if f"ps_model.{k}" not in ctx.consumed:
             pass  # shown in "Other estimates"
     return "".join(out)
+
+
+def _ps_coefficients_html(ctx: _Ctx) -> str:
+    pm = ctx.est.get("ps_model")
+    coefs = ctx.get("ps_model.coefficients") if isinstance(pm, Mapping) else None
+    if not isinstance(coefs, Mapping) or not coefs:
+        return ""
+    rows: list[list[Any]] = [[str(k), fmt_num(v, 3)] for k, v in coefs.items()]
+    return ("<h3>Propensity-score model coefficients</h3>"
+            + _split_table(["Model column", "Coefficient (log-odds)"], rows, [False, True]))
 
 
 def section_balance(ctx: _Ctx) -> str:
@@ -649,9 +1072,20 @@ def section_balance(ctx: _Ctx) -> str:
             f"matching (filled diamonds). Dashed line: {line:g}. Missing-value indicators of the propensity model are "
             "labelled \u201cmissing\u201d.",
         ))
-        parts.append("<h3>Balance diagnostics</h3>")
-        parts.append('<div class="scroll">' + balance_table_html(bal, ctx.labels) + "</div>")
-    parts.append("<h3>Table 1: characteristics before and after matching</h3>")
+        parts.append('<p class="muted">Balance diagnostics per covariate (SMD, variance ratios): Supplementary tables.</p>')
+    return "".join(parts)
+
+
+def _balance_table_html(ctx: _Ctx) -> str:
+    bal = ctx.res.table("balance")
+    if bal is None:
+        return _missing(CSV_FILES["balance"][0])
+    return '<div class="scroll">' + balance_table_html(bal, ctx.labels) + "</div>"
+
+
+def section_table1(ctx: _Ctx) -> str:
+    parts = ["<p>Characteristics of the treated and control stays before matching (whole cohort) and after matching, "
+             "with the standardised mean difference (SMD) of each.</p>"]
     t1 = ctx.res.table("table1")
     if t1 is None:
         parts.append(_missing(CSV_FILES["table1"][0]))
@@ -662,11 +1096,12 @@ def section_balance(ctx: _Ctx) -> str:
                 v = ctx.n_group(sample, g)
                 if v is not None:
                     sizes[(s, g)] = v
-        parts.append('<div class="scroll">' + table1_html(t1, ctx.t, ctx.labels, sizes, GROUP_LABELS) + "</div>")
+        hidden = {(s, g): ctx.group_hidden(sample, g) for s, sample in (("before", "cohort"), ("after", "matched"))
+                  for g in ("treated", "control")}
+        parts.append('<div class="scroll">' + table1_html(t1, ctx.t, ctx.labels, sizes, GROUP_LABELS, hidden) + "</div>")
         parts.append(f'<p class="muted">Continuous covariates: mean (SD), and median [first quartile, third quartile] below it. '
                      f"Binary and categorical covariates: n (% of the group with a value)."
-                     + (f" Counts from 1 to {ctx.t - 1} are shown as &lt;{ctx.t}; where a hidden count could be recovered "
-                        "from the others, one more is hidden, and &gt;k marks a count whose complement is small." if ctx.t else "")
+                     + (" " + _suppression_note(ctx) if ctx.t else "")
                      + "</p>")
     return "".join(parts)
 
@@ -707,9 +1142,9 @@ def section_survival(ctx: _Ctx) -> str:
         rows = []
         for sample, label in (("cohort", "Whole cohort"), ("matched", "Matched sample")):
             row = [label,
-                   ctx.count(ctx.n_group(sample, "treated")),
+                   ctx.group_count(sample, "treated"),
                    Markup(_mort_cell(ctx, sample, "treated", mort.get(f"{sample}_treated"))),
-                   ctx.count(ctx.n_group(sample, "control")),
+                   ctx.group_count(sample, "control"),
                    Markup(_mort_cell(ctx, sample, "control", mort.get(f"{sample}_control")))]
             if has_km:
                 for g in ("treated", "control"):
@@ -735,6 +1170,12 @@ def section_survival(ctx: _Ctx) -> str:
 # Extra keys of the hazard-ratio dicts worth a word in the table (others go to "Other estimates").
 _HR_NOTES = ("variance", "weighted", "estimand", "stabilized", "truncation_percentiles", "n_truncated",
              "effective_sample_size", "max_weight", "n_terms", "penalizer", "n_events", "events")
+
+
+def _true_cell(value: float | None, what: str) -> Markup:
+    if value is None:
+        return Markup(DASH)
+    return Markup(f'<strong>{fmt_num(value, 2)}</strong><br><span class="sub">{esc(what)}</span>')
 
 
 def _note_text(ctx: _Ctx, key: str, k: str, v: Any) -> str:
@@ -766,9 +1207,15 @@ def section_effects(ctx: _Ctx) -> str:
     rows, table_rows = [], []
     for key, label, short, note in analyses:
         hr, lo, hi, p = _hr_triplet(ctx, key)
+        if key in ctx.not_estimable:
+            tv, tw = true_effect(ctx, key)
+            table_rows.append([label, Markup(f"{NOT_ESTIMABLE}\u2020"), DASH,
+                               Markup(f'<span class="sub">{esc(note)}.</span>')] + ([_true_cell(tv, tw)] if ctx.truth else []))
+            continue
         if hr is None and lo is None:
             continue
-        rows.append({"label": short, "hr": hr, "lo": lo, "hi": hi, "p": p})
+        tv, tw = true_effect(ctx, key)
+        rows.append({"label": short, "hr": hr, "lo": lo, "hi": hi, "p": p, "true": tv})
         extra = ctx.est.get(key) if isinstance(ctx.est.get(key), Mapping) else {}
         notes = []
         for k in _HR_NOTES:
@@ -778,13 +1225,22 @@ def section_effects(ctx: _Ctx) -> str:
                 if t:
                     notes.append(t)
         detail = note + (f" ({'; '.join(notes)})" if notes else "") + "."
-        table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(detail)}</span>')])
+        table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(detail)}</span>')]
+                          + ([_true_cell(tv, tw)] if ctx.truth else []))
     if rows:
         parts.append(_figure(effects_plot_svg(rows, treated_label=GROUP_LABELS[0].lower()),
                              "Hazard ratios of death within 28 days, treated versus control, with 95% confidence intervals "
-                             "(log scale). Below 1: lower hazard with treatment."))
-        parts.append(html_table(["Analysis", "HR (95% CI)", "p", "Notes"], table_rows, cls="data",
-                                numeric=[False, True, True, False]))
+                             "(log scale). Below 1: lower hazard with treatment."
+                             + (" Orange ticks: the true effect each analysis estimates, known because the data are "
+                                "synthetic." if any(r.get("true") for r in rows) else "")))
+    if table_rows:
+        header, numeric = ["Analysis", "HR (95% CI)", "p", "Notes"], [False, True, True, False]
+        if ctx.truth:
+            header, numeric = header + ["True HR (synthetic data)"], numeric + [False]
+        parts.append(html_table(header, table_rows, cls="data", numeric=numeric))
+        if any(k in ctx.not_estimable for k, *_ in analyses):
+            parts.append(f'<p class="muted">\u2020 {NOT_ESTIMABLE.capitalize()}: the model has no events in one arm (or no '
+                         "finite confidence interval), so it gives no hazard ratio and no p-value.</p>")
     else:
         parts.append(_missing("estimates.json: cox_matched / cox_multivariable / iptw"))
     alpha = ctx.get("alpha")
@@ -802,12 +1258,20 @@ def section_effects(ctx: _Ctx) -> str:
             return DASH if f is None else fmt_num(100 * f, 1)
 
         ci_txt = f" (95% CI {pp(ci[0])} to {pp(ci[1])})" if isinstance(ci, list) and len(ci) == 2 else ""
+        tv, tw = true_effect(ctx, "risk_difference")
+        if tv is not None:
+            ci_txt += f"; {esc(tw)}: <strong>{pp(tv)} percentage points</strong>"
         parts.append(f"<p><strong>Risk difference</strong> of death by day 28, treated minus control, {esc(sample)} sample: "
                      f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
                      + (f"; variance {esc(var)}" if var else "") + ".</p>")
     if alpha is not None:
         parts.append(f'<p class="muted">Two-sided tests at the {fmt_num(alpha, 2)} level; confidence intervals are 95%.</p>')
 
+    return "".join(parts)
+
+
+def section_sensitivity(ctx: _Ctx) -> str:
+    parts = []
     parts.append("<h3>Sensitivity to unmeasured confounding (E-value)</h3>")
     ev = ctx.est.get("evalue") if isinstance(ctx.est.get("evalue"), Mapping) else None
     if ev:
@@ -828,14 +1292,6 @@ def section_effects(ctx: _Ctx) -> str:
             parts.append(f'<p class="muted">Computed from the matched hazard ratio as a risk ratio of {fmt_num(rr, 2)}: {how}.</p>')
     else:
         parts.append(_missing("estimates.json: evalue"))
-
-    parts.append("<h3>Multivariable Cox model: all terms</h3>")
-    cox = ctx.res.table("cox_multivariable")
-    if cox is None:
-        parts.append(_missing(CSV_FILES["cox_multivariable"][0]))
-    else:
-        exposure_terms = [t for t in cox["term"].astype(str) if t.lower() in {"treated", "treatment", "exposure"}]
-        parts.append('<div class="scroll">' + cox_terms_table_html(cox, ctx.labels, exposure_terms) + "</div>")
 
     parts.append("<h3>Proportional-hazards diagnostics</h3>")
     ph = ctx.res.table("ph_test")
@@ -860,11 +1316,26 @@ def section_effects(ctx: _Ctx) -> str:
         key_terms = ph["term"].astype(str).str.lower().isin(["treated", "treatment", "exposure", "global"])
         keep = key_terms | (pv < 0.05)
         shown = ph[keep] if len(ph) > 12 else ph
-        parts.append(ph_table_html(shown))
+        parts.append('<div class="scroll">' + ph_table_html(shown) + "</div>")
         if len(shown) < len(ph):
             parts.append(f'<p class="muted">{len(ph) - len(shown)} further covariate terms, all with p \u2265 0.05, are not '
                          "listed.</p>")
     return "".join(parts)
+
+
+def _cox_terms_html(ctx: _Ctx) -> str:
+    parts = []
+    parts.append("<h3>Multivariable Cox model: all terms</h3>")
+    cox = ctx.res.table("cox_multivariable")
+    if cox is None:
+        parts.append(_missing(CSV_FILES["cox_multivariable"][0]))
+    else:
+        exposure_terms = [t for t in cox["term"].astype(str) if t.lower() in {"treated", "treatment", "exposure"}]
+        parts.append('<div class="scroll">' + cox_terms_table_html(cox, ctx.labels, exposure_terms) + "</div>")
+    return "".join(parts)
+
+
+
 
 
 def section_subgroups(ctx: _Ctx) -> str:
@@ -881,13 +1352,23 @@ def section_subgroups(ctx: _Ctx) -> str:
         return '<p class="muted">No subgroups were configured for this study.</p>' + note
     hr, lo, hi, _p = _hr_triplet(ctx, "cox_matched")
     overall = {"label": "Overall (matched Cox)", "hr": hr, "lo": lo, "hi": hi} if hr is not None else None
+    totals: dict[str, Any] = {"n_treated": ctx.n_group("matched", "treated"), "n_control": ctx.n_group("matched", "control")}
+    mort = ctx.est.get("mortality_28d") if isinstance(ctx.est.get("mortality_28d"), Mapping) else {}
+    deaths = [finite(mort.get(f"matched_{g}")) for g in ("treated", "control")]
+    sizes = [ctx.n_group("matched", g) for g in ("treated", "control")]
+    if None not in deaths and None not in sizes:
+        totals["events"] = sum(round(f * n) for f, n in zip(deaths, sizes))  # type: ignore[operator]
+    ok = [is_estimable(r.hr, r.ci_low, r.ci_high) for r in sg.itertuples(index=False)]
+    footnote = ("" if all(ok) else
+                f" \u2020 {NOT_ESTIMABLE.capitalize()}: a level with no events in one arm has no hazard ratio, and its "
+                "subgroup no interaction p-value (the interaction model is not identified either).")
     return (
         "<p>Hazard ratios of treated versus control within subgroups. The interaction p-value tests whether the hazard "
         "ratio differs between the levels of a subgroup; with several subgroups, some small p-values are expected by chance.</p>"
-        + _figure(forest_plot_svg(sg, ctx.t, overall=overall, labels=ctx.labels, treated_label=GROUP_LABELS[0].lower()),
+        + _figure(forest_plot_svg(sg, ctx.t, overall=overall, labels=ctx.labels, treated_label=GROUP_LABELS[0].lower(),
+                                  totals=totals),
                   "Subgroup hazard ratios with 95% confidence intervals (log scale); squares: subgroup estimates, diamond: "
-                  "overall estimate. Counts from 1 to "
-                  + (f"{ctx.t - 1} are shown as &lt;{ctx.t}." if ctx.t else "any size are shown."))
+                  "overall estimate. " + _suppression_note(ctx) + footnote)
         + note
     )
 
@@ -902,9 +1383,10 @@ def section_other(ctx: _Ctx) -> str:
             "small-count rule.</p>" + key_value_table_html(rest, ctx.t))
 
 
-def _data_checks_html(data: Mapping) -> str:
-    """The load-time data checks (icu_cohort.checks): every warning, or how many tables passed."""
-    warnings = [w for w in data.get("warnings") or [] if isinstance(w, str)]
+def _data_checks_html(data: Mapping, threshold: int | None) -> str:
+    """The load-time data checks (icu_cohort.checks): every warning, or how many tables passed.
+    Warnings are shown without their example keys and with small counts hidden."""
+    warnings = [shareable_warning(w, threshold) for w in data.get("warnings") or [] if isinstance(w, str)]
     checked = data.get("load_checks") or []
     out = ["<h3>Data checks at load time</h3>"]
     if warnings:
@@ -930,9 +1412,21 @@ def _validated_on_html(targets) -> str:
                                      numeric=[False, False, False, False])
 
 
+def section_supplement(ctx: _Ctx) -> str:
+    """Tables behind the main text: the attrition steps, missing values, balance per
+    covariate, the propensity model's coefficients, the multivariable Cox model's terms."""
+    return "".join([
+        "<h3>Attrition steps</h3>", _attrition_table_html(ctx),
+        "<h3>Missing covariate values</h3>", _missingness_html(ctx),
+        "<h3>Balance diagnostics</h3>", _balance_table_html(ctx),
+        _ps_coefficients_html(ctx),
+        _cox_terms_html(ctx),
+    ])
+
+
 def section_provenance(ctx: _Ctx) -> str:
     prov = ctx.prov
-    parts = ["<h3>Study configuration</h3>",
+    parts = [_run_html(ctx), "<h3>Study configuration</h3>",
              '<p class="muted">The study file as loaded (comments dropped). On screen the box scrolls; printed, it is '
              "complete.</p>",
              f'<pre class="config">{esc(_yaml(ctx.study))}</pre>']
@@ -954,7 +1448,7 @@ def section_provenance(ctx: _Ctx) -> str:
             parts.append(f'<p class="muted">Total: {_bytes(data.get("total_bytes"))} in {len(tables)} files.</p>')
     else:
         parts.append('<p class="muted">No data manifest was given.</p>')
-    parts.append(_data_checks_html(data))
+    parts.append(_data_checks_html(data, ctx.t))
     parts.append(_validated_on_html(prov.get("validated_on")))
     git = prov.get("git") or {}
     if git.get("describe"):
@@ -966,14 +1460,39 @@ SECTION_RENDERERS: dict[str, Callable[[_Ctx], str]] = {
     "summary": section_summary,
     "methods": section_methods,
     "cohort": section_cohort,
+    "table1": section_table1,
     "matching": section_matching,
     "balance": section_balance,
     "survival": section_survival,
     "effects": section_effects,
     "subgroups": section_subgroups,
+    "sensitivity": section_sensitivity,
+    "definition": section_definition,
+    "supplement": section_supplement,
     "other": section_other,
     "provenance": section_provenance,
 }
+
+
+def section_renderer(sid: str) -> Callable[[_Ctx], str]:
+    """The function that renders section ``sid``: from :data:`SECTION_RENDERERS`, else the
+    ``section(ctx)`` function of the module ``icu_cohort.report.<sid>`` (so a section in its
+    own module, e.g. ``report/design.py``, joins the report by one line in :data:`SECTIONS`).
+    The function receives the report context (``ctx.est``, ``ctx.study``, ``ctx.res``,
+    ``ctx.t``, ``ctx.count``...) and returns the section's HTML body."""
+    if sid in SECTION_RENDERERS:
+        return SECTION_RENDERERS[sid]
+    import importlib
+
+    try:
+        module = importlib.import_module(f"{__package__}.{sid}")
+    except ModuleNotFoundError as err:
+        raise KeyError(f"report section {sid!r}: no renderer in SECTION_RENDERERS and no module "
+                       f"{__package__}.{sid} ({err})") from None
+    fn = getattr(module, "section", None)
+    if not callable(fn):
+        raise KeyError(f"report section {sid!r}: {module.__name__} has no section(ctx) function")
+    return fn
 
 
 # ----------------------------------------------------------------------------- page
@@ -993,12 +1512,17 @@ def render_report(
     study = dict(study or {})
     provenance = dict(provenance or {})
     ctx = _Ctx(res, study, provenance, threshold)
+    data_info = provenance.get("data") or {}
+    if data_info.get("kind") == "synthetic":
+        mort = res.estimates.get("mortality_28d") if isinstance(res.estimates.get("mortality_28d"), Mapping) else {}
+        ctx.truth = synthetic_truth(Path(results_dir), data_info.get("source"), res.estimates.get("estimand"),
+                                    finite(mort.get("horizon_days")) or 28.0)
 
     bodies = []
     for sid, _title in SECTIONS:
         if sid == "other":
             continue
-        bodies.append((sid, SECTION_RENDERERS[sid](ctx)))
+        bodies.append((sid, section_renderer(sid)(ctx)))
     # "other" last of the estimate sections: it lists what the others did not render.
     other = section_other(ctx)
     bodies.insert([s for s, _ in SECTIONS].index("other"), ("other", other))
@@ -1030,8 +1554,18 @@ def render_report(
                '<strong>Small-count suppression is switched off</strong> (small_count_threshold: null): do not share '
                "this report outside the credentialed team.")
 
-    toc = "".join(f'<li><a href="#{sid}">{esc(t)}</a></li>' for sid, t in SECTIONS)
-    sections_html = "".join(_section(i + 1, sid, t, body_by_id[sid]) for i, (sid, t) in enumerate(SECTIONS))
+    nums = _section_numbers()
+    toc = "".join(f'<li><a href="#{sid}"><span class="num">{nums[sid]}</span>{esc(t)}</a></li>'
+                  for sid, t in SECTIONS if sid not in APPENDIX)
+    toc_app = "".join(f'<li><a href="#{sid}"><span class="num">{nums[sid]}</span>{esc(t)}</a></li>'
+                      for sid, t in SECTIONS if sid in APPENDIX)
+    main_html = "".join(_section(1 if i == 0 else nums[sid], sid, t, body_by_id[sid])
+                        for i, (sid, t) in enumerate(SECTIONS) if sid not in APPENDIX)
+    app_html = "".join(_section(nums[sid], sid, t, body_by_id[sid], appendix=True)
+                       for sid, t in SECTIONS if sid in APPENDIX)
+    sections_html = main_html + (f'<div class="appendix-head" id="appendix"><h2>Appendix</h2><p class="muted">Study '
+                                 "definition, supplementary tables and provenance; each part opens on a click and "
+                                 "prints in full.</p></div>\n" + app_html if app_html else "")
     try:
         from importlib.metadata import version
 
@@ -1050,7 +1584,8 @@ def render_report(
         f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
         f'<header><div class="kicker">icu-cohort study report</div><h1>{esc(title)}</h1>'
         f'<p class="meta">{" · ".join(meta)}</p>{"".join(banners)}</header>\n'
-        f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol></nav>\n'
+        f'<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>{toc}</ol>'
+        f'<strong>Appendix</strong><ol class="app">{toc_app}</ol></nav>\n'
         f"{sections_html}"
         f'<footer><p>{privacy}</p><p>Generated by icu-cohort {esc(pkg_version)}. This file is self-contained: it loads '
         "nothing from the network and can be sent as it is.</p></footer>\n"

@@ -88,6 +88,8 @@ def clean_svg(svg: str, key: str, title: str | None = None, desc: str | None = N
 
     def _id(m: re.Match[str]) -> str:
         name = m.group(1)
+        if name.startswith("count"):  # an artist drawn with gid="count...": a count of stays
+            return ' class="count"'
         return f' id="{prefix}-{name}"' if name in referenced else ""
 
     s = _ID_RE.sub(_id, s)

@@ -1,25 +1,30 @@
 """HTML tables of the report, each a pure function returning markup.
 
-Suppression in Table 1 goes beyond the single cell: a count is hidden when it is small, a
-percentage is hidden with its count, and
+Suppression in Table 1 (one rule, :mod:`.disclosure`): within one column (one group of one
+sample), the cells of each variable add up to the group n, which the header shows, so they
+are one total each (:func:`.disclosure.hide_row`):
 
-* for a binary row, a count is also hidden when its complement (group n minus the count,
-  with or without the missing) is small, because the complement would reveal it;
-* for a categorical variable, when exactly one level (or the missing row) of a group is
-  hidden, the next smallest one is hidden too, so the hidden count cannot be recovered by
-  subtraction from the group size;
-* summary statistics (mean, SD, median, quartiles) of a group smaller than the threshold
-  are not shown.
+* a categorical variable: its levels and its missing count;
+* a binary variable: the count, the count without the characteristic (never shown, but
+  derivable from n, the count and the missing) and the missing count;
+* a continuous variable: the stays with a value (not shown) and the missing count.
+
+A hidden small count reads ``<11``; a count hidden so that a small one cannot be recovered by
+subtraction reads ``hidden``; a percentage is hidden with its count. Summary statistics
+(mean, SD, median, quartiles) of fewer than ``threshold`` stays with a value are not shown.
+When the group n itself is hidden (see the flow diagram), every count of that column is.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from .disclosure import HIDDEN_TEXT, hide_row
 from .format import (
     DASH,
     as_int,
@@ -33,10 +38,11 @@ from .format import (
     is_missing,
     is_small,
     label_for,
+    shown_count,
     suppress_count,
 )
 
-HIDDEN = "hidden"
+HIDDEN = HIDDEN_TEXT
 NUM = ' class="num"'
 
 
@@ -62,7 +68,7 @@ def html_table(
             out.append(f"<td{NUM if num else ''}>{_cell(v)}</td>")
         out.append("</tr>")
     out.append("</tbody></table>")
-    return "".join(out)
+    return '<div class="scroll">' + "".join(out) + "</div>"
 
 
 class Markup(str):
@@ -118,23 +124,49 @@ def _level_is_trivial(level: Any) -> bool:
     return str(level).strip().lower() in {"", "1", "1.0", "true", "yes", "y"}
 
 
-def _binary_count(side: str, r: Mapping[str, Any], threshold: int | None, scale: float) -> str:
+def _hidden_text(c: int, threshold: int | None) -> str:
+    return f"<{threshold}" if is_small(c, threshold) else HIDDEN_TEXT
+
+
+def _count_cell(c: int | None, hidden: bool, pct: Any, threshold: int | None, scale: float) -> str:
+    if c is None:
+        return DASH
+    if hidden:
+        return _hidden_text(c, threshold)
+    return f"{c:,}{_pct_text(pct, scale)}"
+
+
+def _binary_cells(side: str, r: Mapping[str, Any], threshold: int | None, scale: float,
+                  n_hidden: bool) -> tuple[str, str]:
+    """(count cell, missing cell) of a binary row in one group."""
     count, n, miss = as_int(r[f"{side}_count"]), as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
     if count is None:
-        return DASH
-    if is_small(count, threshold):
-        return f"<{threshold}"
-    if n is not None and threshold is not None:
-        comps = {n - count, n - miss - count}
-        if any(is_small(c, threshold) for c in comps):
-            return f">{max(n - threshold, 0):,}"
-    return f"{count:,}{_pct_text(r[f'{side}_pct'], scale)}"
+        return DASH, suppress_count(miss, threshold)
+    if n is None or n_hidden or n - miss - count < 0:
+        hide = [n_hidden or is_small(count, threshold), n_hidden or is_small(miss, threshold)]
+    else:
+        dec = hide_row([count, n - miss - count, miss], n, threshold, unpublished=[False, True, False])
+        hide = [dec.hidden[0] or dec.total_hidden, dec.hidden[2] or dec.total_hidden]
+    miss_cell = _hidden_text(miss, threshold) if hide[1] and miss else f"{miss:,}"
+    return _count_cell(count, hide[0], r[f"{side}_pct"], threshold, scale), miss_cell
 
 
-def _stats_text(side: str, r: Mapping[str, Any], threshold: int | None) -> str:
-    n = as_int(r[f"{side}_n"])
-    if n is not None and is_small(n, threshold):
-        return f'<span class="muted">n &lt;{threshold}</span>'
+def _continuous_cells(side: str, r: Mapping[str, Any], threshold: int | None, n_hidden: bool) -> tuple[str, str]:
+    """(statistics cell, missing cell) of a continuous row in one group."""
+    n, miss = as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
+    with_value = None if n is None else n - miss
+    hide_miss = n_hidden and miss > 0
+    if n is not None and not n_hidden and with_value is not None and with_value >= 0:
+        dec = hide_row([with_value, miss], n, threshold, unpublished=[True, False])
+        hide_miss = dec.hidden[1] or dec.total_hidden
+    miss_cell = _hidden_text(miss, threshold) if hide_miss and miss else f"{miss:,}"
+    if with_value is not None and (is_small(with_value, threshold) or (n_hidden and threshold is not None and with_value < threshold)):
+        return f"n <{threshold}", miss_cell
+    return _stats_text(side, r), miss_cell
+
+
+def _stats_text(side: str, r: Mapping[str, Any]) -> str:
+    """``mean (SD)`` and, after a newline, ``median [Q1, Q3]``."""
     mean, sd = r[f"{side}_mean"], r[f"{side}_sd"]
     med, q1, q3 = r[f"{side}_median"], r[f"{side}_q1"], r[f"{side}_q3"]
     parts = []
@@ -142,84 +174,125 @@ def _stats_text(side: str, r: Mapping[str, Any], threshold: int | None) -> str:
         parts.append(f"{fmt_num(mean)} ({fmt_num(sd)})" if not is_missing(sd) else fmt_num(mean))
     if not is_missing(med):
         iqr = f" [{fmt_num(q1)}, {fmt_num(q3)}]" if not (is_missing(q1) or is_missing(q3)) else ""
-        parts.append(f'<span class="sub">{fmt_num(med)}{iqr}</span>')
-    return "<br>".join(parts) if parts else DASH
+        parts.append(f"{fmt_num(med)}{iqr}")
+    return "\n".join(parts) if parts else DASH
 
 
 def _categorical_cells(
-    side: str, levels: pd.DataFrame, threshold: int | None, scale: float
+    side: str, levels: pd.DataFrame, threshold: int | None, scale: float, n_hidden: bool = False
 ) -> tuple[list[str], str | None]:
     """Cells for every level of one categorical variable in one group (+ the missing cell)."""
     counts = [as_int(c) for c in levels[f"{side}_count"]]
     has_level = any(str(v).strip().lower() == "missing" for v in levels["level"])
     miss = None if has_level else (as_int(levels[f"{side}_n_missing"].iloc[0]) if len(levels) else None)
-    values = counts + [miss]
-    hidden = [is_small(c, threshold) for c in values]
-    if threshold is not None and sum(hidden) == 1:
-        # complementary suppression: hide the next smallest positive cell as well
-        cands = [(c, i) for i, c in enumerate(values) if not hidden[i] and c is not None and c > 0]
-        if cands:
-            hidden[min(cands)[1]] = True
-    cells = []
-    for i, (c, (_, r)) in enumerate(zip(counts, levels.iterrows())):
-        if c is None:
-            cells.append(DASH)
-        elif hidden[i]:
-            cells.append(f"&lt;{threshold}" if is_small(c, threshold) else '<span class="muted">hidden</span>')
+    n = as_int(levels[f"{side}_n"].max()) if len(levels) else None
+    values = [c for c in counts] + [miss or 0]
+    unpublished = [False] * len(values)
+    known = None not in values
+    total = n
+    if known and n is not None and sum(values) != n:  # type: ignore[arg-type]
+        rest = n - sum(values)  # type: ignore[arg-type]
+        if rest > 0:  # stays counted in none of the rows: derivable, not shown
+            values.append(rest)
+            unpublished.append(True)
         else:
-            cells.append(f"{c:,}{_pct_text(r[f'{side}_pct'], scale)}")
+            total = None  # the rows do not partition n: no subtraction relation
+    if n_hidden:
+        hidden = [v is not None and v > 0 for v in values]
+    elif not known:
+        hidden = [is_small(v, threshold) for v in values]
+    else:
+        dec = hide_row(values, total, threshold, unpublished=unpublished)
+        hidden = [h or dec.total_hidden for h in dec.hidden]
+    cells = [_count_cell(c, hidden[i], r[f"{side}_pct"], threshold, scale)
+             for i, (c, (_, r)) in enumerate(zip(counts, levels.iterrows()))]
     miss_cell = None
     if miss:
-        miss_cell = (f"&lt;{threshold}" if is_small(miss, threshold) else '<span class="muted">hidden</span>') if hidden[-1] else f"{miss:,}"
+        miss_cell = _hidden_text(miss, threshold) if hidden[len(counts)] else f"{miss:,}"
     return cells, miss_cell
 
 
-def table1_html(
+SAMPLE_NAMES = {"before": "Before matching (whole cohort)", "after": "After matching"}
+SIDES = ("treated", "control")
+
+
+@dataclass(frozen=True)
+class Table1Row:
+    """One printed row of Table 1. ``kind``: ``"variable"`` (a binary or continuous
+    variable, or the heading of a categorical one), ``"level"`` (a category) or
+    ``"missing"``; ``stat``: what the cells hold (``"n (%)"``, ``"mean (SD)"``; empty for
+    levels); ``cells``: per sample (before, after) the treated, control and SMD texts. A
+    continuous cell holds ``mean (SD)``, a newline, ``median [Q1, Q3]``."""
+
+    kind: str
+    label: str
+    stat: str
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table1Layout:
+    """Table 1 as a journal prints it, every count already suppressed as the report shows
+    it: ``samples`` (``"before"``, ``"after"``), ``sizes[(sample, side)]`` (the n of each
+    column header), ``rows``. The report's HTML and the manuscript exports both render this."""
+
+    samples: tuple[str, ...]
+    sizes: dict[tuple[str, str], str]
+    rows: tuple[Table1Row, ...]
+    group_labels: tuple[str, str]
+
+    def header(self) -> list[str]:
+        """Flat column names: ``Characteristic``, then per sample ``<group> (n = ...)`` x 2 and ``SMD``."""
+        out = ["Characteristic"]
+        for s in self.samples:
+            for side, lab in zip(SIDES, self.group_labels):
+                out.append(f"{SAMPLE_NAMES[s]}: {lab} (n = {self.sizes[(s, side)]})")
+            out.append(f"{SAMPLE_NAMES[s]}: SMD")
+        return out
+
+
+def table1_layout(
     table1: pd.DataFrame,
     threshold: int | None = 11,
     labels: Mapping[str, str] | None = None,
     group_sizes: Mapping[tuple[str, str], Any] | None = None,
     group_labels: tuple[str, str] = ("Treated", "Control"),
-) -> str:
-    """Table 1 before and after matching, side by side, with SMDs.
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
+) -> Table1Layout:
+    """Table 1 rows before and after matching with SMDs, counts suppressed (module docstring).
 
-    Continuous: mean (SD) over median [Q1, Q3]. Binary: n (%). Categorical: one row per
-    level. ``group_sizes``: {(sample, group): n} for the column headers, else the largest
-    ``*_n`` of the sample.
+    Continuous: mean (SD) and median [Q1, Q3]. Binary: n (%). Categorical: one row per level.
+    ``group_sizes``: {(sample, group): n} for the column headers, else the largest ``*_n`` of
+    the sample. ``hidden_sizes``: {(sample, group): True} for a group size the report hides
+    (the flow diagram's decision); that column's counts are then all hidden.
     """
     labels = labels or {}
+    hidden_sizes = dict(hidden_sizes or {})
     t1 = table1.copy()
     t1["sample"] = t1["sample"].astype(str).str.lower()
-    samples = [s for s in ("before", "after") if (t1["sample"] == s).any()]
+    samples = tuple(s for s in ("before", "after") if (t1["sample"] == s).any())
     # The analysis writes the group sizes as a first row "N" of kind "count": header, not a row.
     is_count = t1["kind"].astype(str).str.lower().eq("count")
     count_rows = t1[is_count]
     t1 = t1[~is_count]
     scale = _pct_scale(t1) if len(t1) else 100.0
 
-    def gsize(sample: str, side: str) -> str:
-        n = None
-        c = count_rows[count_rows["sample"] == sample]
-        if len(c):
-            n = c[f"{side}_n"].iloc[0]
-        elif group_sizes and (sample, side) in group_sizes:
-            n = group_sizes[(sample, side)]
-        else:
-            vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
-            n = vals.max() if len(vals) else None
-        return suppress_count(n, threshold)
+    sizes: dict[tuple[str, str], str] = {}
+    for sample in samples:
+        for side in SIDES:
+            c = count_rows[count_rows["sample"] == sample]
+            if len(c):
+                n = c[f"{side}_n"].iloc[0]
+            elif group_sizes and (sample, side) in group_sizes:
+                n = group_sizes[(sample, side)]
+            else:
+                vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
+                n = vals.max() if len(vals) else None
+            if hidden_sizes.get((sample, side)) or is_small(n, threshold):
+                hidden_sizes[(sample, side)] = True
+            sizes[(sample, side)] = shown_count(n, bool(hidden_sizes.get((sample, side))), threshold)
 
-    out = ['<table class="data table1">', "<thead><tr>", '<th rowspan="2" scope="col">Characteristic</th>']
-    names = {"before": "Before matching (whole cohort)", "after": "After matching"}
-    for s in samples:
-        out.append(f'<th colspan="3" scope="colgroup" class="grp">{names[s]}</th>')
-    out.append("</tr><tr>")
-    for s in samples:
-        for side, lab in zip(("treated", "control"), group_labels):
-            out.append(f'<th scope="col" class="num">{esc(lab)}<br><span class="sub">n = {gsize(s, side)}</span></th>')
-        out.append('<th scope="col" class="num">SMD</th>')
-    out.append("</tr></thead><tbody>")
-
+    rows: list[Table1Row] = []
     variables = list(dict.fromkeys(t1["variable"].astype(str)))
     by = {s: t1[t1["sample"] == s] for s in samples}
     for var in variables:
@@ -228,68 +301,110 @@ def table1_html(
         kind = str(first["kind"].iloc[0]).lower()
         label = label_for(var, labels)
         if kind == "categorical":
-            out.append(f'<tr class="var"><th scope="row">{esc(label)}, n (%)</th>')
             level_cells: dict[str, dict[str, tuple[list[str], str | None]]] = {}
+            head: list[str] = []
             for s in samples:
                 p = parts[s]
                 smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
-                level_cells[s] = {side: _categorical_cells(side, p, threshold, scale) for side in ("treated", "control")}
-                smd_txt = fmt_smd(smds[0]) if len(smds) == 1 else ""
-                out.append(f'<td></td><td></td><td class="num">{smd_txt}</td>')
-            out.append("</tr>")
+                level_cells[s] = {side: _categorical_cells(side, p, threshold, scale, bool(hidden_sizes.get((s, side))))
+                                  for side in SIDES}
+                head += ["", "", fmt_smd(smds[0]) if len(smds) == 1 else ""]
+            rows.append(Table1Row("variable", label, "n (%)", tuple(head)))
             levels = list(dict.fromkeys(first["level"].astype(str)))
-            for li, lev in enumerate(levels):
-                out.append(f'<tr class="level"><th scope="row">{esc(lev)}</th>')
+            for lev in levels:
+                cells: list[str] = []
                 for s in samples:
                     p = parts[s]
                     idx = [i for i, v in enumerate(p["level"].astype(str)) if v == lev]
                     smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
                     per_level = "" if len(smds) == 1 else (fmt_smd(p["smd"].iloc[idx[0]]) if idx else "")
-                    for side in ("treated", "control"):
-                        cells = level_cells[s][side][0]
-                        out.append(f'<td class="num">{cells[idx[0]] if idx else DASH}</td>')
-                    out.append(f'<td class="num">{per_level}</td>')
-                out.append("</tr>")
+                    for side in SIDES:
+                        cells.append(level_cells[s][side][0][idx[0]] if idx else DASH)
+                    cells.append(per_level)
+                rows.append(Table1Row("level", lev, "", tuple(cells)))
             has_missing_level = any(str(lv).strip().lower() == "missing" for lv in levels)
-            if not has_missing_level and any(level_cells[s][side][1] for s in samples for side in ("treated", "control")):
-                out.append('<tr class="level missing"><th scope="row">Missing</th>')
+            if not has_missing_level and any(level_cells[s][side][1] for s in samples for side in SIDES):
+                cells = []
                 for s in samples:
-                    for side in ("treated", "control"):
-                        out.append(f'<td class="num">{level_cells[s][side][1] or "0"}</td>')
-                    out.append("<td></td>")
-                out.append("</tr>")
+                    cells += [level_cells[s][side][1] or "0" for side in SIDES] + [""]
+                rows.append(Table1Row("missing", "Missing", "", tuple(cells)))
             continue
 
         lev = first["level"].iloc[0]
         shown = label if _level_is_trivial(lev) or kind != "binary" else f"{label}: {lev}"
-        suffix = ", n (%)" if kind == "binary" else ", mean (SD)<br><span class=\"sub\">median [Q1, Q3]</span>"
-        out.append(f'<tr class="var {esc(kind)}"><th scope="row">{esc(shown)}{suffix}</th>')
         any_missing = False
+        cells = []
+        miss_cells: dict[tuple[str, str], str] = {}
         for s in samples:
             p = parts[s]
             if p.empty:
-                out.append(f"<td>{DASH}</td><td>{DASH}</td><td></td>")
+                cells += [DASH, DASH, ""]
                 continue
             r = p.iloc[0]
-            for side in ("treated", "control"):
+            for side in SIDES:
+                nh = bool(hidden_sizes.get((s, side)))
                 if kind == "binary":
-                    cell = esc(_binary_count(side, r, threshold, scale))
+                    cell, miss_cells[(s, side)] = _binary_cells(side, r, threshold, scale, nh)
                 else:
-                    cell = _stats_text(side, r, threshold)
-                out.append(f'<td class="num">{cell}</td>')
+                    cell, miss_cells[(s, side)] = _continuous_cells(side, r, threshold, nh)
+                cells.append(cell)
                 if (as_int(r[f"{side}_n_missing"]) or 0) > 0:
                     any_missing = True
-            out.append(f'<td class="num">{fmt_smd(r["smd"])}</td>')
-        out.append("</tr>")
+            cells.append(fmt_smd(r["smd"]))
+        rows.append(Table1Row("variable", shown, "n (%)" if kind == "binary" else "mean (SD)\nmedian [Q1, Q3]",
+                              tuple(cells)))
         if any_missing:
-            out.append('<tr class="level missing"><th scope="row">Missing, n</th>')
+            mc: list[str] = []
             for s in samples:
-                p = parts[s]
-                for side in ("treated", "control"):
-                    v = p[f"{side}_n_missing"].iloc[0] if len(p) else None
-                    out.append(f'<td class="num">{esc(suppress_count(v, threshold))}</td>')
-                out.append("<td></td>")
-            out.append("</tr>")
+                mc += [miss_cells.get((s, side), DASH) for side in SIDES] + [""]
+            rows.append(Table1Row("missing", "Missing, n", "", tuple(mc)))
+    return Table1Layout(samples, sizes, tuple(rows), tuple(group_labels))  # type: ignore[arg-type]
+
+
+def _t1_cell_html(text: str) -> str:
+    if text == HIDDEN_TEXT or text.startswith("n <"):
+        return f'<span class="muted">{esc(text)}</span>'
+    if "\n" in text:
+        main, sub = text.split("\n", 1)
+        return f'{esc(main)}<br><span class="sub">{esc(sub)}</span>'
+    return esc(text)
+
+
+def table1_html(
+    table1: pd.DataFrame,
+    threshold: int | None = 11,
+    labels: Mapping[str, str] | None = None,
+    group_sizes: Mapping[tuple[str, str], Any] | None = None,
+    group_labels: tuple[str, str] = ("Treated", "Control"),
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
+) -> str:
+    """Table 1 before and after matching, side by side, with SMDs (see :func:`table1_layout`)."""
+    lay = table1_layout(table1, threshold, labels, group_sizes, group_labels, hidden_sizes)
+    out = ['<table class="data table1">', "<thead><tr>", '<th rowspan="2" scope="col">Characteristic</th>']
+    for s in lay.samples:
+        out.append(f'<th colspan="3" scope="colgroup" class="grp">{SAMPLE_NAMES[s]}</th>')
+    out.append("</tr><tr>")
+    for s in lay.samples:
+        for side, lab in zip(SIDES, group_labels):
+            out.append(f'<th scope="col" class="num">{esc(lab)}<br><span class="sub">n = {esc(lay.sizes[(s, side)])}</span></th>')
+        out.append('<th scope="col" class="num">SMD</th>')
+    out.append("</tr></thead><tbody>")
+    for row in lay.rows:
+        if row.kind == "variable":
+            stat = row.stat.replace("\n", '<br><span class="sub">', 1) + ("</span>" if "\n" in row.stat else "")
+            cls = "var"
+            out.append(f'<tr class="{cls}"><th scope="row">{esc(row.label)}' + (f", {stat}" if stat else "") + "</th>")
+        elif row.kind == "level":
+            out.append(f'<tr class="level"><th scope="row">{esc(row.label)}</th>')
+        else:
+            out.append(f'<tr class="level missing"><th scope="row">{esc(row.label)}</th>')
+        for k, text in enumerate(row.cells):
+            is_smd = k % 3 == 2
+            if row.kind == "variable" and row.stat == "n (%)" and not any(row.cells[i] for i in range(len(row.cells)) if i % 3 != 2):
+                out.append(f'<td class="num">{esc(text)}</td>' if is_smd else "<td></td>")  # categorical heading
+            else:
+                out.append(f'<td class="num">{esc(text) if is_smd else _t1_cell_html(text)}</td>')
+        out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -364,7 +479,12 @@ def cox_terms_table_html(cox: pd.DataFrame, labels: Mapping[str, str] | None = N
             name = Markup(f"<strong>{esc(name)}</strong>")
         ci = f"{fmt_num(r['ci_low'], 2)}\u2013{fmt_num(r['ci_high'], 2)}" if not is_missing(r["ci_low"]) else DASH
         rows.append([name, fmt_num(r["hr"], 2), ci, fmt_p(r["p"])])
-    return html_table(["Term", "HR", "95% CI", "p"], rows, cls="data compact", numeric=[False, True, True, True])
+    header, numeric = ["Term", "HR", "95% CI", "p"], [False, True, True, True]
+    if len(rows) < 16:
+        return html_table(header, rows, cls="data compact", numeric=numeric)
+    half = (len(rows) + 1) // 2  # a long model: two tables side by side (one column on a phone)
+    return ('<div class="split2">' + html_table(header, rows[:half], cls="data compact", numeric=numeric)
+            + html_table(header, rows[half:], cls="data compact", numeric=numeric) + "</div>")
 
 
 def ph_table_html(ph: pd.DataFrame, alpha: float = 0.05) -> str:
@@ -444,6 +564,9 @@ __all__ = [
     "Markup",
     "html_table",
     "table1_html",
+    "table1_layout",
+    "Table1Layout",
+    "Table1Row",
     "balance_table_html",
     "missingness_table_html",
     "ps_summary_table_html",
