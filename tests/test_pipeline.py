@@ -47,7 +47,7 @@ def _default_config() -> dict:
 
 def _source() -> str:
     syn = _default_config()["synthetic"]
-    return artifacts.synthetic_source(syn["patients"], syn["seed"])
+    return artifacts.synthetic_source(syn["patients"], syn["seed"], chart_rows_per_stay=syn.get("chart_rows_per_stay"))
 
 
 def _results(workdir: Path, study: str) -> Path:

@@ -96,7 +96,9 @@ try:
     else:
         SOURCE_KIND = "synthetic"
         _syn = CFG["synthetic"]
-        SOURCE = artifacts.synthetic_source(_syn["patients"], _syn["seed"], _syn["dgp"], _syn["mimic_version"])
+        SOURCE = artifacts.synthetic_source(
+            _syn["patients"], _syn["seed"], _syn["dgp"], _syn["mimic_version"], _syn["chart_rows_per_stay"]
+        )
         MIMIC_DIR = f"{DATA}/synthetic/{SOURCE}"
         SOURCES = {key: Path(MIMIC_DIR) / table(key).relpath for key in NEEDED_TABLES}
 except (loader.MimicInputError, sources.SourceError) as exc:
