@@ -1,0 +1,268 @@
+"""The small-count rule (icu_cohort.report.disclosure): hand-built cases, and brute-force
+checks that no hidden small count can be derived from what is shown.
+
+The brute force is a second implementation of the reader's knowledge: it enumerates every
+assignment of whole numbers to the hidden cells that agrees with the shown cells, the shown
+total, the labels ("<11" = 1..10, "hidden" = 11 or more, unpublished = anything >= 0) and,
+for sequences, the subtraction rule; a hidden small count is recoverable when it takes one
+value in all of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from icu_cohort.report.disclosure import (
+    HIDDEN_TEXT,
+    DisclosureError,
+    cell_text,
+    hide_cells,
+    hide_row,
+    hide_sequence,
+)
+
+T = 11
+
+
+def _label_range(v: int, hidden: bool, unpublished: bool, cap: int) -> range:
+    if not hidden:
+        return range(v, v + 1)
+    if unpublished:
+        return range(0, cap + 1)
+    if 1 <= v < T:
+        return range(1, T)
+    return range(T, cap + 1)
+
+
+def row_possible_values(counts, hidden, total, unpublished=None):
+    """Brute force: for each cell, the set of values it takes over all consistent rows."""
+    unpublished = unpublished or [False] * len(counts)
+    ranges = [_label_range(c, h, u, total) for c, h, u in zip(counts, hidden, unpublished)]
+    seen = [set() for _ in counts]
+    for combo in itertools.product(*ranges):
+        if sum(combo) == total:
+            for s, v in zip(seen, combo):
+                s.add(v)
+    return seen
+
+
+def assert_row_safe(counts, total, hidden, unpublished=None):
+    seen = row_possible_values(counts, hidden, total, unpublished)
+    for i, (c, h) in enumerate(zip(counts, hidden)):
+        if 1 <= c < T:
+            assert h, f"small cell {i} ({c}) of {counts} is shown"
+            assert len(seen[i]) > 1, f"cell {i} ({c}) of {counts} / {total} is recoverable: hidden {hidden}"
+    hidden_sum = sum(c for c, h in zip(counts, hidden) if h)
+    assert hidden_sum == 0 or hidden_sum >= T, (counts, hidden)
+
+
+# ----------------------------------------------------------------------------- one total
+
+
+def test_no_small_cell_nothing_hidden() -> None:
+    assert hide_cells([120, 15, 300, 0], total=435) == [False] * 4
+
+
+def test_one_small_cell_hides_the_next_smallest_positive_one() -> None:
+    # 7 alone could be read as 427 - 120 - 300; the next smallest positive cell (120) goes too.
+    assert hide_cells([120, 7, 300, 0], total=427) == [True, True, False, False]
+
+
+def test_zero_is_never_a_complement() -> None:
+    assert hide_cells([0, 7, 0, 200], total=207) == [False, True, False, True]
+
+
+def test_two_small_cells_summing_below_threshold_need_a_third() -> None:
+    # 3 + 4 = 7 is derivable from the total: a small count of the two together.
+    assert hide_cells([3, 4, 50, 60], total=117) == [True, True, True, False]
+
+
+def test_two_small_cells_summing_to_threshold_or_more_are_enough() -> None:
+    dec = hide_cells([6, 5, 50, 60], total=121)
+    assert dec == [True, True, False, False]
+    assert_row_safe([6, 5, 50, 60], 121, dec)
+
+
+def test_labels_pin_a_pair_of_tens() -> None:
+    # 10 + 10 of 20: both "<11" and the total 20 leave only 10 and 10: the total must go.
+    dec = hide_row([10, 10, 0], total=20)
+    assert dec.total_hidden and all(dec.hidden)
+    # with a third positive cell, hiding it as well suffices
+    d2 = hide_row([10, 10, 15], total=35)
+    assert d2.hidden == [True, True, True] and not d2.total_hidden
+    assert_row_safe([10, 10, 15], 35, d2.hidden)
+
+
+def test_small_total_is_hidden_and_gives_nothing_to_subtract() -> None:
+    dec = hide_row([3, 0, 4], total=7)
+    assert dec.total_hidden and dec.hidden == [True, False, True]
+
+
+def test_no_total_only_small_cells() -> None:
+    assert hide_cells([3, 40, 50]) == [True, False, False]
+
+
+def test_unpublished_complement_of_a_binary_row_is_protected() -> None:
+    # Table 1 binary row: yes = 95, no (not shown, n - yes - missing) = 3, missing = 2, n = 100.
+    dec = hide_row([95, 3, 2], total=100, unpublished=[False, True, False])
+    assert dec.hidden[1] and dec.hidden[2]
+    # 3 + 2 = 5 is derivable unless "yes" goes as well
+    assert dec.hidden[0]
+    assert_row_safe([95, 3, 2], 100, dec.hidden, [False, True, False])
+
+
+def test_threshold_none_hides_nothing_but_unpublished() -> None:
+    assert hide_cells([3, 4, 50], total=57, threshold=None) == [False, False, False]
+
+
+def test_counts_that_do_not_add_up_are_an_error() -> None:
+    with pytest.raises(DisclosureError, match="add up to 57, not to the total 60"):
+        hide_cells([3, 4, 50], total=60)
+    with pytest.raises(DisclosureError, match="whole numbers"):
+        hide_cells([3.5, 4], total=7.5)
+
+
+def test_cell_text() -> None:
+    assert cell_text(7, True) == "<11"
+    assert cell_text(120, True) == HIDDEN_TEXT
+    assert cell_text(120, False) == "120"
+    assert cell_text(0, False) == "0"
+    assert cell_text(12345, False) == "12,345"
+    assert cell_text(None, False) == "\u2013"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rows_brute_force(seed: int) -> None:
+    """Random rows of 2-4 cells with many small values: no hidden small cell is recoverable."""
+    rng = random.Random(seed)
+    for _ in range(25):
+        k = rng.randint(2, 4)
+        counts = [rng.choice([0, 1, 2, 5, 9, 10, 11, 12, 14, 20, 25]) for _ in range(k)]
+        total = sum(counts)
+        dec = hide_row(counts, total)
+        if dec.total_hidden:
+            assert all(dec.hidden[i] for i, c in enumerate(counts) if 1 <= c < T)
+            continue
+        assert_row_safe(counts, total, dec.hidden)
+
+
+# ----------------------------------------------------------------------------- sequences
+
+
+def sequence_possible(rem, hidden_rem, removed=None, hidden_removed=None):
+    """Brute force over the hidden remaining values (the removed follow by subtraction):
+    values each hidden remaining and each removed count takes in consistent sequences."""
+    n = len(rem)
+    cap = rem[0]
+    ranges = []
+    for i in range(n):
+        ranges.append(_label_range(rem[i], hidden_rem[i], False, cap))
+    seen_rem = [set() for _ in range(n)]
+    seen_rmv = [set() for _ in range(n)]
+    for combo in itertools.product(*ranges):
+        if any(combo[i] > combo[i - 1] for i in range(1, n)):
+            continue
+        ok = True
+        if removed is not None:
+            for i in range(1, n):
+                r = combo[i - 1] - combo[i]
+                if not hidden_removed[i] and r != removed[i]:
+                    ok = False
+                    break
+                if hidden_removed[i] and 1 <= removed[i] < T and not 1 <= r < T:
+                    ok = False  # labelled "<11"
+                    break
+                if hidden_removed[i] and removed[i] >= T and r < T:
+                    ok = False  # labelled hidden (>= 11)
+                    break
+        if not ok:
+            continue
+        for i in range(n):
+            seen_rem[i].add(combo[i])
+            if i:
+                seen_rmv[i].add(combo[i - 1] - combo[i])
+    return seen_rem, seen_rmv
+
+
+def assert_sequence_safe(rem, removed, dec):
+    seen_rem, seen_rmv = sequence_possible(rem, dec.remaining, removed, dec.removed if removed else None)
+    n = len(rem)
+    for i in range(n):
+        if 1 <= rem[i] < T:
+            assert dec.remaining[i], (rem, i)
+            assert len(seen_rem[i]) > 1, f"remaining {i} of {rem} recoverable ({dec})"
+    for i in range(1, n):
+        drop = rem[i - 1] - rem[i]
+        if 1 <= drop < T:
+            assert len(seen_rmv[i]) > 1, f"removed {i} ({drop}) of {rem} recoverable ({dec})"
+            if removed is not None:
+                assert dec.removed[i]
+    shown = [rem[i] for i in range(n) if not dec.remaining[i]]
+    for a, b in zip(shown, shown[1:]):
+        assert a - b == 0 or a - b >= T, f"shown {a} and {b} differ by a small count ({rem}, {dec})"
+
+
+def test_attrition_small_exclusion_hides_its_remaining_and_the_next_exclusion() -> None:
+    rem = [400, 300, 293, 200]
+    rmv = [0, 100, 7, 93]
+    dec = hide_sequence(rem, rmv)
+    # 293 would give 300 - 293 = 7; the 93 after it would give 293 back from 200.
+    assert dec.remaining == [False, False, True, False]
+    assert dec.removed == [False, False, True, True]
+    assert_sequence_safe(rem, rmv, dec)
+
+
+def test_attrition_last_step_small_keeps_the_cohort_shown() -> None:
+    rem = [400, 300, 200, 195]
+    rmv = [0, 100, 100, 5]
+    dec = hide_sequence(rem, rmv)
+    assert not dec.remaining[-1] and not dec.remaining[0]
+    assert dec.remaining[2] and dec.removed[3] and dec.removed[2]
+    assert_sequence_safe(rem, rmv, dec)
+
+
+def test_numbers_at_risk_drop_of_deaths_is_not_derivable() -> None:
+    # 28-day follow-up without censoring: 40 at day 0 and 34 at day 28 would say 6 deaths.
+    rem = [40, 38, 36, 35, 34]
+    dec = hide_sequence(rem)
+    shown = [r for r, h in zip(rem, dec.remaining) if not h]
+    assert shown == [40]
+    assert all(dec.removed)
+    assert_sequence_safe(rem, None, dec)
+
+
+def test_numbers_at_risk_large_drops_all_shown() -> None:
+    rem = [400, 350, 300, 280, 260]
+    dec = hide_sequence(rem)
+    assert dec.remaining == [False] * 5
+
+
+def test_numbers_at_risk_small_tail() -> None:
+    rem = [60, 30, 9, 4, 0]
+    dec = hide_sequence(rem)
+    assert dec.remaining[2] and dec.remaining[3]
+    assert_sequence_safe(rem, None, dec)
+
+
+def test_sequence_errors() -> None:
+    with pytest.raises(DisclosureError, match="rises at position 2"):
+        hide_sequence([10, 5, 6])
+    with pytest.raises(DisclosureError, match="step 1 removes 4"):
+        hide_sequence([10, 5], [0, 4])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_sequences_brute_force(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    for _ in range(12):
+        n = rng.randint(3, 5)
+        rem = [rng.randint(25, 45)]
+        for _ in range(n - 1):
+            rem.append(max(0, rem[-1] - rng.choice([0, 1, 3, 6, 10, 11, 13])))
+        with_removed = rng.random() < 0.5
+        rmv = [0] + [rem[i - 1] - rem[i] for i in range(1, n)] if with_removed else None
+        dec = hide_sequence(rem, rmv)
+        assert_sequence_safe(rem, rmv, dec)
