@@ -291,3 +291,20 @@ def test_effects_table_layout_and_suppression():
     assert iptw[6:] == ["not estimable", ""]
     text = exports.layout_csv(layout)
     assert _small_counts([c for r in csv.reader(io.StringIO(text)) for c in r[1:]]) == []
+
+
+# ----------------------------------------------------------------------------- snakemake --report
+
+
+def test_snakemake_report_embeds_only_shareable_files():
+    """``report(...)`` marks only the study report and its exports folder (both with small
+    counts hidden) for ``snakemake --report``; the exact-count stage outputs are not marked."""
+    rules = Path(__file__).resolve().parents[1] / "workflow" / "rules"
+    marked = []
+    for path in sorted(rules.glob("*.smk")):
+        text = path.read_text()
+        for m in re.finditer(r"\breport\(\s*(.+?),\s*$", text, flags=re.M):
+            marked.append((path.name, m.group(1).strip()))
+    assert marked, "no report() output at all"
+    for name, first in marked:
+        assert "artifacts.REPORT.name" in first or "EXPORT_DIR" in first, (name, first)

@@ -158,5 +158,6 @@ def run_summary(results_source, studies, export_dir, ok, snakemake_log=None):
         elif ok:
             lines.append(f"  {study}: no report (not requested by this run)")
     if not ok:
-        lines.append(f"  each job's log is under logs/{SOURCE}/; Snakemake's own log: {snakemake_log}")
+        logs = ", ".join(snakemake_log) if isinstance(snakemake_log, (list, tuple)) else snakemake_log
+        lines.append(f"  each job's log is under logs/{SOURCE}/; Snakemake's own log: {logs}")
     return "\n".join(lines)
