@@ -308,3 +308,17 @@ def test_snakemake_report_embeds_only_shareable_files():
     assert marked, "no report() output at all"
     for name, first in marked:
         assert "artifacts.REPORT.name" in first or "EXPORT_DIR" in first, (name, first)
+
+
+def test_a_failed_export_leaves_the_previous_exports_as_they_were(exported, monkeypatch, tmp_path):
+    results, out, manifest, _, _ = exported
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(svg, dpi=exports.PNG_DPI):
+        raise RuntimeError("cairo exploded")
+
+    monkeypatch.setattr(exports, "svg_to_png", broken)
+    with pytest.raises(RuntimeError, match="cairo exploded"):
+        exports.write_exports(results, {"name": "sae_fixture"}, small_count_threshold=11)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{exports.EXPORT_DIR}")]
