@@ -193,7 +193,8 @@ def test_the_time_varying_synthetic_set_is_its_own_data_source(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(config))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-2000:]
-    source = artifacts.synthetic_source(400, 3, "timevarying")
+    chart_rows = _default_config()["synthetic"].get("chart_rows_per_stay")  # kept from config.yaml
+    source = artifacts.synthetic_source(400, 3, "timevarying", chart_rows_per_stay=chart_rows)
     assert f"data/synthetic/{source}/ground_truth.json" in out and f"results/{source}/sae_mgso4/report.html" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"synthetic": {"dgp": "hourly"}}))
