@@ -268,29 +268,45 @@ def test_table1_hides_small_and_derivable_counts():
 # ----------------------------------------------------------------------------- effects
 
 
-ESTIMATES = {
-    "n_treated": 4093, "n_control": 391,
-    "matching": {"n_matched_treated": 381, "n_matched_control": 381},
-    "mortality_28d": {"cohort_treated": 893 / 4093, "cohort_control": 62 / 391,
-                      "matched_treated": 32 / 381, "matched_control": 375 / 381},
-    "cox_matched": {"hr": 0.513, "ci95": [0.336, 0.784], "p": 0.00201},
-    "cox_multivariable": {"hr": 0.64, "ci95": [0.48, 0.84], "p": 0.001},
-    "iptw": {"hr": float("inf"), "ci95": [None, None], "p": None},
-}
+def _estimates(n_mt=381, d_mt=32, n_mc=300, d_mc=55):
+    """Cohort: 4,093 treated (893 deaths), 391 control (62 deaths); matched as given."""
+    return {
+        "n_treated": 4093, "n_control": 391,
+        "matching": {"n_matched_treated": n_mt, "n_matched_control": n_mc},
+        "mortality_28d": {"cohort_treated": 893 / 4093, "cohort_control": 62 / 391,
+                          "matched_treated": d_mt / n_mt, "matched_control": d_mc / n_mc},
+        "cox_matched": {"hr": 0.513, "ci95": [0.336, 0.784], "p": 0.00201},
+        "cox_multivariable": {"hr": 0.64, "ci95": [0.48, 0.84], "p": 0.001},
+        "iptw": {"hr": float("inf"), "ci95": [None, None], "p": None},
+    }
 
 
 def test_effects_table_layout_and_suppression():
-    layout = exports.effects_rows(ESTIMATES, 11)
+    layout = exports.effects_rows(_estimates(), 11)
     assert [r[0] for r in layout.body] == [name for _, name, _ in exports.ANALYSES]
     matched, multi, iptw = layout.body
-    assert matched[1:4] == ["matched", "381", "381"]
+    assert matched[1:4] == ["matched", "381", "300"]
     assert matched[4] == "32 (8.4)"
-    assert matched[5] == exports.SUPPRESSED  # 375 deaths of 381: 6 survivors would be derivable
+    # 62 control deaths in the cohort, 55 in the matched sample: 7 among the 91 not matched
+    assert matched[5] == exports.SUPPRESSED
     assert matched[6] == "0.51 (0.34\u20130.78)" and matched[7] == "0.002"
-    assert multi[2:6] == ["4,093", "391", "893 (21.8)", "62 (15.9)"]
+    assert multi[1:6] == ["whole cohort", "4,093", "391", "893 (21.8)", "62 (15.9)"]
     assert iptw[6:] == ["not estimable", ""]
     text = exports.layout_csv(layout)
     assert _small_counts([c for r in csv.reader(io.StringIO(text)) for c in r[1:]]) == []
+
+
+@pytest.mark.parametrize("kwargs, column, expected", [
+    ({"n_mc": 381, "d_mc": 62}, 3, exports.SUPPRESSED),  # 10 controls not matched: matched size hidden
+    ({"n_mc": 381, "d_mc": 62}, 5, exports.SUPPRESSED),  # ... and with it the matched deaths
+    ({"d_mt": 376}, 4, exports.SUPPRESSED),              # 5 matched treated survivors
+    ({"n_mc": 310, "d_mc": 62}, 5, "62 (20.0)"),         # 0 deaths among the 81 not matched: shown
+    ({"n_mc": 310, "d_mc": 55}, 5, exports.SUPPRESSED),  # 7 deaths among them
+    ({"n_mc": 310, "d_mc": 0}, 5, "0 (0.0)"),            # zero is shown
+])
+def test_effects_table_hides_what_cohort_minus_matched_would_reveal(kwargs, column, expected):
+    matched = exports.effects_rows(_estimates(**kwargs), 11).body[0]
+    assert matched[column] == expected
 
 
 # ----------------------------------------------------------------------------- snakemake --report

@@ -452,6 +452,53 @@ def _sample_sizes(est: Mapping[str, Any], sample: str) -> tuple[int | None, int 
     return _count(m.get("n_matched_treated")), _count(m.get("n_matched_control"))
 
 
+def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) -> dict[tuple[str, str], tuple[str, str]]:
+    """``{(sample, side): (size text, deaths text)}`` for the cohort and the matched sample.
+
+    The rule (:func:`hide_row`) on every total a reader has: treated + control = the sample;
+    deaths + survivors = a group; and, because both samples are shown, matched + not matched
+    = a cohort group, for its stays, its deaths and its survivors -- a matched count is hidden
+    when the not-matched part it would reveal (cohort minus matched) is small.
+    """
+    n: dict[tuple[str, str], int | None] = {}
+    d: dict[tuple[str, str], int | None] = {}
+    risk: dict[tuple[str, str], float | None] = {}
+    for sample in ("cohort", "matched"):
+        sizes = dict(zip(("treated", "control"), _sample_sizes(estimates, sample)))
+        for side in ("treated", "control"):
+            n[(sample, side)] = sizes[side]
+            risk[(sample, side)] = _num(_get(estimates, f"mortality_28d.{sample}_{side}"))
+            r, k = risk[(sample, side)], sizes[side]
+            d[(sample, side)] = None if r is None or k is None else int(round(r * k))
+    hide_n: dict[tuple[str, str], bool] = {}
+    hide_d: dict[tuple[str, str], bool] = {}
+    for sample in ("cohort", "matched"):
+        h = _hide([n[(sample, "treated")], n[(sample, "control")]], threshold)
+        hide_n[(sample, "treated")], hide_n[(sample, "control")] = h
+        for side in ("treated", "control"):
+            k, dd = n[(sample, side)], d[(sample, side)]
+            hide_d[(sample, side)] = dd is not None and (hide_n[(sample, side)] or _hide([dd, k - dd], threshold, [False, True])[0])
+    for side in ("treated", "control"):
+        nc, nm, dc, dm = n[("cohort", side)], n[("matched", side)], d[("cohort", side)], d[("matched", side)]
+        if None in (nc, nm):
+            continue
+        if not hide_n[("cohort", side)]:
+            hide_n[("matched", side)] |= _hide([nm, nc - nm], threshold, [False, True])[0]
+        if None in (dc, dm) or hide_d[("cohort", side)] or hide_n[("matched", side)]:
+            continue
+        # not-matched deaths and survivors: cohort minus matched
+        if is_small(dc - dm, threshold) or is_small((nc - dc) - (nm - dm), threshold):
+            hide_d[("matched", side)] = True
+    out = {}
+    for key in n:
+        k, dd, r = n[key], d[key], risk[key]
+        size = "" if k is None else (_hidden_text(k, threshold) if hide_n[key] else f"{k:,}")
+        deaths = "" if dd is None else (_hidden_text(dd, threshold) if hide_n[key] or hide_d[key]
+                                        else _count_text(dd, 100.0 * r, False, threshold))
+        out[key] = (size, deaths)
+    return out
+
+
 def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
                  group_labels: tuple[str, str] = GROUP_LABELS) -> Layout:
     """The effect estimates (``estimates.json``) in a journal's layout.
@@ -461,29 +508,22 @@ def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
     times the group size), the hazard ratio of treated versus control with its 95% CI, and p.
     A model without a finite hazard ratio shows "not estimable". Suppression
     (:func:`hide_row`): the two group sizes of a sample together; each group's deaths with
-    its survivors (total = the group size).
+    its survivors (total = the group size); a matched size or death count whose difference
+    from the cohort's (the stays, deaths or survivors not matched) is small
+    (:func:`_effects_group_cells`).
     """
     tl, cl = (g.lower() for g in group_labels)
     header = [["Analysis", "Sample", f"{group_labels[0]}, n", f"{group_labels[1]}, n",
                f"Deaths by day 28, {tl}, n (%)", f"Deaths by day 28, {cl}, n (%)", "Hazard ratio (95% CI)", "p"]]
+    group_cells = _effects_group_cells(estimates, threshold)
     body = []
     for key, name, sample in ANALYSES:
         res = estimates.get(key)
         if not isinstance(res, Mapping):
             continue
-        n_t, n_c = _sample_sizes(estimates, sample)
-        h_t, h_c = _hide([n_t, n_c], threshold)
         cells = [name, "matched" if sample == "matched" else "whole cohort"]
-        cells += ["" if n is None else (_hidden_text(n, threshold) if h else f"{n:,}") for n, h in ((n_t, h_t), (n_c, h_c))]
-        for side, n, h_n in (("treated", n_t, h_t), ("control", n_c, h_c)):
-            risk = _num(_get(estimates, f"mortality_28d.{sample}_{side}"))
-            if risk is None or n is None:
-                cells.append("")
-                continue
-            deaths = int(round(risk * n))
-            # deaths + survivors = the group; survivors are derivable, not shown
-            hidden = h_n or _hide([deaths, n - deaths], threshold, [False, True])[0]
-            cells.append(_count_text(deaths, 100.0 * risk, hidden, threshold))
+        cells += [group_cells[(sample, side)][0] for side in ("treated", "control")]
+        cells += [group_cells[(sample, side)][1] for side in ("treated", "control")]
         hr = _num(res.get("hr"))
         ci = res.get("ci95") if isinstance(res.get("ci95"), (list, tuple)) else [None, None]
         lo, hi = (_num(ci[0]), _num(ci[1])) if len(ci) == 2 else (None, None)
