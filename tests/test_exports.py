@@ -338,3 +338,18 @@ def test_a_failed_export_leaves_the_previous_exports_as_they_were(exported, monk
         exports.write_exports(results, {"name": "sae_fixture"}, small_count_threshold=11)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{exports.EXPORT_DIR}")]
+
+
+def test_a_missing_cairo_library_is_named_with_the_fix(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_cairo(name, *args, **kwargs):
+        if name == "cairosvg":
+            raise OSError("no library called \"cairo-2\" was found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cairo)
+    with pytest.raises(exports.ExportError, match="libcairo2"):
+        exports.svg_to_pdf('<svg xmlns="http://www.w3.org/2000/svg" width="10px" height="10px"/>')

@@ -164,9 +164,22 @@ def standalone_svg(markup: str) -> str:
     )
 
 
+def _cairosvg():
+    """CairoSVG, or a clear error when the system's cairo library is missing."""
+    try:
+        import cairosvg
+    except OSError as exc:  # cairocffi could not load libcairo
+        raise ExportError(
+            f"the PDF and PNG figures need the system's cairo library, which could not be loaded ({exc}); "
+            "install it (Debian/Ubuntu: apt-get install libcairo2; conda: conda install -c conda-forge cairo; "
+            "macOS: brew install cairo)"
+        ) from exc
+    return cairosvg
+
+
 def svg_to_pdf(svg: str) -> bytes:
     """Vector PDF of a standalone SVG (one page of the figure's size; fixed creation date)."""
-    import cairosvg
+    cairosvg = _cairosvg()
 
     pdf = cairosvg.svg2pdf(bytestring=svg.encode("utf-8"))
     # Same-length replacement: the cross-reference offsets stay valid.
@@ -176,10 +189,9 @@ def svg_to_pdf(svg: str) -> bytes:
 def svg_to_png(svg: str, dpi: int = PNG_DPI) -> bytes:
     """PNG of a standalone SVG at ``dpi`` (CSS pixels are 1/96 inch), white background,
     the resolution recorded in the file (pHYs)."""
-    import cairosvg
     from PIL import Image
 
-    raw = cairosvg.svg2png(bytestring=svg.encode("utf-8"), scale=dpi / 96.0, background_color="white")
+    raw = _cairosvg().svg2png(bytestring=svg.encode("utf-8"), scale=dpi / 96.0, background_color="white")
     img = Image.open(io.BytesIO(raw))
     buf = io.BytesIO()
     img.save(buf, format="PNG", dpi=(dpi, dpi), optimize=False)
