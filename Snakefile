@@ -6,6 +6,7 @@
 #   snakemake --cores 2 --config mimic_dir=/path/to/mimiciv/2.2  # real MIMIC-IV
 #   snakemake --report results/report.html                     # Snakemake's own report
 import os
+import sys
 
 from snakemake.utils import min_version
 
@@ -30,4 +31,14 @@ report: "workflow/report/workflow.rst"
 rule all:
     input:
         expand(f"{RESULTS_SOURCE}/{{study}}/{artifacts.REPORT.name}", study=STUDY_NAMES),
+        expand(f"{RESULTS_SOURCE}/{{study}}/{EXPORT_DIR}", study=STUDY_NAMES),
     default_target: True
+
+
+# At the end, say where the results are (or where to look when a job failed).
+onsuccess:
+    print(run_summary(RESULTS_SOURCE, STUDY_NAMES, EXPORT_DIR, ok=True), file=sys.stderr)
+
+
+onerror:
+    print(run_summary(RESULTS_SOURCE, STUDY_NAMES, EXPORT_DIR, ok=False, snakemake_log=log), file=sys.stderr)

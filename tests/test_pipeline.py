@@ -36,7 +36,9 @@ def default_run(tmp_path_factory):
     one without touching the repository."""
     workdir = tmp_path_factory.mktemp("default_run")
     shutil.copytree(REPO / "config" / "studies", workdir / "studies")
-    proc = snakemake(workdir, "--config", f"study_dir={workdir / 'studies'}")
+    # The default set is at the published scale (about 3 minutes on a quiet 2-core machine):
+    # room for a busy one.
+    proc = snakemake(workdir, "--config", f"study_dir={workdir / 'studies'}", timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workdir
 
@@ -47,7 +49,7 @@ def _default_config() -> dict:
 
 def _source() -> str:
     syn = _default_config()["synthetic"]
-    return artifacts.synthetic_source(syn["patients"], syn["seed"])
+    return artifacts.synthetic_source(syn["patients"], syn["seed"], chart_rows_per_stay=syn.get("chart_rows_per_stay"))
 
 
 def _results(workdir: Path, study: str) -> Path:
@@ -191,7 +193,8 @@ def test_the_time_varying_synthetic_set_is_its_own_data_source(tmp_path):
     proc = snakemake(tmp_path, "-n", "--configfile", str(config))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-2000:]
-    source = artifacts.synthetic_source(400, 3, "timevarying")
+    chart_rows = _default_config()["synthetic"].get("chart_rows_per_stay")  # kept from config.yaml
+    source = artifacts.synthetic_source(400, 3, "timevarying", chart_rows_per_stay=chart_rows)
     assert f"data/synthetic/{source}/ground_truth.json" in out and f"results/{source}/sae_mgso4/report.html" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"synthetic": {"dgp": "hourly"}}))

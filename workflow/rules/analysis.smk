@@ -13,18 +13,10 @@ rule analysis:
         study=study_files,
     output:
         tables=[f"{RESULTS_SOURCE}/{{study}}/{name}" for name in ANALYSIS_TABLES],
-        balance=report(
-            f"{RESULTS_SOURCE}/{{study}}/{artifacts.BALANCE.name}",
-            caption="../report/balance.rst",
-            category="Analysis",
-            subcategory="{study}",
-        ),
-        estimates=report(
-            f"{RESULTS_SOURCE}/{{study}}/{artifacts.ESTIMATES.name}",
-            caption="../report/estimates.rst",
-            category="Analysis",
-            subcategory="{study}",
-        ),
+        # exact counts (n_missing, group sizes), for the analyst: not embedded in
+        # snakemake --report (the study's exports are)
+        balance=f"{RESULTS_SOURCE}/{{study}}/{artifacts.BALANCE.name}",
+        estimates=f"{RESULTS_SOURCE}/{{study}}/{artifacts.ESTIMATES.name}",
     params:
         study=study_params,
     log:

@@ -13,12 +13,8 @@ if SOURCE_KIND != "cohort_file":
             sql=STUDY_SQL,
         output:
             cohort=f"{RESULTS_SOURCE}/{{study}}/{artifacts.COHORT.name}",
-            attrition=report(
-                f"{RESULTS_SOURCE}/{{study}}/{artifacts.ATTRITION.name}",
-                caption="../report/attrition.rst",
-                category="Cohort",
-                subcategory="{study}",
-            ),
+            # exact counts, for the analyst: not embedded in snakemake --report (the exports are)
+            attrition=f"{RESULTS_SOURCE}/{{study}}/{artifacts.ATTRITION.name}",
             missingness=f"{RESULTS_SOURCE}/{{study}}/{artifacts.MISSINGNESS.name}",
         params:
             study=study_params,

@@ -96,7 +96,9 @@ try:
     else:
         SOURCE_KIND = "synthetic"
         _syn = CFG["synthetic"]
-        SOURCE = artifacts.synthetic_source(_syn["patients"], _syn["seed"], _syn["dgp"], _syn["mimic_version"])
+        SOURCE = artifacts.synthetic_source(
+            _syn["patients"], _syn["seed"], _syn["dgp"], _syn["mimic_version"], _syn["chart_rows_per_stay"]
+        )
         MIMIC_DIR = f"{DATA}/synthetic/{SOURCE}"
         SOURCES = {key: Path(MIMIC_DIR) / table(key).relpath for key in NEEDED_TABLES}
 except (loader.MimicInputError, sources.SourceError) as exc:
@@ -140,3 +142,22 @@ wildcard_constraints:
 def mimic_root(input_files):
     """The MIMIC-IV root of the checked files (each is <root>/<module>/<table>.csv.gz)."""
     return str(Path(input_files[0]).parents[1]) if input_files else MIMIC_DIR
+
+
+def run_summary(results_source, studies, export_dir, ok, snakemake_log=None):
+    """The run's last words on the console: each study's report and exports folder (those
+    that exist), or, after a failure, where the failed jobs' messages are."""
+    lines = ["", "icu-cohort: done." if ok else "icu-cohort: the run stopped with an error (the job's message is above)."]
+    for study in studies:
+        html = Path(results_source) / study / artifacts.REPORT.name
+        exports = Path(results_source) / study / export_dir
+        if html.is_file():
+            lines.append(f"  {study}: report {html.resolve()}")
+            if exports.is_dir():
+                lines.append(f"  {' ' * len(study)}  exports {exports.resolve()}/")
+        elif ok:
+            lines.append(f"  {study}: no report (not requested by this run)")
+    if not ok:
+        logs = ", ".join(snakemake_log) if isinstance(snakemake_log, (list, tuple)) else snakemake_log
+        lines.append(f"  each job's log is under logs/{SOURCE}/; Snakemake's own log: {logs}")
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ if SOURCE_KIND == "synthetic":
             seed=CFG["synthetic"]["seed"],
             dgp=CFG["synthetic"]["dgp"],
             mimic_version=CFG["synthetic"]["mimic_version"],
+            chart_rows=CFG["synthetic"]["chart_rows_per_stay"],
             out=lambda w, output: str(Path(output.truth).parent),
         log:
             f"logs/{SOURCE}/synthetic_mimic.log",

@@ -1,4 +1,7 @@
-# Stage 5: one self-contained HTML report per study.
+# Stage 5: one self-contained HTML report per study, and its manuscript exports
+# (results/<source>/<study>/exports/: icu_cohort.report.exports).
+
+from icu_cohort.report.exports import EXPORT_DIR
 
 
 rule study_report:
@@ -34,3 +37,34 @@ rule study_report:
         CONDA_ENV
     script:
         "../scripts/study_report.py"
+
+
+rule study_exports:
+    """Manuscript exports: every report figure as SVG, PDF and PNG (300 dpi); Table 1 and the
+    effect estimates as CSV and XLSX in a journal's layout; small counts hidden as in the report."""
+    input:
+        html=f"{RESULTS_SOURCE}/{{study}}/{artifacts.REPORT.name}",
+        table1=f"{RESULTS_SOURCE}/{{study}}/{artifacts.TABLE1.name}",
+        estimates=f"{RESULTS_SOURCE}/{{study}}/{artifacts.ESTIMATES.name}",
+        study=study_files,
+    output:
+        # Snakemake's report (snakemake --report) embeds these files, the shareable ones: the
+        # stage outputs with exact counts (attrition.csv, balance.csv, estimates.json) are not
+        # marked for it.
+        exports=report(
+            directory(f"{RESULTS_SOURCE}/{{study}}/{EXPORT_DIR}"),
+            patterns=["{name}.svg", "{name}.csv"],
+            caption="../report/exports.rst",
+            category="Manuscript exports",
+            subcategory="{study}",
+        ),
+    params:
+        study=study_params,
+        small_count_threshold=CFG["report"]["small_count_threshold"],
+    log:
+        f"logs/{SOURCE}/exports/{{study}}.log",
+    threads: 1
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/study_exports.py"

@@ -15,6 +15,7 @@ with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected)
     code = main(["synth", "--patients", str(snakemake.params.patients), "--seed", str(snakemake.params.seed),
                  "--dgp", snakemake.params.dgp, "--mimic-version", snakemake.params.mimic_version,
                  "--threads", str(snakemake.threads),
-                 "--out", str(snakemake.params.out)])
+                 "--out", str(snakemake.params.out)]
+                + ([] if snakemake.params.chart_rows is None else ["--chart-rows-per-stay", str(snakemake.params.chart_rows)]))
     if code:
         raise SystemExit(f"icu-cohort synth failed with exit code {code} (see the messages above)")

@@ -266,14 +266,21 @@ def write_json(obj: Any, path: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def synthetic_source(patients: int, seed: int, dgp: str = "baseline", mimic_version: str = "2.2") -> str:
-    """The name of the embedded synthetic set of that size, seed, data-generating process and
-    release format: ``synthetic-p4000-s20240601`` (the baseline process, v2.2),
-    ``synthetic-p4000-s20240601-timevarying``, ``synthetic-p4000-s20240601-v3.1``."""
+def synthetic_source(patients: int, seed: int, dgp: str = "baseline", mimic_version: str = "2.2",
+                     chart_rows_per_stay: float | None = None) -> str:
+    """The name of the embedded synthetic set of that size, seed, data-generating process,
+    release format and chartevents volume: ``synthetic-p4000-s20240601`` (the baseline
+    process, v2.2, the generator's chartevents volume), ``synthetic-p4000-s20240601-timevarying``,
+    ``synthetic-p4000-s20240601-v3.1``, ``synthetic-p43600-s20240601-c1000`` (1000 chartevents
+    rows per stay)."""
     name = f"synthetic-p{int(patients)}-s{int(seed)}"
     if dgp != "baseline":
         name += f"-{dgp}"
-    return name if mimic_version == "2.2" else f"{name}-v{mimic_version}"
+    if mimic_version != "2.2":
+        name += f"-v{mimic_version}"
+    if chart_rows_per_stay is not None:
+        name += f"-c{float(chart_rows_per_stay):g}"
+    return name
 
 
 def mimic_source(mimic_dir: str | Path) -> str:

@@ -4,6 +4,9 @@
 * ``icu-cohort synth --patients N --seed S --out DIR [options]``: a synthetic MIMIC-IV v2.2
   folder (``DIR/hosp``, ``DIR/icu``, ``DIR/ground_truth.json``, ``DIR/ground_truth_stays.csv``);
   see ``synthetic_data/README.md`` for the data-generating process.
+* ``icu-cohort check --mimic-dir DIR``: check a MIMIC-IV download -- every needed file and
+  header, the release, and the checksums of PhysioNet's ``SHA256SUMS.txt`` when present
+  (:mod:`icu_cohort.download`) -- converting nothing; exit code 2 when something is wrong.
 * ``icu-cohort concepts --mimic-dir DIR --out DIR``: the derived concepts of a MIMIC-IV
   download (``mimiciv_derived``, one Parquet file per table, and ``manifest.json``).
 
@@ -70,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=_positive_int, default=2, help="compression threads (default 2)")
     s.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
 
+    k = sub.add_parser("check", help="check a MIMIC-IV download (files, headers, release, checksums) without converting it",
+                       description="Check that DIR holds every table icu-cohort reads with the expected columns, "
+                                   "which MIMIC-IV release it is, and, when PhysioNet's SHA256SUMS.txt is there, that "
+                                   "every file it lists matches its checksum. Nothing is converted or written. Exit "
+                                   "code 0: ready to use; 2: a problem, each named on stderr.")
+    k.add_argument("--mimic-dir", required=True, help="MIMIC-IV root holding hosp/ and icu/ (as downloaded)")
+    k.add_argument("--allow-missing", action="append", default=[], metavar="TABLE",
+                   help="a table that may be absent, e.g. icu/chartevents for the open demo (repeatable)")
+    k.add_argument("--no-checksums", action="store_true", help="skip the SHA256SUMS.txt comparison")
+    k.add_argument("--threads", type=_positive_int, default=2, help="files hashed at a time (default 2)")
+    k.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+
     c = sub.add_parser("concepts", help="build the derived concepts (mimiciv_derived) of a MIMIC-IV download",
                        description="Check a MIMIC-IV folder (PhysioNet's hosp/ and icu/ .csv.gz files), convert the "
                                    "tables the concepts read to typed Parquet, and build every derived concept "
@@ -134,7 +149,7 @@ def _concepts(args) -> int:
                 say(f"table {number}/{len(sources)}: {key} (Parquet already there)")
                 continue
             say(f"table {number}/{len(sources)}: {key}")
-            loader.convert_table(path, target, table(key), args.threads, args.memory_limit)
+            loader.convert_table(path, target, table(key), args.threads, args.memory_limit, progress=say)
         manifest = concepts.write_concepts(parquet_dir, Path(args.out), source, threads=args.threads,
                                            memory_limit=args.memory_limit, progress=say)
     finally:
@@ -143,6 +158,35 @@ def _concepts(args) -> int:
     print(json.dumps({"source": source, "out_dir": str(Path(args.out)), "tables": len(manifest["tables"]),
                       "seconds": round(time.perf_counter() - start, 1)}))
     return 0
+
+
+def _check(args) -> int:
+    from pathlib import Path
+
+    from icu_cohort.download import check_download
+
+    say = _progress(args.quiet) or (lambda msg: None)
+    result = check_download(Path(args.mimic_dir), args.allow_missing, checksums=not args.no_checksums,
+                            threads=args.threads, progress=say)
+    version = result["version"]["version"]
+    sums = result["checksums"]
+    lines = [f"icu-cohort check {result['mimic_dir']}:",
+             f"  tables: {len(result['tables'])} needed tables present with their columns"
+             if result["tables"] else "  tables: see the problems below",
+             f"  release: MIMIC-IV {version}" if version else "  release: unknown"]
+    if sums is not None:
+        lines.append(f"  checksums: {sums['ok']} of {sums['checked']} files match {Path(sums['file']).name}"
+                     f" ({sums['listed']} listed, {len(sums['absent'])} absent) in {sums['seconds']} s")
+    lines += [f"  note: {n}" for n in result["notes"]]
+    lines += [f"  PROBLEM: {p}" for p in result["problems"]]
+    lines.append("  ready to use" if result["ok"] else "  not ready: fix the problems above")
+    print("\n".join(lines), file=sys.stderr)
+    print(json.dumps({"mimic_dir": result["mimic_dir"], "ok": result["ok"], "version": version,
+                      "tables": len(result["tables"]),
+                      "checksums_checked": None if sums is None else sums["checked"],
+                      "checksums_mismatched": None if sums is None else sums["mismatched"],
+                      "problems": result["problems"], "seconds": result["seconds"]}))
+    return 0 if result["ok"] else 2
 
 
 def _sql(args) -> int:
@@ -175,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     from icu_cohort.sqlrun import SqlError
 
     commands = {"sql": (_sql, (ConfigError, SqlError, FileNotFoundError)),
+                "check": (_check, (MimicInputError, FileNotFoundError)),
                 "concepts": (_concepts, (MimicInputError, SqlError, FileNotFoundError))}
     if args.command in commands:
         run, expected = commands[args.command]
@@ -201,9 +246,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _progress(quiet: bool):
+    """Progress messages to stderr; inside a Snakemake job (stderr in its log) to the log and
+    the terminal (:func:`icu_cohort.console.progress`)."""
     if quiet:
         return None
-    return lambda msg: print(msg, file=sys.stderr, flush=True)
+    from icu_cohort.console import progress
+
+    return progress()
 
 
 if __name__ == "__main__":

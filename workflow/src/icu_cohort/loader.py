@@ -37,7 +37,7 @@ import weakref
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import duckdb
 
@@ -58,6 +58,9 @@ DECOMPRESSORS = ("auto", "isal", "duckdb")
 #: default of :func:`convert_tables`) stay near 2 GB. Measured: chartevents of the 364,000-
 #: patient synthetic set peaked at 4 GB resident under a 4 GB limit without this cap.
 CONVERT_MEMORY_CAP = "1GB"
+
+#: Seconds between two progress messages of a conversion (:func:`convert_table`, ``progress``).
+PROGRESS_EVERY = 5.0
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
                "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
@@ -290,23 +293,38 @@ class _Decompressor(threading.Thread):
     does not pass for a complete file.
     """
 
-    def __init__(self, src: Path) -> None:
+    def __init__(self, src: Path, progress: Callable[[str], None] | None = None, every: float | None = None) -> None:
         super().__init__(name=f"decompress-{src.name}", daemon=True)
         self.src = src
         self.read_fd, self._write_fd = os.pipe()
         self.error: BaseException | None = None
         self.bytes_out = 0
+        self.lines = 0  # newlines passed on (the header and one per row, unless a value holds one)
+        self.progress = progress
+        self.every = PROGRESS_EVERY if every is None else every
 
     def run(self) -> None:
         from isal import igzip
 
+        from icu_cohort.console import Rate
+
         try:
-            with igzip.open(self.src, "rb") as f, os.fdopen(self._write_fd, "wb", buffering=0) as out:
+            total = max(os.path.getsize(self.src), 1)
+            rate = Rate("rows", self.every) if self.progress else None
+            with open(self.src, "rb") as raw, igzip.IGzipFile(fileobj=raw, mode="rb") as f, \
+                    os.fdopen(self._write_fd, "wb", buffering=0) as out:
                 buf = bytearray(1 << 22)
                 view = memoryview(buf)
                 while n := f.readinto(buf):
                     out.write(view[:n])
                     self.bytes_out += n
+                    if rate is not None:
+                        # progress: rows so far (lines after the header) and the share of the
+                        # compressed file read, which gives the time left
+                        self.lines += buf.count(b"\n", 0, n)
+                        msg = rate.update(max(self.lines - 1, 0), raw.tell() / total)
+                        if msg:
+                            self.progress(f"{self.src.name}: {msg}")
         except BrokenPipeError:
             pass  # DuckDB stopped reading (it failed, and says why)
         except BaseException as exc:  # noqa: BLE001 -- handed to the caller
@@ -353,6 +371,7 @@ def convert_table(
     temp_directory: str | None = None,
     *,
     decompressor: str = "auto",
+    progress: Callable[[str], None] | None = None,
 ) -> int:
     """Convert one MIMIC-IV CSV (gzip) to Parquet with the documented types; return its row count.
 
@@ -364,7 +383,9 @@ def convert_table(
     accepted only where :attr:`TableSpec.may_be_empty`. DuckDB gets at most
     :data:`CONVERT_MEMORY_CAP` of memory. Errors raise :class:`MimicInputError`
     naming the file (and the column or key); nothing is left behind: no Parquet, no temporary
-    Parquet, no DuckDB spill files.
+    Parquet, no DuckDB spill files. ``progress``, when given, receives a message every 5 s
+    while the file is read (rows so far, rows per second, share done and time left; with
+    the ``isal`` decompressor) and one when the table is done.
     """
     if decompressor not in DECOMPRESSORS:
         raise ValueError(f"decompressor must be one of {', '.join(DECOMPRESSORS)}, not {decompressor!r}")
@@ -394,7 +415,7 @@ def convert_table(
             if use == "auto":
                 use = "isal" if _decompressor_available() else "duckdb"
             if use == "isal":
-                feeder = _Decompressor(src)
+                feeder = _Decompressor(src, progress)
                 feeder.start()
                 path, compression = feeder.path, "none"
             else:
@@ -443,6 +464,9 @@ def convert_table(
         tmp_side.write_text(json.dumps(report, indent=2) + "\n")
         os.replace(tmp, dst)
         os.replace(tmp_side, _sidecar(dst))
+        if progress is not None:
+            secs = time.perf_counter() - start
+            progress(f"{spec.relpath}: {n_rows:,} rows converted in {secs:.1f} s ({n_rows / max(secs, 1e-9):,.0f} rows/s)")
         return n_rows
     except MimicInputError:
         raise
@@ -675,6 +699,11 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256(path: Path) -> str:
+    """The hex SHA-256 of a file (read in 4 MiB blocks), as ``sha256sum`` prints it."""
+    return _sha256(path)
 
 
 def data_manifest(

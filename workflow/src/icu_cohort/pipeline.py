@@ -29,11 +29,15 @@ def logged(log_path: str | Path):
     """Send logging, stdout and stderr to ``log_path`` for the duration of a stage.
 
     An exception is written to the log (with its traceback) and re-raised, so Snakemake
-    marks the job failed and shows the log's path.
+    marks the job failed and shows the log's path; its message is also printed on the
+    terminal (:func:`icu_cohort.console.to_terminal`), so the job's own error is seen without
+    opening the log.
     """
+    from icu_cohort.console import job, to_terminal
+
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
+    with open(log_path, "w") as handle, contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle), job():
         handler = logging.StreamHandler(handle)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         root = logging.getLogger()
@@ -42,8 +46,9 @@ def logged(log_path: str | Path):
         start = time.perf_counter()
         try:
             yield
-        except Exception:
+        except Exception as exc:
             logging.exception("stage failed")
+            to_terminal(f"icu-cohort: error: {type(exc).__name__}: {exc}\n  (traceback in {log_path})")
             raise
         finally:
             logging.info("stage took %.1f s", time.perf_counter() - start)
@@ -72,7 +77,10 @@ def mimic_to_parquet(csv: Path | None, key: str, parquet: Path, threads: int, me
                      temp_directory: str | None) -> int:
     """Convert one table; ``csv=None`` for an allowed missing table."""
     start = time.perf_counter()
-    rows = loader.convert_table(csv, Path(parquet), table(key), threads, memory_limit, temp_directory)
+    from icu_cohort.console import progress
+
+    rows = loader.convert_table(csv, Path(parquet), table(key), threads, memory_limit, temp_directory,
+                                progress=progress("convert"))
     log.info("%s: %d rows to %s in %.1f s", table(key).qualified, rows, parquet, time.perf_counter() - start)
     return rows
 
@@ -120,10 +128,11 @@ def concepts(tables_from: dict, out_dir: Path, source: str, duckdb_cfg: dict) ->
     ``tables_from``: ``{"parquet_dir": DIR}`` or ``{"duckdb_database": FILE}``
     (:func:`icu_cohort.sources.connect`)."""
     from icu_cohort.concepts import write_concepts
+    from icu_cohort.console import progress
 
     return write_concepts(tables_from.get("parquet_dir"), Path(out_dir), source, threads=duckdb_cfg["threads"],
                           memory_limit=duckdb_cfg["memory_limit"],
-                          temp_directory=duckdb_cfg.get("temp_directory"), progress=log.info,
+                          temp_directory=duckdb_cfg.get("temp_directory"), progress=progress("concepts"),
                           duckdb_database=tables_from.get("duckdb_database"))
 
 

@@ -221,6 +221,8 @@ def table1(cohort: pd.DataFrame, covariates: list[dict], treated, matched_rows,
     smd_lookup = {}
     if balance is not None:
         for r in balance.itertuples(index=False):
+            if r.kind == "missing":  # the missingness indicator's SMD, not the covariate's
+                continue
             smd_lookup[(r.covariate, r.level, "before")] = r.smd_before
             smd_lookup[(r.covariate, r.level, "after")] = r.smd_after
     records = []
