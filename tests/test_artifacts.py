@@ -28,7 +28,14 @@ def test_source_names_tell_copies_apart_and_name_the_folder(tmp_path):
     assert artifacts.synthetic_source(4000, 20240601) == "synthetic-p4000-s20240601"
     assert artifacts.synthetic_source(4000, 1, "timevarying") == "synthetic-p4000-s1-timevarying"
     assert artifacts.synthetic_source(4000, 1, "baseline", "3.1") == "synthetic-p4000-s1-v3.1"
-    assert artifacts.synthetic_source(43600, 1, chart_rows_per_stay=1000) == "synthetic-p43600-s1-c1000"
+    assert artifacts.synthetic_source(43600, 1, chart_rows_per_stay=1000) == "synthetic-p43600-s1"
+    assert artifacts.synthetic_source(43600, 1, chart_rows_per_stay=4000) == "synthetic-p43600-s1-c4000"
+
+
+def test_the_default_chart_volume_has_one_value():
+    from icu_cohort.config import validate_config
+
+    assert validate_config({})["synthetic"]["chart_rows_per_stay"] == artifacts.DEFAULT_CHART_ROWS_PER_STAY
     assert artifacts.synthetic_source(10, 1, "baseline", "3.1", 0.5) == "synthetic-p10-s1-v3.1-c0.5"
     assert artifacts.study_dir("results", "src", "s") == Path("results/src/s")
 

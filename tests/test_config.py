@@ -24,7 +24,7 @@ def test_empty_config_gets_every_default():
     cfg = validate_config({})
     assert cfg["studies"] == ["sae_mgso4"]
     assert cfg["synthetic"] == {"patients": 4000, "seed": 20240601, "dgp": "baseline", "mimic_version": "2.2",
-                                "chart_rows_per_stay": None}
+                                "chart_rows_per_stay": 1000}
     assert cfg["duckdb"] == {"threads": 2, "memory_limit": "2500MB", "temp_directory": "data/duckdb_tmp"}
 
 

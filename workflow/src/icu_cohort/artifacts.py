@@ -266,19 +266,25 @@ def write_json(obj: Any, path: str | Path) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
+#: chartevents rows per ICU stay of the default synthetic set (config key
+#: synthetic.chart_rows_per_stay; its schema default is this value, tested): a set of another
+#: volume is named with ``-c<rows>``, so the default keeps the name CONTRACT.md promises.
+DEFAULT_CHART_ROWS_PER_STAY = 1000
+
+
 def synthetic_source(patients: int, seed: int, dgp: str = "baseline", mimic_version: str = "2.2",
-                     chart_rows_per_stay: float | None = None) -> str:
+                     chart_rows_per_stay: float = DEFAULT_CHART_ROWS_PER_STAY) -> str:
     """The name of the embedded synthetic set of that size, seed, data-generating process,
     release format and chartevents volume: ``synthetic-p4000-s20240601`` (the baseline
-    process, v2.2, the generator's chartevents volume), ``synthetic-p4000-s20240601-timevarying``,
-    ``synthetic-p4000-s20240601-v3.1``, ``synthetic-p43600-s20240601-c1000`` (1000 chartevents
-    rows per stay)."""
+    process, v2.2, the default chartevents volume), ``synthetic-p4000-s20240601-timevarying``,
+    ``synthetic-p4000-s20240601-v3.1``, ``synthetic-p43600-s20240601-c4000`` (4000 chartevents
+    rows per stay, MIMIC-IV's volume)."""
     name = f"synthetic-p{int(patients)}-s{int(seed)}"
     if dgp != "baseline":
         name += f"-{dgp}"
     if mimic_version != "2.2":
         name += f"-v{mimic_version}"
-    if chart_rows_per_stay is not None:
+    if float(chart_rows_per_stay) != float(DEFAULT_CHART_ROWS_PER_STAY):
         name += f"-c{float(chart_rows_per_stay):g}"
     return name
 
