@@ -129,6 +129,10 @@ class Mimic:
         return self.add("hosp/diagnoses_icd", subject_id=stay["subject_id"], hadm_id=stay["hadm_id"],
                         seq_num=seq_num, icd_code=icd_code, icd_version=icd_version)
 
+    def proc_icd(self, stay, icd_code, icd_version=10, seq_num=1):
+        return self.add("hosp/procedures_icd", subject_id=stay["subject_id"], hadm_id=stay["hadm_id"],
+                        seq_num=seq_num, chartdate=stay["intime"], icd_code=icd_code, icd_version=icd_version)
+
     # --- a stay that meets every SAE criterion -------------------------------------------
 
     def stay(self, subject_id=None, hadm_id=None, stay_id=None, intime=T0, los_hours=72.0, age=65,

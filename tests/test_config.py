@@ -103,4 +103,4 @@ def test_a_study_records_the_files_it_extends_and_survives_a_round_trip(tmp_path
     assert top.files == tuple(str(tmp_path / f"{n}.yaml") for n in ("top", "mid", "base"))
     again = Study.from_dict(top.to_dict())
     assert dict(again) == dict(top) and again.files == top.files and again.criteria == top.criteria
-    assert top["title"] == "m" and top["cohort"]["min_age"] == 18  # defaults filled once
+    assert top["title"] == "m" and top["cohort"]["criteria"] == [] and top["outcome"]["horizon_days"] == 28  # defaults filled once

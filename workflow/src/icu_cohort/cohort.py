@@ -5,8 +5,9 @@
 read-only views of ``data/concepts/<source>/``, :func:`icu_cohort.concepts.attach_concepts`,
 or tables built in place for tests), everything the study parameterises, in schema ``study``:
 
-1. its ICD groups, Sepsis-3 with its own window (the concept's rule, ``sepsis3_rule``),
-   the eligibility flags of every ICU stay and the exclusions (:data:`ELIGIBILITY`);
+1. what its criteria read (:data:`ELIGIBILITY`): its ICD groups, Sepsis-3 with its own window
+   (the concept's rule, ``sepsis3_rule``), the stays meeting its measurement, treatment and
+   CAM-ICU steps, and one row per ICU stay (``study.stay_eligibility``);
 2. ``study.final_stay``, generated from the study's ordered criteria
    (:attr:`icu_cohort.study.Study.criteria`), the same list that gives ``attrition.csv``;
 3. exposure, outcome and covariates of the cohort, assembled in ``study.cohort``
@@ -53,8 +54,10 @@ ELIGIBILITY = (
     ("cohort/icd_prefix.sql", "study.icd_prefix"),
     ("cohort/admission_icd_group.sql", "study.admission_icd_group"),
     ("cohort/sepsis3.sql", "study.sepsis3"),
+    ("cohort/criterion_value.sql", "study.criterion_value"),
+    ("cohort/criterion_treatment.sql", "study.criterion_treatment"),
+    ("cohort/criterion_cam_icu.sql", "study.criterion_cam_icu"),
     ("cohort/stay_eligibility.sql", "study.stay_eligibility"),
-    ("cohort/stay_exclusion.sql", "study.stay_exclusion"),
 )
 #: ... and after it (``study.final_stay``): exposure, outcome, covariates, the cohort.
 COVARIATES = (
@@ -85,20 +88,14 @@ class MissingTableError(CohortError):
 
 def sql_params(study: Study) -> dict[str, Any]:
     """The values the study-layer SQL files may use, from the study."""
-    c, e, o, v = study["cohort"], study["exposure"], study["outcome"], study["covariates"]
+    e, o, v = study["exposure"], study["outcome"], study["covariates"]
 
-    icd_rows: list[tuple] = []
-
-    def add(kind: str, name: str, lists: dict) -> None:
-        for version, key in ((9, "icd9"), (10, "icd10")):
-            for prefix in lists.get(key, []) or []:
-                icd_rows.append((kind, name, version, str(prefix).strip().upper().replace(".", "")))
-
-    add("delirium", "delirium", c["encephalopathy"].get("delirium_icd", {}) or {})
-    for step in c["exclusions"]:
-        add("exclusion", step["name"], step)
+    cp = study.criteria_params
+    icd_rows: list[tuple] = list(cp.icd_rows)
     for name, lists in v["comorbidities"].items():
-        add("comorbidity", name, lists or {})
+        for version, key in ((9, "icd9"), (10, "icd10")):
+            for prefix in (lists or {}).get(key, []) or []:
+                icd_rows.append(("comorbidity", name, version, str(prefix).strip().upper().replace(".", ""), None))
 
     lab_rows = [
         (name, int(itemid), priority)
@@ -110,17 +107,18 @@ def sql_params(study: Study) -> dict[str, Any]:
         for order, rule in enumerate(v["race_groups"])
         for prefix in rule["prefixes"]
     ]
-    sep = c["sepsis3"]
+    sep = cp.sepsis3
     return {
-        # inclusion
-        "min_age": c["min_age"],
-        "min_icu_los_hours": c["min_icu_los_hours"],
-        "gcs_below": c["encephalopathy"]["gcs_below"],
-        "delirium_cam_icu_hours": c["encephalopathy"]["delirium_cam_icu_hours"],
+        # criteria (icu_cohort.criteria)
         "sepsis3_sofa_threshold": sep["sofa_threshold"],
         "sepsis3_hours_before": sep["hours_before_suspicion"],
         "sepsis3_hours_after": sep["hours_after_suspicion"],
-        "icd_prefix_rows": Rows(icd_rows, 4),
+        "icd_prefix_rows": Rows(icd_rows, 5),
+        "value_rows": Rows(cp.value_rows, 7),
+        "value_lab_rows": Rows(cp.value_lab_rows, 2),
+        "treatment_rows": Rows(cp.treatment_rows, 4),
+        "treatment_member_rows": Rows(cp.treatment_member_rows, 2),
+        "cam_icu_rows": Rows(cp.cam_icu_rows, 3),
         # exposure
         "exposure_itemids": [int(i) for i in e["itemids"]],
         "exposure_window_start_hours": e["window_start_hours"],
@@ -190,8 +188,8 @@ def check_tables(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) ->
 
 
 def _kept(study: Study, upto: int) -> str:
-    """SQL: the stay passes the first ``upto`` criteria (TRUE for none)."""
-    preds = [f"COALESCE({c.predicate}, FALSE)" for c in study.criteria[:upto]]
+    """SQL: the stay passes the first ``upto`` criteria (TRUE for none; predicates are never NULL)."""
+    preds = [f"({c.predicate})" for c in study.criteria[:upto]]
     return " AND ".join(preds) if preds else "TRUE"
 
 
@@ -208,13 +206,19 @@ def final_stay_sql(study: Study) -> str:
 def attrition_table(con: duckdb.DuckDBPyConnection, study: Study) -> pd.DataFrame:
     """Stays remaining after each criterion, in order, from ``study.stay_eligibility``.
 
-    Step 1 is every ICU stay; step k + 1 keeps the stays passing criteria 1..k. The
-    descriptions are the criteria's own.
+    Step 1 is every ICU stay; step k + 1 keeps the stays passing criteria 1..k. Each stay is
+    counted once, at the first criterion it fails. The descriptions are the criteria's own.
     """
-    counts = ", ".join(
-        f"count(*) FILTER (WHERE {_kept(study, k)})" for k in range(len(study.criteria) + 1)
-    )
-    remaining = [int(n) for n in con.execute(f"SELECT {counts} FROM study.stay_eligibility AS e").fetchone()]
+    n = len(study.criteria)
+    first_failed = "CASE " + " ".join(
+        f"WHEN NOT ({c.predicate}) THEN {k + 1}" for k, c in enumerate(study.criteria)) + f" ELSE {n + 1} END" \
+        if n else str(n + 1)
+    failed = dict(con.execute(
+        f"SELECT first_failed, count(*) FROM (SELECT {first_failed} AS first_failed "
+        "FROM study.stay_eligibility AS e) GROUP BY first_failed").fetchall())
+    remaining = [sum(failed.values())]
+    for k in range(1, n + 1):
+        remaining.append(remaining[-1] - int(failed.get(k, 0)))
     descriptions = ["all ICU stays (icu.icustays)"] + [c.description for c in study.criteria]
     rows = [
         {"step": k + 1, "description": descriptions[k], "n_remaining": remaining[k],

@@ -6,84 +6,32 @@ with every default filled in, and frozen into a :class:`Study`. Stages never val
 a Snakemake job receives the resolved definition (:meth:`Study.to_dict`) and rebuilds the
 object with :meth:`Study.from_dict`.
 
-The study owns its ordered inclusion and exclusion criteria (:attr:`Study.criteria`): the
-eligibility SQL of the cohort stage (``study.final_stay``) and ``attrition.csv`` are both
-generated from that one list (:mod:`icu_cohort.cohort`).
+The study owns its ordered inclusion and exclusion criteria (:attr:`Study.criteria`, compiled
+from ``cohort.criteria`` by :mod:`icu_cohort.criteria`): the eligibility SQL of the cohort stage
+(``study.final_stay``) and ``attrition.csv`` are both generated from that one list
+(:mod:`icu_cohort.cohort`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from icu_cohort.config import ConfigError, deep_merge, read_yaml, study_schema, validate
+from icu_cohort.criteria import CriteriaParams, Criterion, compile_criteria
+
+__all__ = ["Study", "Criterion", "criteria_of", "load_study", "study_from_definition", "COVARIATE_KINDS"]
 
 #: The kinds of covariate, in the order the analysis lists them.
 COVARIATE_KINDS = ("continuous", "binary", "categorical")
 
 
-@dataclass(frozen=True)
-class Criterion:
-    """One step from all ICU stays to the cohort.
-
-    ``predicate`` is a SQL boolean expression over one row ``e`` of
-    ``study.stay_eligibility`` that is true for the stays the step keeps (NULL counts as not
-    kept); ``description`` is the step's line in ``attrition.csv``.
-    """
-
-    key: str
-    description: str
-    predicate: str
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-def _sql_string(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def criteria_of(definition: Mapping[str, Any]) -> tuple[Criterion, ...]:
-    """The ordered criteria of a study's ``cohort`` section (after validation).
-
-    Inclusion: age, first ICU stay (when required), ICU length of stay, Sepsis-3 with the
-    study's window, encephalopathy; then each exclusion step in the file's order.
-    """
-    c = definition["cohort"]
-    sep, enc = c["sepsis3"], c["encephalopathy"]
-    steps = [Criterion("adult", f"age >= {_num(c['min_age'])} years at hospital admission", "e.adult")]
-    if c["first_icu_stay_only"]:
-        steps.append(Criterion("first_icu_stay", "first ICU stay of the patient", "e.first_icu_stay"))
-    steps += [
-        Criterion("icu_los", f"ICU length of stay > {_num(c['min_icu_los_hours'])} h", "e.icu_los_ok"),
-        Criterion(
-            "sepsis3",
-            f"Sepsis-3: suspected infection and SOFA >= {_num(sep['sofa_threshold'])} from "
-            f"{_num(sep['hours_before_suspicion'])} h before to {_num(sep['hours_after_suspicion'])} h after it",
-            "e.sepsis3",
-        ),
-        Criterion(
-            "encephalopathy",
-            f"encephalopathy: lowest first-day GCS < {_num(enc['gcs_below'])} or a delirium code"
-            + (f" or a positive CAM-ICU in the first {_num(enc['delirium_cam_icu_hours'])} h"
-               if enc.get("delirium_cam_icu_hours") is not None else ""),
-            "e.encephalopathy",
-        ),
-    ]
-    for step in c["exclusions"]:
-        steps.append(
-            Criterion(
-                f"exclude_{step['name']}",
-                f"exclude {step.get('description') or step['name']}",
-                "NOT EXISTS (SELECT 1 FROM study.stay_exclusion AS x "
-                f"WHERE x.stay_id = e.stay_id AND x.name = {_sql_string(step['name'])})",
-            )
-        )
-    return tuple(steps)
+    """The ordered criteria of a study's ``cohort.criteria`` (after validation): one step per
+    entry, in the file's order (:func:`icu_cohort.criteria.compile_criteria`)."""
+    return compile_criteria(definition["cohort"]["criteria"], f"study {definition.get('name')!r}")[0]
 
 
 class Study(Mapping):
@@ -98,7 +46,10 @@ class Study(Mapping):
         self._definition = copy.deepcopy(dict(definition))
         self.name: str = self._definition["name"]
         self.files: tuple[str, ...] = tuple(str(f) for f in files)
-        self.criteria: tuple[Criterion, ...] = criteria_of(self._definition)
+        steps, params = compile_criteria(self._definition["cohort"]["criteria"], f"study {self.name!r}")
+        self.criteria: tuple[Criterion, ...] = steps
+        #: the SQL rows the criteria need (ICD prefixes, windows), read by icu_cohort.cohort
+        self.criteria_params: CriteriaParams = params
 
     # Mapping interface: the validated sections
     def __getitem__(self, key: str) -> Any:

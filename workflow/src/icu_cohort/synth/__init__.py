@@ -60,7 +60,10 @@ CHUNK_CHART_ROWS = 1_500_000
 _STREAM = {"schedule": 1, "icu/chartevents": 2, "icu/inputevents": 3, "icu/outputevents": 4,
            "icu/procedureevents": 5, "hosp/labevents": 6, "hosp/admissions": 7, "icu/icustays": 8,
            "hosp/diagnoses_icd": 9, "hosp/prescriptions": 10, "hosp/microbiologyevents": 11,
-           "ward_labs": 12, "pools": 13, "late_mgso4": 14, "timevarying_mgso4": 15}
+           "ward_labs": 12, "pools": 13, "late_mgso4": 14, "timevarying_mgso4": 15,
+           "hosp/procedures_icd": 16}
+#: Share of acute ischaemic stroke ICU admissions given a mechanical thrombectomy (procedures_icd).
+THROMBECTOMY_SHARE = 0.3
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -419,7 +422,11 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
             writer("hosp/admissions").write(hosp_tables.admissions_table(adm, _rng(seed, _STREAM["hosp/admissions"]),
                                                                          provider_pool))
             writer("icu/icustays").write(hosp_tables.icustays_table(st, _rng(seed, _STREAM["icu/icustays"])))
-            writer("hosp/diagnoses_icd").write(_diagnoses(adm, st, stay_adm, pop, seed, P))
+            dx_table, picked, icd9 = _diagnoses(adm, st, stay_adm, pop, seed, P)
+            writer("hosp/diagnoses_icd").write(dx_table)
+            stroke_adm, thrombectomy_adm = _stroke(adm, picked, seed)
+            writer("hosp/procedures_icd").write(hosp_tables.procedures_table(
+                adm, adm["is_icu"].to_numpy(), thrombectomy_adm, icd9, _rng(seed, _STREAM["hosp/procedures_icd"], 1)))
             rx_rng = _rng(seed, _STREAM["hosp/prescriptions"])
             rx = hosp_tables.prescription_rows(stj, adm, stay_adm, rx_rng, P)
             writer("hosp/prescriptions", translate=True).write(
@@ -569,4 +576,15 @@ def _diagnoses(adm: pd.DataFrame, st: pd.DataFrame, stay_adm: np.ndarray, pop: P
     flags["psychiatric"][other] = extra[3] < 0.02
     n_filler = rng.integers(1, 6, n)
     icd9 = rng.random(n) < float(P["population"]["icd9_share"])
-    return hosp_tables.diagnoses_table(adm, flags, n_filler, icd9, rng)
+    picked: dict[str, np.ndarray] = {}
+    table = hosp_tables.diagnoses_table(adm, flags, n_filler, icd9, rng, picked)
+    return table, picked, icd9
+
+
+def _stroke(adm: pd.DataFrame, picked: dict[str, np.ndarray], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per kept admission: acute ischaemic stroke (its planted neurological code is the stroke
+    pair, ICD-9 434.91 / ICD-10 I63.9) and, for a share :data:`THROMBECTOMY_SHARE` of the stroke
+    ICU admissions (own random stream), a mechanical thrombectomy."""
+    stroke = picked["neurological"] == hosp_tables.STROKE_PAIR
+    u = _rng(seed, _STREAM["hosp/procedures_icd"], 0).random(len(adm))
+    return stroke, stroke & adm["is_icu"].to_numpy() & (u < THROMBECTOMY_SHARE)

@@ -163,11 +163,14 @@ _CODE10 = _ICD.codes([p[1] for p in _CODE_PAIRS])
 
 
 def diagnoses_table(adm: pd.DataFrame, flags: Mapping[str, np.ndarray], n_filler: np.ndarray,
-                    icd9: np.ndarray, rng: np.random.Generator) -> pa.Table:
+                    icd9: np.ndarray, rng: np.random.Generator,
+                    picked: dict[str, np.ndarray] | None = None) -> pa.Table:
     """One row per planted code; ``flags[kind]`` is a boolean per admission (kinds of :data:`CODES`).
 
     Kinds with several codes plant one of them at random. The sepsis code comes first (seq_num 1);
-    the others are in random order.
+    the others are in random order. ``picked`` (optional, filled in): per kind, the index into
+    ``CODES[kind]`` of the code planted on each admission, -1 where none (the stroke truth reads
+    which neurological code an admission got).
     """
     n = len(adm)
     adm_idx, pair_idx, key = [], [], []
@@ -176,6 +179,9 @@ def diagnoses_table(adm: pd.DataFrame, flags: Mapping[str, np.ndarray], n_filler
         k = list(CODES).index(kind)
         adm_idx.append(sel)
         pair_idx.append(_KIND_START[k] + rng.integers(0, _KIND_N[k], sel.size))
+        if picked is not None:
+            picked[kind] = np.full(n, -1, np.int64)
+            picked[kind][sel] = pair_idx[-1] - _KIND_START[k]
         key.append(np.where(kind == "sepsis", 0.0, 1.0 + rng.random(sel.size)))
     fstay = np.repeat(np.arange(n), n_filler)
     # filler codes: distinct per admission (a random permutation's first n_filler entries)
@@ -196,6 +202,59 @@ def diagnoses_table(adm: pd.DataFrame, flags: Mapping[str, np.ndarray], n_filler
     cols = [ints(adm["subject_id"].to_numpy()[a]), ints(adm["hadm_id"].to_numpy()[a]), ints(seq),
             _ICD.column(code), ints(np.where(nine, 9, 10).astype(np.int8))]
     return pa.Table.from_arrays(cols, names=["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"])
+
+
+#: The neurological code pair that is an acute ischaemic stroke (ICD-9 434.91, ICD-10 I63.9):
+#: index into ``CODES["neurological"]``.
+STROKE_PAIR = 0
+
+
+# --------------------------------------------------------------------------------------
+# procedures_icd
+# --------------------------------------------------------------------------------------
+
+#: (ICD-9-CM vol. 3, ICD-10-PCS) procedure code pairs. Thrombectomy: 39.74 "endovascular
+#: removal of obstruction from head and neck vessel(s)"; 03CG3ZZ "extirpation of matter from
+#: intracranial artery, percutaneous approach". Filler (every ICU admission draws 1-3):
+#: venous catheterisation 38.93 / 02HV33Z, continuous invasive mechanical ventilation 96.72 /
+#: 5A1955Z, arterial catheterisation 38.91 / 03HY32Z, enteral infusion 96.6 / 3E0G76Z.
+PROCEDURE_CODES: dict[str, tuple[tuple[str, str], ...]] = {
+    "thrombectomy": (("3974", "03CG3ZZ"),),
+    "filler": (("3893", "02HV33Z"), ("9672", "5A1955Z"), ("3891", "03HY32Z"), ("966", "3E0G76Z")),
+}
+
+
+def procedures_table(adm: pd.DataFrame, icu_adm: np.ndarray, thrombectomy: np.ndarray, icd9: np.ndarray,
+                     rng: np.random.Generator) -> pa.Table:
+    """procedures_icd: 1-3 distinct filler procedures per ICU admission (``icu_adm``, boolean per
+    admission) and, first (seq_num 1), a thrombectomy where ``thrombectomy`` is true; ICD-9-CM
+    codes where ``icd9`` (the admission's coding system), else ICD-10-PCS. chartdate: the day
+    of admission (the generator does not time procedures)."""
+    n = len(adm)
+    filler = PROCEDURE_CODES["filler"]
+    n_fill = np.where(icu_adm, rng.integers(1, 4, n), 0)
+    perm = np.argsort(rng.random((n, len(filler))), axis=1)
+    a_fill = np.repeat(np.arange(n), n_fill)
+    p_fill = perm[a_fill, rank_in_segment(n_fill)]
+    a_thr = np.flatnonzero(thrombectomy)
+    a = np.concatenate([a_thr, a_fill])
+    is_thr = np.concatenate([np.ones(a_thr.size, bool), np.zeros(a_fill.size, bool)])
+    p = np.concatenate([np.zeros(a_thr.size, np.int64), p_fill])
+    order = np.lexsort((~is_thr, a))
+    a, is_thr, p = a[order], is_thr[order], p[order]
+    seq = rank_in_segment(np.bincount(a, minlength=n)) + 1
+    nine = icd9[a]
+    pairs9 = np.asarray([c[0] for c in filler], dtype=object)
+    pairs10 = np.asarray([c[1] for c in filler], dtype=object)
+    thr9, thr10 = PROCEDURE_CODES["thrombectomy"][0]
+    code = np.where(is_thr, np.where(nine, thr9, thr10), np.where(nine, pairs9[p], pairs10[p]))
+    vocab = Vocab(sorted(set(code.tolist())) or [""])
+    cols = [ints(adm["subject_id"].to_numpy()[a]), ints(adm["hadm_id"].to_numpy()[a]), ints(seq),
+            dates(adm["admittime"].to_numpy()[a]),
+            vocab.column(vocab.codes(code.tolist())),
+            ints(np.where(nine, 9, 10).astype(np.int8))]
+    return pa.Table.from_arrays(cols, names=["subject_id", "hadm_id", "seq_num", "chartdate", "icd_code",
+                                             "icd_version"])
 
 
 # --------------------------------------------------------------------------------------
