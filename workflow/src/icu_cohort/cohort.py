@@ -120,7 +120,11 @@ def sql_params(study: Study) -> dict[str, Any]:
         "treatment_member_rows": Rows(cp.treatment_member_rows, 2),
         "cam_icu_rows": Rows(cp.cam_icu_rows, 3),
         # exposure
-        "exposure_itemids": [int(i) for i in e["itemids"]],
+        "exposure_source": e["source"],
+        "exposure_itemids": [int(i) for i in e.get("itemids") or []],
+        "exposure_drug_pattern_rows": Rows([(str(p),) for p in e.get("drug_patterns") or []], 1),
+        "exposure_routes": [str(r).strip().upper() for r in e.get("routes") or []],
+        "exposure_min_dose_g": e["min_dose_g"],
         "exposure_window_start_hours": e["window_start_hours"],
         "exposure_window_end_hours": e["window_end_hours"],
         "exposure_grams_per_ml": e["grams_per_ml"],

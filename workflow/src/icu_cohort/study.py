@@ -34,6 +34,30 @@ def criteria_of(definition: Mapping[str, Any]) -> tuple[Criterion, ...]:
     return compile_criteria(definition["cohort"]["criteria"], f"study {definition.get('name')!r}")[0]
 
 
+#: The exposure keys each source needs and the ones it does not read.
+EXPOSURE_KEYS = {
+    "inputevents": (("itemids",), ("drug_patterns", "routes")),
+    "procedureevents": (("itemids",), ("drug_patterns", "routes")),
+    "prescriptions": (("drug_patterns", "routes"), ("itemids",)),
+}
+
+
+def check_exposure(definition: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key when the exposure section lacks what its
+    ``source`` needs (itemids; drug_patterns and routes) or sets what it does not read."""
+    e = definition.get("exposure") or {}
+    source = e.get("source", "inputevents")
+    needs, unused = EXPOSURE_KEYS[source]
+    where = f"study {definition.get('name')!r}: exposure"
+    for key in needs:
+        if not e.get(key):
+            raise ConfigError(f"{where}.{key}: required for source {source}")
+    for key in unused:
+        if e.get(key):
+            raise ConfigError(f"{where}.{key}: not read for source {source} (only for "
+                              + ", ".join(s for s, (n, _) in EXPOSURE_KEYS.items() if key in n) + ")")
+
+
 class Study(Mapping):
     """A validated study: its sections as a read-only mapping, plus what stages derive.
 
@@ -46,6 +70,7 @@ class Study(Mapping):
         self._definition = copy.deepcopy(dict(definition))
         self.name: str = self._definition["name"]
         self.files: tuple[str, ...] = tuple(str(f) for f in files)
+        check_exposure(self._definition)
         steps, params = compile_criteria(self._definition["cohort"]["criteria"], f"study {self.name!r}")
         self.criteria: tuple[Criterion, ...] = steps
         #: the SQL rows the criteria need (ICD prefixes, windows), read by icu_cohort.cohort
