@@ -63,6 +63,7 @@ ELIGIBILITY = (
 COVARIATES = (
     ("cohort/exposure.sql", "study.exposure"),
     ("cohort/outcome.sql", "study.outcome"),
+    ("cohort/outcome_secondary.sql", "study.outcome_secondary"),
     ("cohort/covariate_demographics.sql", "study.covariate_demographics"),
     ("cohort/covariate_vitals.sql", "study.covariate_vitals"),
     ("cohort/covariate_labs.sql", "study.covariate_labs"),
@@ -132,6 +133,7 @@ def sql_params(study: Study) -> dict[str, Any]:
         # outcome
         "outcome_horizon_days": o["horizon_days"],
         "outcome_dod_hour_of_day": o["dod_hour_of_day"],
+        "secondary_outcome_rows": Rows([(x["name"], x["kind"], x.get("horizon_days")) for x in o["secondary"]], 3),
         # covariates
         "vitals_window_start_hours": v["vitals_window_hours"]["start"],
         "vitals_window_end_hours": v["vitals_window_hours"]["end"],
@@ -265,6 +267,7 @@ def build_cohort(
     for path, target in COVARIATES:
         run_file(con, sql_dir / path, params, target)
     cohort = _select_columns(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
+    cohort = _add_secondary_outcomes(con, cohort, study)
     if len(cohort) != attrition["n_remaining"].iloc[-1]:
         raise CohortError(
             f"study.cohort has {len(cohort)} stays but the attrition table ends with "
@@ -306,6 +309,29 @@ def _select_columns(raw: pd.DataFrame, study: Study) -> pd.DataFrame:
             out[col] = pd.to_numeric(out[col], errors="raise").astype("float64")
     out = out.reset_index(drop=True)
     out.attrs["covariates"] = covariates
+    return out
+
+
+def secondary_outcome_columns(study: Study) -> list[str]:
+    """``<name>, <name>_time_days`` of each secondary outcome of the study, in order."""
+    return [c for x in study["outcome"]["secondary"] for c in (x["name"], f"{x['name']}_time_days")]
+
+
+def _add_secondary_outcomes(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """The cohort with two columns per secondary outcome (``study.outcome_secondary``)."""
+    names = [x["name"] for x in study["outcome"]["secondary"]]
+    if not names:
+        return cohort
+    clash = [c for c in secondary_outcome_columns(study) if c in cohort.columns]
+    if clash:
+        raise CohortError(f"outcome.secondary: column(s) {', '.join(clash)} already in the cohort; rename the outcome")
+    long = con.execute("SELECT name, stay_id, event, time_days FROM study.outcome_secondary").df()
+    out = cohort.copy()
+    for name in names:
+        part = long[long["name"] == name].set_index("stay_id")
+        out[name] = out["stay_id"].map(part["event"]).astype("int64")
+        out[f"{name}_time_days"] = out["stay_id"].map(part["time_days"]).astype("float64")
+    out.attrs = dict(cohort.attrs)
     return out
 
 
