@@ -228,3 +228,32 @@ def test_any_of_is_the_union_and_each_step_counts_once(db):
         "age >= 18 years at hospital admission", "first ICU stay of the patient",
         "enceph: lowest GCS from -6 h to 24 h of ICU admission < 15 or stroke diagnosis code on the admission "
         "(ICD-9: 0, ICD-10: 1 prefixes) or a positive CAM-ICU in the first 24 h of the ICU stay"]
+
+
+def test_readme_vocabulary_is_generated_from_the_schema():
+    from pathlib import Path
+
+    from icu_cohort import criteria
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    begin, end = readme.index(criteria.VOCABULARY_BEGIN), readme.index(criteria.VOCABULARY_END)
+    assert readme[begin:end + len(criteria.VOCABULARY_END)] + "\n" == criteria.vocabulary_markdown()
+    from icu_cohort.config import study_schema
+
+    # the schema's kinds are the compiled ones, and each is documented
+    assert tuple(study_schema()["$defs"]["criterion"]["properties"]) == criteria.KINDS
+    for kind in criteria.KINDS:
+        assert f"- **`{kind}`**" in readme
+
+
+def test_the_readme_example_is_a_valid_study():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = re.search(r"## Write your own study.*?```yaml\n(.*?)```", readme, re.DOTALL).group(1)
+    st = study_from_definition(yaml.safe_load(example))
+    assert [c.key for c in st.criteria] == ["age", "first_icu_stay", "icu_los", "ischaemic_stroke", "ventilated_day1"]
+    assert st.criteria[-1].description.startswith("exclude ventilation (InvasiveVent) in the first 24 h")

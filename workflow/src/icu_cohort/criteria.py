@@ -34,6 +34,7 @@ they key the parameter rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -294,3 +295,72 @@ def compile_criteria(entries: Sequence[Mapping[str, Any]], source: str = "cohort
         name, cond, text, exclude = comp.entry(item, f"cohort.criteria.{i}")
         steps.append(Criterion(name, f"exclude {text}" if exclude else text, _apply(cond, exclude)))
     return tuple(steps), comp.params
+
+
+# --------------------------------------------------------------------------------------------
+# The vocabulary as documentation: README.md "Write your own study" holds this text
+# --------------------------------------------------------------------------------------------
+
+#: The generated part of README.md lies between these two lines (tests/test_cohort_criteria.py
+#: checks that it equals :func:`vocabulary_markdown`).
+VOCABULARY_BEGIN = "<!-- BEGIN criteria vocabulary: generated from workflow/schemas/study_cohort.schema.yaml -->"
+VOCABULARY_END = "<!-- END criteria vocabulary -->"
+_COMMON = ("name", "description", "exclude")
+
+
+def _param_text(sub: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
+    if "$ref" in sub:
+        ref = sub["$ref"].rsplit("/", 1)[-1]
+        target = defs.get(ref, {})
+        if ref == "icd_prefix_list":
+            return "list of ICD prefixes (no dots)"
+        if ref == "criterion_window":
+            return "`{start: h, end: h}` from ICU intime, both ends included"
+        if ref == "criterion":
+            return "list of criteria"
+        return " ".join(str(target.get("description", ref)).split())
+    parts = []
+    if "enum" in sub:
+        parts.append("one of " + ", ".join(f"`{v}`" for v in sub["enum"]))
+    elif sub.get("type") == "array" and isinstance(sub.get("items"), dict):
+        items = sub["items"]
+        if "enum" in items:
+            parts.append("list of " + ", ".join(f"`{v}`" for v in items["enum"]))
+        elif "$ref" in items:
+            parts.append("list of criteria" if items["$ref"].endswith("/criterion") else "list")
+        else:
+            parts.append(f"list of {items.get('type', 'values')}")
+    elif "type" in sub:
+        kinds = sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
+        parts.append(" or ".join(str(k) for k in kinds))
+    if "default" in sub:
+        parts.append(f"default `{json.dumps(sub['default'])}`")
+    if sub.get("description"):
+        parts.append(" ".join(str(sub["description"]).split()))
+    return "; ".join(parts)
+
+
+def vocabulary_markdown(schema: Mapping[str, Any] | None = None) -> str:
+    """Every criterion kind of the study schema, its meaning and its parameters, as Markdown
+    (a section per kind), between :data:`VOCABULARY_BEGIN` and :data:`VOCABULARY_END`."""
+    if schema is None:
+        from icu_cohort.config import study_schema
+
+        schema = study_schema()
+    defs = schema["$defs"]
+    kinds = defs["criterion"]["properties"]
+    lines = [VOCABULARY_BEGIN,
+             "Every kind also takes `name` (the step's identifier; default the kind; unique in the study), "
+             "`description` (its line in attrition.csv; default generated from the parameters) and "
+             "`exclude` (default `false`; `true` removes the stays that meet the condition).", ""]
+    for kind in kinds:
+        spec = defs[kinds[kind]["$ref"].rsplit("/", 1)[-1]]
+        lines.append(f"- **`{kind}`**: " + " ".join(str(spec.get("description", "")).split()))
+        required = set(spec.get("required", []))
+        for param, sub in spec.get("properties", {}).items():
+            if param in _COMMON:
+                continue
+            need = " (required)" if param in required else ""
+            lines.append(f"  - `{param}`{need}: {_param_text(sub, defs)}")
+    lines.append(VOCABULARY_END)
+    return "\n".join(lines) + "\n"
