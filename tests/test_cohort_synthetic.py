@@ -48,3 +48,18 @@ def test_cohort_is_exactly_the_generators_eligible_stays(synthetic, name):
     assert merged["mgso4_total_dose_g"].isna().eq(~exposed).all()
     if name == "sae_mgso4_48h":
         assert (merged["treated"] == merged["treated_gt"]).all()
+
+
+def test_sepsis_study_is_the_generators_first_steps(synthetic):
+    """sepsis_mgso4 (config only) has the SAE study's first five steps: its attrition equals the
+    generator's truth up to Sepsis-3, and its exposure the IV doses the generator wrote."""
+    mimic_dir, con = synthetic
+    df, attrition = build(con, study("sepsis_mgso4"))
+    truth = json.loads((mimic_dir / "ground_truth.json").read_text())
+    assert attrition["n_remaining"].tolist() == [s["n_remaining"] for s in truth["attrition"][:5]]
+    assert len(df) == truth["attrition"][4]["n_remaining"] > 0
+    gt = pd.read_csv(mimic_dir / "ground_truth_stays.csv").set_index("stay_id")
+    eligible = set(gt.index[gt["eligible"] == 1])
+    assert eligible < set(df["stay_id"])      # the SAE cohort is inside the sepsis cohort
+    first = gt.loc[df["stay_id"], "iv_mgso4_first_dose_hours"].to_numpy()
+    assert (df["treated"].to_numpy() == ~pd.isna(first)).all()
