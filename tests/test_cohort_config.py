@@ -97,7 +97,7 @@ def test_defaults_fill_a_minimal_study():
     assert withsepsis["cohort"]["criteria"][0]["sepsis3"] == {
         "sofa_threshold": 2, "hours_before_suspicion": 48, "hours_after_suspicion": 24}
     assert filled["exposure"]["window_end_hours"] is None and filled["exposure"]["name"] == "mgso4"
-    assert filled["outcome"] == {"horizon_days": 28, "dod_hour_of_day": 12}
+    assert filled["outcome"] == {"horizon_days": 28, "dod_hour_of_day": 12, "secondary": []}
     assert filled["name"] == "x"
 
 

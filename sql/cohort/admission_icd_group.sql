@@ -1,7 +1,7 @@
 -- study.admission_icd_group: for each hospital admission holding an ICU stay, the study's
 -- ICD groups (study.icd_prefix) that one of its codes falls in: diagnoses
 -- (hosp.diagnoses_icd) for the kinds 'criterion' and 'comorbidity', procedures
--- (hosp.procedures_icd) for the kind 'procedure'; icd_code LIKE prefix || '%' within the same
+-- (hosp.procedures_icd) for the kinds 'procedure' and 'procedure_covariate'; icd_code LIKE prefix || '%' within the same
 -- icd_version, and for a group with max_seq_num only a diagnosis at seq_num <= max_seq_num.
 -- Implemented as an equi-join of every leading substring of each code with the prefix table
 -- (no per-prefix LIKE scan).
@@ -43,6 +43,6 @@ FROM code_prefix AS p
 INNER JOIN study.icd_prefix AS g
     ON g.icd_version = p.icd_version
         AND g.prefix = left(p.icd_code, p.k)
-        AND p.source = CASE WHEN g.kind = 'procedure' THEN 'procedure' ELSE 'diagnosis' END
+        AND p.source = CASE WHEN g.kind IN ('procedure', 'procedure_covariate') THEN 'procedure' ELSE 'diagnosis' END
 WHERE g.max_seq_num IS NULL
     OR p.seq_num <= g.max_seq_num

@@ -93,10 +93,11 @@ def sql_params(study: Study) -> dict[str, Any]:
 
     cp = study.criteria_params
     icd_rows: list[tuple] = list(cp.icd_rows)
-    for name, lists in v["comorbidities"].items():
-        for version, key in ((9, "icd9"), (10, "icd10")):
-            for prefix in (lists or {}).get(key, []) or []:
-                icd_rows.append(("comorbidity", name, version, str(prefix).strip().upper().replace(".", ""), None))
+    for kind, groups in (("comorbidity", v["comorbidities"]), ("procedure_covariate", v["procedures"])):
+        for name, lists in groups.items():
+            for version, key in ((9, "icd9"), (10, "icd10")):
+                for prefix in (lists or {}).get(key, []) or []:
+                    icd_rows.append((kind, name, version, str(prefix).strip().upper().replace(".", ""), None))
 
     lab_rows = [
         (name, int(itemid), priority)
@@ -144,13 +145,21 @@ def sql_params(study: Study) -> dict[str, Any]:
         "lab_itemid_rows": Rows(lab_rows, 3),
         # PIVOT ... IN (...) needs at least one value; a name no lab has yields an unused column
         "lab_names": list(v["labs"]) or ["__no_lab__"],
-        "comorbidity_names": list(v["comorbidities"]) or ["__no_comorbidity__"],
+        "icd_covariate_names": icd_covariate_names(study) or ["__no_icd_covariate__"],
         "race_group_rows": Rows(race_rows, 3),
         "race_other": v["race_other"],
         "race_missing": v["race_missing"],
         "ventilation_statuses": list(v["ventilation_statuses"]),
         "vasopressors": list(v["vasopressors"]),
     }
+
+
+def icd_covariate_names(study: Study) -> list[str]:
+    """The 0/1 ICD-group covariates the cohort SQL computes (cohort/covariate_comorbidities.sql):
+    ``covariates.comorbidities`` (diagnoses), then ``covariates.procedures`` (procedures), in
+    the study file's order."""
+    v = study["covariates"]
+    return list(v["comorbidities"]) + list(v["procedures"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -58,6 +58,51 @@ def check_exposure(definition: Mapping[str, Any]) -> None:
                               + ", ".join(s for s, (n, _) in EXPOSURE_KEYS.items() if key in n) + ")")
 
 
+def check_icd_covariates(definition: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` when a name is both a comorbidity and a procedure group
+    (``covariates.comorbidities`` / ``covariates.procedures``: each is one column)."""
+    v = definition.get("covariates") or {}
+    both = sorted(set(v.get("comorbidities") or {}) & set(v.get("procedures") or {}))
+    if both:
+        raise ConfigError(f"study {definition.get('name')!r}: covariates.procedures: {', '.join(both)} "
+                          "also named in covariates.comorbidities; each ICD-group covariate is one column")
+
+
+def _default_horizon() -> float:
+    return study_schema()["properties"]["outcome"]["properties"]["horizon_days"]["default"]
+
+
+def analysis_follows_outcome(raw: Any) -> Any:
+    """The raw study definition with ``analysis.horizon_days`` set to ``outcome.horizon_days``
+    when the file does not set it: the analysis reads the outcome (``death_28d``,
+    ``time_days``, censored at the outcome's horizon) at that horizon, so a 90-day study needs
+    its horizon written once, under ``outcome``."""
+    if not isinstance(raw, dict):
+        return raw
+    outcome, analysis = raw.get("outcome"), raw.get("analysis")
+    if not isinstance(outcome, Mapping) or "horizon_days" not in outcome:
+        return raw
+    if analysis is None:
+        analysis = {}
+    if not isinstance(analysis, Mapping) or "horizon_days" in analysis:
+        return raw
+    return {**raw, "analysis": {**analysis, "horizon_days": outcome["horizon_days"]}}
+
+
+def check_horizon(definition: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` when ``analysis.horizon_days`` differs from
+    ``outcome.horizon_days`` (the analysis would read Kaplan-Meier at another horizon than the
+    one its events and censoring were computed for)."""
+    analysis = definition.get("analysis") or {}
+    outcome = definition.get("outcome") or {}
+    if "horizon_days" in analysis and "horizon_days" in outcome and \
+            float(analysis["horizon_days"]) != float(outcome["horizon_days"]):
+        raise ConfigError(
+            f"study {definition.get('name')!r}: analysis.horizon_days ({analysis['horizon_days']:g}) differs from "
+            f"outcome.horizon_days ({outcome['horizon_days']:g}); the analysis reads the outcome at its own "
+            "horizon: set outcome.horizon_days only")
+
+
 class Study(Mapping):
     """A validated study: its sections as a read-only mapping, plus what stages derive.
 
@@ -71,6 +116,8 @@ class Study(Mapping):
         self.name: str = self._definition["name"]
         self.files: tuple[str, ...] = tuple(str(f) for f in files)
         check_exposure(self._definition)
+        check_icd_covariates(self._definition)
+        check_horizon(self._definition)
         steps, params = compile_criteria(self._definition["cohort"]["criteria"], f"study {self.name!r}")
         self.criteria: tuple[Criterion, ...] = steps
         #: the SQL rows the criteria need (ICD prefixes, windows), read by icu_cohort.cohort
@@ -116,6 +163,9 @@ class Study(Mapping):
     def replace(self, **sections: Any) -> "Study":
         """A copy with some sections replaced, validated again (for tests and variants)."""
         merged = {**copy.deepcopy(self._definition), **sections}
+        if "outcome" in sections and "analysis" not in sections:   # the analysis follows the new outcome
+            horizon = (sections["outcome"] or {}).get("horizon_days", _default_horizon())
+            merged["analysis"] = {**(merged.get("analysis") or {}), "horizon_days": horizon}
         return Study(validate(merged, study_schema(), f"study {self.name!r}"), self.files)
 
 
@@ -133,7 +183,7 @@ def load_study(name: str, study_dir: Path) -> Study:
             f"{', '.join(available) or 'none'})"
         )
     raw, files = _resolve_extends(read_yaml(path), path, Path(study_dir), (name,))
-    definition = validate(raw, study_schema(), str(path))
+    definition = validate(analysis_follows_outcome(raw), study_schema(), str(path))
     if definition.get("name") != name:
         raise ConfigError(f"{path}: name: {definition.get('name')!r} must equal the file name {name!r}")
     return Study(definition, files)
@@ -141,7 +191,7 @@ def load_study(name: str, study_dir: Path) -> Study:
 
 def study_from_definition(definition: Mapping[str, Any], source: str = "study") -> Study:
     """A :class:`Study` from an in-memory definition (validated, defaults filled)."""
-    return Study(validate(dict(definition), study_schema(), source))
+    return Study(validate(analysis_follows_outcome(dict(definition)), study_schema(), source))
 
 
 def _resolve_extends(raw: Any, path: Path, study_dir: Path, chain: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
