@@ -148,6 +148,12 @@ CODES: dict[str, tuple[tuple[str, str], ...]] = {
     "metabolic_toxic": (("5722", "K7290"), ("2512", "E162"), ("2651", "E512"), ("4372", "I674")),
     "alcohol_drug": (("2910", "F10239"), ("29181", "F10129"), ("9650", "T401X1A")),
     "psychiatric": (("2959", "F209"), ("29680", "F319")),
+    # acute ischaemic stroke (ais_mgso4; also in the SAE neurological list): ICD-9 434.91, 434.11,
+    # 433.01, 433.11 (occlusion "with cerebral infarction"); ICD-10 I63.9, I63.412, I63.22, I63.50
+    "ischaemic_stroke": (("43491", "I639"), ("43411", "I63412"), ("43301", "I6322"), ("43311", "I6350")),
+    # decoy: occlusion and stenosis WITHOUT infarction (ICD-9 433.10, 433.20; ICD-10 I65.21, I65.1):
+    # no acute ischaemic stroke, and in none of the SAE exclusion lists
+    "cerebrovascular_no_infarction": (("43310", "I6521"), ("43320", "I651")),
     # filler: hyperlipidaemia, GERD, anaemia, anticoagulation, atrial fibrillation, obesity, UTI,
     # pneumonia -- matched by none of the study's lists nor by Charlson
     "filler": (("2724", "E785"), ("53081", "K219"), ("2859", "D649"), ("V5861", "Z7901"),
@@ -219,9 +225,15 @@ STROKE_PAIR = 0
 #: venous catheterisation 38.93 / 02HV33Z, continuous invasive mechanical ventilation 96.72 /
 #: 5A1955Z, arterial catheterisation 38.91 / 03HY32Z, enteral infusion 96.6 / 3E0G76Z.
 PROCEDURE_CODES: dict[str, tuple[tuple[str, str], ...]] = {
-    "thrombectomy": (("3974", "03CG3ZZ"),),
+    # ICD-10-PCS 03C<body part>3ZZ: G intracranial (most), L / K internal carotid left / right,
+    # P vertebral right (drawn 70/10/10/10 %); ICD-9 has the one code 39.74
+    "thrombectomy": (("3974", "03CG3ZZ"), ("3974", "03CL3ZZ"), ("3974", "03CK3ZZ"), ("3974", "03CP3ZZ")),
     "filler": (("3893", "02HV33Z"), ("9672", "5A1955Z"), ("3891", "03HY32Z"), ("966", "3E0G76Z")),
 }
+
+
+#: Probabilities of the thrombectomy code pairs, in PROCEDURE_CODES["thrombectomy"] order.
+THROMBECTOMY_WEIGHTS = (0.7, 0.1, 0.1, 0.1)
 
 
 def procedures_table(adm: pd.DataFrame, icu_adm: np.ndarray, thrombectomy: np.ndarray, icd9: np.ndarray,
@@ -239,15 +251,21 @@ def procedures_table(adm: pd.DataFrame, icu_adm: np.ndarray, thrombectomy: np.nd
     a_thr = np.flatnonzero(thrombectomy)
     a = np.concatenate([a_thr, a_fill])
     is_thr = np.concatenate([np.ones(a_thr.size, bool), np.zeros(a_fill.size, bool)])
-    p = np.concatenate([np.zeros(a_thr.size, np.int64), p_fill])
+    # which thrombectomy code: drawn after the filler (the filler draws are unchanged)
+    p_thr = np.searchsorted(np.cumsum(THROMBECTOMY_WEIGHTS), rng.random(a_thr.size), side="right")
+    p = np.concatenate([np.minimum(p_thr, len(THROMBECTOMY_WEIGHTS) - 1), p_fill])
     order = np.lexsort((~is_thr, a))
     a, is_thr, p = a[order], is_thr[order], p[order]
     seq = rank_in_segment(np.bincount(a, minlength=n)) + 1
     nine = icd9[a]
     pairs9 = np.asarray([c[0] for c in filler], dtype=object)
     pairs10 = np.asarray([c[1] for c in filler], dtype=object)
-    thr9, thr10 = PROCEDURE_CODES["thrombectomy"][0]
-    code = np.where(is_thr, np.where(nine, thr9, thr10), np.where(nine, pairs9[p], pairs10[p]))
+    thr9 = np.asarray([c[0] for c in PROCEDURE_CODES["thrombectomy"]], dtype=object)
+    thr10 = np.asarray([c[1] for c in PROCEDURE_CODES["thrombectomy"]], dtype=object)
+    code = np.empty(a.size, dtype=object)
+    t, f = is_thr, ~is_thr
+    code[t] = np.where(nine[t], thr9[p[t]], thr10[p[t]])
+    code[f] = np.where(nine[f], pairs9[p[f]], pairs10[p[f]])
     vocab = Vocab(sorted(set(code.tolist())) or [""])
     cols = [ints(adm["subject_id"].to_numpy()[a]), ints(adm["hadm_id"].to_numpy()[a]), ints(seq),
             dates(adm["admittime"].to_numpy()[a]),
