@@ -240,6 +240,21 @@ def test_degrades_gracefully_without_events(cohort, tmp_path):
     assert all((tmp_path / name).is_file() for name in FILES)
 
 
+def test_no_hazard_ratio_when_one_matched_arm_has_no_death(cohort, tmp_path):
+    """No death among the treated: a Cox fit would report a huge log HR with a tight interval;
+    the analysis reports no HR (null) and says why, and still writes every file."""
+    df = cohort.iloc[:600].copy()
+    t = df["treated"] == 1
+    df.loc[t, "death_28d"] = 0
+    df.loc[t, "time_days"] = 28.0
+    assert df.loc[~t, "death_28d"].sum() > 0
+    est = run_analysis(df, COVARIATES[:8], {}, tmp_path, "x")
+    assert est["cox_matched"]["hr"] is None and est["iptw"]["hr"] is None and est["cox_multivariable"]["hr"] is None
+    assert "matched Cox: no deaths among the treated stays; the hazard ratio is not estimable" in est["warnings"]
+    assert est["mortality_28d"]["matched_treated"] == 0 and est["mortality_28d"]["matched_control"] > 0
+    assert all((tmp_path / name).is_file() for name in FILES)
+
+
 def test_no_overlap_is_a_clear_error(tmp_path):
     from icu_cohort.analysis.run import AnalysisError
 

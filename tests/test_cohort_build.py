@@ -151,7 +151,7 @@ def test_write_cohort_leaves_nothing_behind_on_failure(built, tmp_path, monkeypa
 def test_first_icu_stay_can_be_switched_off(built):
     con, s, _, _ = built
     st = study()
-    st["cohort"]["first_icu_stay_only"] = False
+    st["cohort"]["criteria"] = [c for c in st["cohort"]["criteria"] if "first_icu_stay" not in c]
     attrition = cohort.attrition_table(con, Study(st))
     assert len(attrition) == 9
     assert "first ICU stay" not in " ".join(attrition["description"])

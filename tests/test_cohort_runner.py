@@ -116,11 +116,13 @@ def test_required_tables_are_the_mimic_tables_the_sql_reads():
     keys = required_tables()
     assert keys == sorted(keys) and set(keys) <= set(TABLES)
     assert {"icu/chartevents", "icu/icustays", "icu/inputevents", "hosp/labevents", "hosp/prescriptions",
-            "hosp/microbiologyevents", "hosp/diagnoses_icd", "hosp/admissions", "hosp/patients",
+            "hosp/microbiologyevents", "hosp/diagnoses_icd", "hosp/procedures_icd", "hosp/admissions", "hosp/patients",
             "icu/outputevents", "icu/procedureevents"} == set(keys)
     # the study layer reads only a few raw tables; the rest come through the concepts
+    # (prescriptions and procedureevents: the exposure sources besides inputevents)
     assert set(cohort.required_tables()) == {"icu/icustays", "icu/inputevents", "hosp/labevents",
-                                             "hosp/diagnoses_icd", "hosp/admissions", "hosp/patients"}
+                                             "hosp/diagnoses_icd", "hosp/procedures_icd", "hosp/admissions",
+                                             "hosp/patients", "hosp/prescriptions", "icu/procedureevents"}
     assert "chartevents" not in " ".join(cohort.required_tables())
 
 

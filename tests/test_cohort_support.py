@@ -112,11 +112,11 @@ class Mimic:
                         stay_id=stay["stay_id"], starttime=starttime, endtime=endtime, itemid=itemid,
                         value=value)
 
-    def rx(self, stay, drug, starttime, route="IV", stoptime=None, drug_type="MAIN"):
+    def rx(self, stay, drug, starttime, route="IV", stoptime=None, drug_type="MAIN", dose=None, unit=None):
         return self.add("hosp/prescriptions", subject_id=stay["subject_id"], hadm_id=stay["hadm_id"],
                         pharmacy_id=self.next_id(), starttime=starttime,
                         stoptime=stoptime or starttime + timedelta(days=2), drug_type=drug_type, drug=drug,
-                        route=route)
+                        route=route, dose_val_rx=dose, dose_unit_rx=unit)
 
     def culture(self, stay, charttime, spec_type_desc="BLOOD CULTURE", chartdate=None, org_name=None):
         when = charttime or chartdate
@@ -128,6 +128,10 @@ class Mimic:
     def dx(self, stay, icd_code, icd_version=10, seq_num=1):
         return self.add("hosp/diagnoses_icd", subject_id=stay["subject_id"], hadm_id=stay["hadm_id"],
                         seq_num=seq_num, icd_code=icd_code, icd_version=icd_version)
+
+    def proc_icd(self, stay, icd_code, icd_version=10, seq_num=1):
+        return self.add("hosp/procedures_icd", subject_id=stay["subject_id"], hadm_id=stay["hadm_id"],
+                        seq_num=seq_num, chartdate=stay["intime"], icd_code=icd_code, icd_version=icd_version)
 
     # --- a stay that meets every SAE criterion -------------------------------------------
 

@@ -45,7 +45,8 @@ def test_wrong_key_or_type_is_named(override, message):
 
 
 def test_study_file_name_must_match_and_missing_study_lists_available(tmp_path):
-    (tmp_path / "a.yaml").write_text(yaml.safe_dump({"name": "b", "title": "t", "question": "q"}))
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump({"name": "b", "title": "t", "question": "q",
+                                                        "exposure": {"itemids": [222011]}}))
     with pytest.raises(ConfigError, match=r"a\.yaml: name: 'b' must equal the file name 'a'"):
         load_study("a", tmp_path)
     with pytest.raises(ConfigError, match=r"study 'zzz'.*studies available in .*: a"):
@@ -67,11 +68,13 @@ def test_every_configured_study_validates():
 
 def test_a_study_can_extend_another_and_state_only_what_differs(tmp_path):
     base = {"name": "base", "title": "t", "question": "q", "description": "d",
-            "reference": "r"}
+            "reference": "r", "exposure": {"itemids": [222011]}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     (tmp_path / "variant.yaml").write_text(yaml.safe_dump({"extends": "base", "name": "variant", "title": "t2"}))
     variant = load_study("variant", tmp_path)
-    assert {k: variant[k] for k in base} == {**base, "name": "variant", "title": "t2"}
+    assert {k: variant[k] for k in base if k != "exposure"} == {
+        **{k: v for k, v in base.items() if k != "exposure"}, "name": "variant", "title": "t2"}
+    assert variant["exposure"]["itemids"] == [222011]      # inherited (defaults filled)
     (tmp_path / "loop.yaml").write_text(yaml.safe_dump({"extends": "loop", "name": "loop"}))
     with pytest.raises(ConfigError, match=r"loop\.yaml: extends: circular \(loop -> loop\)"):
         load_study("loop", tmp_path)
@@ -104,4 +107,4 @@ def test_a_study_records_the_files_it_extends_and_survives_a_round_trip(tmp_path
     assert top.files == tuple(str(tmp_path / f"{n}.yaml") for n in ("top", "mid", "base"))
     again = Study.from_dict(top.to_dict())
     assert dict(again) == dict(top) and again.files == top.files and again.criteria == top.criteria
-    assert top["title"] == "m" and top["cohort"]["min_age"] == 18  # defaults filled once
+    assert top["title"] == "m" and top["cohort"]["criteria"] == [] and top["outcome"]["horizon_days"] == 28  # defaults filled once

@@ -99,9 +99,10 @@ def test_the_study_needs_its_concepts_in_run_order():
 
 def test_study_parameters_are_rendered_into_the_study_layer():
     a = export_sql.study_sql_text(_study())
-    changed = _study().replace(cohort={**_study()["cohort"], "min_age": 37})
+    criteria = [{"age": {"min": 37}} if "age" in c else c for c in _study()["cohort"]["criteria"]]
+    changed = _study().replace(cohort={**_study()["cohort"], "criteria": criteria})
     b = export_sql.study_sql_text(changed)
-    assert "37" in _code(b).split("icu_cohort_study.stay_eligibility AS", 1)[1][:4000]
+    assert "e.age >= 37" in _code(b).split("icu_cohort_study.final_stay AS", 1)[1][:4000]
     assert a != b
 
 

@@ -18,6 +18,7 @@ import yaml
 from test_report import resource_references
 
 from icu_cohort import artifacts, concepts
+from icu_cohort.study import load_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,7 +75,9 @@ def test_default_run_writes_every_promised_file(default_run):
         assert estimates["n_treated"] == int(cohort["treated"].sum())
         for column in ["subject_id", "hadm_id", "stay_id", "treated", "time_days", "death_28d"]:
             assert column in cohort.columns
-        assert cohort["time_days"].between(0, 28).all()
+        # capped at the study's horizon (28 days; ais_mgso4: 90)
+        horizon = load_study(study, REPO / "config" / "studies")["outcome"]["horizon_days"]
+        assert cohort["time_days"].between(0, horizon).all() and (cohort["time_days"] == horizon).any()
 
 
 def test_default_run_finds_exactly_the_generators_eligible_stays(default_run):

@@ -289,16 +289,16 @@ def test_first_day_gcs_components_of_a_tie_come_from_the_latest_charting():
 def _study_groups(code: str, version: int, name: str = "sae_mgso4") -> set[tuple[str, str]]:
     """The (kind, group) pairs of the study whose prefixes cover the code, as the SQL matches."""
     rows = cohort.sql_params(Study(study(name)))["icd_prefix_rows"]
-    return {(kind, group) for kind, group, v, prefix in rows if v == version and code.startswith(prefix)}
+    return {(kind, group) for kind, group, v, prefix, _seq in rows if v == version and code.startswith(prefix)}
 
 
-METABOLIC = ("exclusion", "metabolic_toxic_encephalopathy")
+METABOLIC = ("criterion", "metabolic_toxic_encephalopathy")
 STUDY_CODE_CASES = [
     # delirium NOS where the indexes put it (ICD-9-CM index 780.09; ICD-10-CM R41.0 "Delirium NOS")
-    ("78009", 9, {("delirium", "delirium")}),
-    ("R410", 10, {("delirium", "delirium")}),
-    ("F05", 10, {("delirium", "delirium")}),
-    ("2930", 9, {("delirium", "delirium")}),
+    ("78009", 9, {("criterion", "delirium")}),
+    ("R410", 10, {("criterion", "delirium")}),
+    ("F05", 10, {("criterion", "delirium")}),
+    ("2930", 9, {("criterion", "delirium")}),
     ("78001", 9, set()),            # coma: not delirium
     ("R4182", 10, set()),           # altered mental status, unspecified: not delirium
     # hepatic encephalopathy: ICD-9 572.2; ICD-10 hepatic failure with or without coma
@@ -325,7 +325,7 @@ STUDY_CODE_CASES = [
 @pytest.mark.parametrize("name", ["sae_mgso4", "sae_mgso4_48h"])
 def test_study_delirium_and_metabolic_codes(name):
     # the groups that decide the cohort: delirium (inclusion) and the exclusion steps
-    got = {(c, v): {g for g in _study_groups(c, v, name) if g[0] in ("delirium", "exclusion")}
+    got = {(c, v): {g for g in _study_groups(c, v, name) if g[0] == "criterion"}
            for c, v, _ in STUDY_CODE_CASES}
     assert got == {(c, v): groups for c, v, groups in STUDY_CODE_CASES}
 
@@ -465,11 +465,13 @@ def test_delirium_by_cam_icu_is_a_study_option_with_its_window():
             m.chart(stay, itemid, h(hours, stay["intime"]), value=answer)
     con = m.connect()
     off = study()
-    assert off["cohort"]["encephalopathy"]["delirium_cam_icu_hours"] is None  # the default
+    enceph = next(c["any_of"] for c in off["cohort"]["criteria"] if "any_of" in c)
+    assert not [c for c in enceph["criteria"] if "cam_icu" in c]  # the shipped study does not use it
     df, attrition = build(con, off)
     assert len(df) == 0
     on = study()
-    on["cohort"]["encephalopathy"]["delirium_cam_icu_hours"] = 24
+    next(c["any_of"] for c in on["cohort"]["criteria"] if "any_of" in c)["criteria"].append(
+        {"cam_icu": {"window_hours": {"start": 0, "end": 24}}})
     df, attrition = cohort.build_cohort(con, Study(on))
     assert df["stay_id"].tolist() == [early["stay_id"]]  # the CAM-ICU at 30 h is outside 24 h
     assert "positive CAM-ICU in the first 24 h" in " ".join(attrition["description"])

@@ -71,7 +71,8 @@ def _sepsis3_from(sofa_rows: list[tuple], suspicion_time, threshold=None):
                     [k, endtime - timedelta(hours=1), endtime, score, score])
     st = study()
     if threshold is not None:
-        st["cohort"]["sepsis3"]["sofa_threshold"] = threshold
+        step, = (c["sepsis3"] for c in st["cohort"]["criteria"] if "sepsis3" in c)
+        step["sofa_threshold"] = threshold
     run_file(con, SQL_DIR / "sepsis/sepsis3_rule.sql")
     run_file(con, SQL_DIR / "cohort/sepsis3.sql", cohort.sql_params(Study(st)), "study.sepsis3")
     got = query(con, "SELECT stay_id, sofa_time, sofa_score, sepsis3 FROM study.sepsis3")

@@ -25,7 +25,7 @@ from icu_cohort.synth.dgp import PUBLIC_COLUMNS, simulate_stays
 N_PATIENTS, SEED, CHART = 400, 11, 1200
 TRUTH_COLUMNS = ["stay_id", "eligible", "treated", "death_day_if_treated", "death_day_if_untreated",
                  "iv_mgso4_first_dose_hours", "eligible_except_encephalopathy", "encephalopathy",
-                 "cam_icu_first_positive_hours"]
+                 "cam_icu_first_positive_hours", "eligible_sepsis", "eligible_ais", "thrombectomy"]
 
 
 def demo_dir() -> Path:

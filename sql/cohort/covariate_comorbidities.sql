@@ -1,18 +1,19 @@
--- study.covariate_comorbidities: per stay of the final cohort, one 0/1 column per
--- comorbidity of the study (covariates.comorbidities: ${comorbidity_names}): 1 when the
--- stay's hospital admission holds a code of that group (study.admission_icd_group, kind
--- 'comorbidity').
--- Source: study file (covariates.comorbidities, ICD prefixes per version).
+-- study.covariate_comorbidities: per stay of the final cohort, one 0/1 column per ICD-group
+-- covariate of the study (${icd_covariate_names}): a comorbidity (covariates.comorbidities,
+-- diagnoses) or a procedure group (covariates.procedures, e.g. mechanical thrombectomy): 1 when
+-- the stay's hospital admission holds a code of that group (study.admission_icd_group, kind
+-- 'comorbidity' or 'procedure_covariate').
+-- Source: study file (covariates.comorbidities / covariates.procedures, ICD prefixes per version).
 WITH flag AS (
     SELECT f.stay_id, g.name
     FROM study.final_stay AS f
     INNER JOIN study.admission_icd_group AS g
         ON f.hadm_id = g.hadm_id
-    WHERE g.kind = 'comorbidity'
+    WHERE g.kind IN ('comorbidity', 'procedure_covariate')
 )
 
 , wide AS (
-    PIVOT flag ON name IN (${comorbidity_names}) USING count(*) GROUP BY stay_id
+    PIVOT flag ON name IN (${icd_covariate_names}) USING count(*) GROUP BY stay_id
 )
 
 SELECT

@@ -2,20 +2,23 @@
 synthetic MIMIC-IV of N patients.
 
     python tests/benchmarks/bench_cohort.py --patients 100000 [--seed 1] [--threads 2]
-        [--memory-limit 4GB] [--workdir DIR] [--mimic-dir DIR] [--studies sae_mgso4 sae_mgso4_48h]
+        [--memory-limit 4GB] [--workdir DIR] [--mimic-dir DIR] [--studies S ...]
 
 Preparation (not timed): the synthetic data set (``icu-cohort synth``, or an existing folder
 given with ``--mimic-dir``) and its Parquet copy, kept in ``--workdir`` and reused. Timed, each
 in its own child process so that each figure of peak memory is that stage's alone:
 ``icu_cohort.concepts.write_concepts`` (every derived concept, once), then for every study
 ``icu_cohort.pipeline.build_cohort`` (the study layer over the concept Parquet files). The
-cohort of each study is compared with the generator's ground truth when there is one.
+studies default to config/config.yaml ``studies:``. The cohort of each study is compared with
+the generator's ground truth when there is one (sae_mgso4*: ``eligible`` and ``attrition``;
+a study named by a ``populations`` entry of ground_truth.json: that population's).
 
 Progress goes to stderr; the last stdout line is one JSON object: patients, icu_stays,
 concepts {seconds, peak_memory_mb, tables}, studies {name: {seconds, peak_memory_mb,
-cohort_size, n_treated, cohort_equals_ground_truth}}, concepts_plus_studies_seconds,
-max_peak_memory_mb, extra_study_fraction_of_concepts (the largest study's seconds / the
-concepts' seconds).
+cohort_size, n_treated, cohort_equals_ground_truth, attrition_equals_ground_truth}},
+seconds_per_extra_study {mean, max} (the cohort stage of one more study, over concepts already
+built), concepts_plus_studies_seconds, max_peak_memory_mb, extra_study_fraction_of_concepts
+(the largest study's seconds / the concepts' seconds).
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ def say(msg: str) -> None:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. /proc/self/status VmHWM first: Linux keeps
+    ru_maxrss across execve, so a child started after the parent generated the data would
+    report the parent's peak (every stage read 979 MB, the generator's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
@@ -60,19 +72,29 @@ def prepare(mimic_dir: Path, parquet_dir: Path, patients: int, seed: int, thread
         say(f"  converted in {time.perf_counter() - t0:.1f} s")
 
 
-def compare_with_ground_truth(mimic_dir: Path, results: Path) -> dict:
-    """The cohort against the generator's stays eligible by construction (when present)."""
+def compare_with_ground_truth(mimic_dir: Path, results: Path, study: str) -> dict:
+    """The cohort against the generator's stays eligible by construction for the study's
+    population (when the generator planted one for it)."""
     import pandas as pd
 
     path = mimic_dir / "ground_truth_stays.csv"
     if not path.is_file():
         return {}
+    truth = json.loads((mimic_dir / "ground_truth.json").read_text())
+    populations = {p["study"]: (name, p) for name, p in (truth.get("populations") or {}).items()
+                   if isinstance(p, dict) and "study" in p}
+    if study in populations:
+        column, steps = f"eligible_{populations[study][0]}", populations[study][1]["attrition"]
+    elif study.startswith("sae_mgso4"):
+        column, steps = "eligible", truth.get("attrition", [])
+    else:
+        say(f"  no ground truth for {study}")
+        return {}
     gt = pd.read_csv(path)
     df = pd.read_parquet(results / "cohort.parquet")
     attrition = pd.read_csv(results / "attrition.csv")
-    eligible = set(gt.loc[gt["eligible"] == 1, "stay_id"])
+    eligible = set(gt.loc[gt[column] == 1, "stay_id"])
     got = set(df["stay_id"])
-    steps = json.loads((mimic_dir / "ground_truth.json").read_text()).get("attrition", [])
     steps_agree = [s["n_remaining"] for s in steps] == attrition["n_remaining"].tolist()
     say(f"  ground truth: {len(eligible):,} eligible by construction; cohort {len(got):,}; "
         f"{len(got - eligible):,} extra, {len(eligible - got):,} missing; attrition steps agree: {steps_agree}")
@@ -115,7 +137,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", type=Path, default=REPO / "benchmarks-out" / "cohort",
                     help="where the synthetic data, its Parquet copy and the concepts are kept")
     ap.add_argument("--mimic-dir", type=Path, default=None, help="an existing MIMIC-IV-format folder to use")
-    ap.add_argument("--studies", nargs="+", default=["sae_mgso4", "sae_mgso4_48h"])
+    ap.add_argument("--studies", nargs="+", default=None, help="default: config/config.yaml studies")
     ap.add_argument("--stage", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--parquet-dir", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--concepts-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -124,6 +146,10 @@ def main(argv=None) -> int:
         print(json.dumps(stage(a)))
         return 0
 
+    if a.studies is None:
+        from icu_cohort.config import load_config
+
+        a.studies = list(load_config(REPO / "config" / "config.yaml")["studies"])
     tag = f"p{a.patients}-s{a.seed}"
     mimic_dir = a.mimic_dir or a.workdir / f"synthetic-{tag}"
     a.parquet_dir = a.workdir / f"parquet-{mimic_dir.name}"
@@ -142,7 +168,7 @@ def main(argv=None) -> int:
     for name in a.studies:
         say(f"study {name} over the concepts ...")
         studies[name] = run_child(a, name)
-        studies[name].update(compare_with_ground_truth(mimic_dir, a.workdir / f"results-{name}"))
+        studies[name].update(compare_with_ground_truth(mimic_dir, a.workdir / f"results-{name}", name))
         import pandas as pd
 
         df = pd.read_parquet(a.workdir / f"results-{name}" / "cohort.parquet")
@@ -158,11 +184,16 @@ def main(argv=None) -> int:
         "memory_limit": a.memory_limit,
         "concepts": concepts,
         "studies": studies,
+        "seconds_per_extra_study": {"mean": round(sum(s["seconds"] for s in studies.values()) / len(studies), 2),
+                                    "max": max(s["seconds"] for s in studies.values())},
         "concepts_plus_studies_seconds": round(total, 2),
         "max_peak_memory_mb": max([concepts["peak_memory_mb"]] + [s["peak_memory_mb"] for s in studies.values()]),
         "extra_study_fraction_of_concepts": round(max(s["seconds"] for s in studies.values()) / concepts["seconds"], 3),
     }
-    say(f"concepts + {len(studies)} studies: {total:.1f} s")
+    for name, st in studies.items():
+        say(f"  cohort stage of {name}: {st['seconds']:.1f} s")
+    say(f"concepts {concepts['seconds']:.1f} s + {len(studies)} studies: {total:.1f} s; one extra study "
+        f"{out['seconds_per_extra_study']['mean']:.1f} s on average")
     print(json.dumps(out))
     return 0
 

@@ -5,8 +5,9 @@
 read-only views of ``data/concepts/<source>/``, :func:`icu_cohort.concepts.attach_concepts`,
 or tables built in place for tests), everything the study parameterises, in schema ``study``:
 
-1. its ICD groups, Sepsis-3 with its own window (the concept's rule, ``sepsis3_rule``),
-   the eligibility flags of every ICU stay and the exclusions (:data:`ELIGIBILITY`);
+1. what its criteria read (:data:`ELIGIBILITY`): its ICD groups, Sepsis-3 with its own window
+   (the concept's rule, ``sepsis3_rule``), the stays meeting its measurement, treatment and
+   CAM-ICU steps, and one row per ICU stay (``study.stay_eligibility``);
 2. ``study.final_stay``, generated from the study's ordered criteria
    (:attr:`icu_cohort.study.Study.criteria`), the same list that gives ``attrition.csv``;
 3. exposure, outcome and covariates of the cohort, assembled in ``study.cohort``
@@ -53,13 +54,16 @@ ELIGIBILITY = (
     ("cohort/icd_prefix.sql", "study.icd_prefix"),
     ("cohort/admission_icd_group.sql", "study.admission_icd_group"),
     ("cohort/sepsis3.sql", "study.sepsis3"),
+    ("cohort/criterion_value.sql", "study.criterion_value"),
+    ("cohort/criterion_treatment.sql", "study.criterion_treatment"),
+    ("cohort/criterion_cam_icu.sql", "study.criterion_cam_icu"),
     ("cohort/stay_eligibility.sql", "study.stay_eligibility"),
-    ("cohort/stay_exclusion.sql", "study.stay_exclusion"),
 )
 #: ... and after it (``study.final_stay``): exposure, outcome, covariates, the cohort.
 COVARIATES = (
     ("cohort/exposure.sql", "study.exposure"),
     ("cohort/outcome.sql", "study.outcome"),
+    ("cohort/outcome_secondary.sql", "study.outcome_secondary"),
     ("cohort/covariate_demographics.sql", "study.covariate_demographics"),
     ("cohort/covariate_vitals.sql", "study.covariate_vitals"),
     ("cohort/covariate_labs.sql", "study.covariate_labs"),
@@ -85,20 +89,15 @@ class MissingTableError(CohortError):
 
 def sql_params(study: Study) -> dict[str, Any]:
     """The values the study-layer SQL files may use, from the study."""
-    c, e, o, v = study["cohort"], study["exposure"], study["outcome"], study["covariates"]
+    e, o, v = study["exposure"], study["outcome"], study["covariates"]
 
-    icd_rows: list[tuple] = []
-
-    def add(kind: str, name: str, lists: dict) -> None:
-        for version, key in ((9, "icd9"), (10, "icd10")):
-            for prefix in lists.get(key, []) or []:
-                icd_rows.append((kind, name, version, str(prefix).strip().upper().replace(".", "")))
-
-    add("delirium", "delirium", c["encephalopathy"].get("delirium_icd", {}) or {})
-    for step in c["exclusions"]:
-        add("exclusion", step["name"], step)
-    for name, lists in v["comorbidities"].items():
-        add("comorbidity", name, lists or {})
+    cp = study.criteria_params
+    icd_rows: list[tuple] = list(cp.icd_rows)
+    for kind, groups in (("comorbidity", v["comorbidities"]), ("procedure_covariate", v["procedures"])):
+        for name, lists in groups.items():
+            for version, key in ((9, "icd9"), (10, "icd10")):
+                for prefix in (lists or {}).get(key, []) or []:
+                    icd_rows.append((kind, name, version, str(prefix).strip().upper().replace(".", ""), None))
 
     lab_rows = [
         (name, int(itemid), priority)
@@ -110,19 +109,24 @@ def sql_params(study: Study) -> dict[str, Any]:
         for order, rule in enumerate(v["race_groups"])
         for prefix in rule["prefixes"]
     ]
-    sep = c["sepsis3"]
+    sep = cp.sepsis3
     return {
-        # inclusion
-        "min_age": c["min_age"],
-        "min_icu_los_hours": c["min_icu_los_hours"],
-        "gcs_below": c["encephalopathy"]["gcs_below"],
-        "delirium_cam_icu_hours": c["encephalopathy"]["delirium_cam_icu_hours"],
+        # criteria (icu_cohort.criteria)
         "sepsis3_sofa_threshold": sep["sofa_threshold"],
         "sepsis3_hours_before": sep["hours_before_suspicion"],
         "sepsis3_hours_after": sep["hours_after_suspicion"],
-        "icd_prefix_rows": Rows(icd_rows, 4),
+        "icd_prefix_rows": Rows(icd_rows, 5),
+        "value_rows": Rows(cp.value_rows, 7),
+        "value_lab_rows": Rows(cp.value_lab_rows, 2),
+        "treatment_rows": Rows(cp.treatment_rows, 4),
+        "treatment_member_rows": Rows(cp.treatment_member_rows, 2),
+        "cam_icu_rows": Rows(cp.cam_icu_rows, 3),
         # exposure
-        "exposure_itemids": [int(i) for i in e["itemids"]],
+        "exposure_source": e["source"],
+        "exposure_itemids": [int(i) for i in e.get("itemids") or []],
+        "exposure_drug_pattern_rows": Rows([(str(p),) for p in e.get("drug_patterns") or []], 1),
+        "exposure_routes": [str(r).strip().upper() for r in e.get("routes") or []],
+        "exposure_min_dose_g": e["min_dose_g"],
         "exposure_window_start_hours": e["window_start_hours"],
         "exposure_window_end_hours": e["window_end_hours"],
         "exposure_grams_per_ml": e["grams_per_ml"],
@@ -130,6 +134,7 @@ def sql_params(study: Study) -> dict[str, Any]:
         # outcome
         "outcome_horizon_days": o["horizon_days"],
         "outcome_dod_hour_of_day": o["dod_hour_of_day"],
+        "secondary_outcome_rows": Rows([(x["name"], x["kind"], x.get("horizon_days")) for x in o["secondary"]], 3),
         # covariates
         "vitals_window_start_hours": v["vitals_window_hours"]["start"],
         "vitals_window_end_hours": v["vitals_window_hours"]["end"],
@@ -140,13 +145,21 @@ def sql_params(study: Study) -> dict[str, Any]:
         "lab_itemid_rows": Rows(lab_rows, 3),
         # PIVOT ... IN (...) needs at least one value; a name no lab has yields an unused column
         "lab_names": list(v["labs"]) or ["__no_lab__"],
-        "comorbidity_names": list(v["comorbidities"]) or ["__no_comorbidity__"],
+        "icd_covariate_names": icd_covariate_names(study) or ["__no_icd_covariate__"],
         "race_group_rows": Rows(race_rows, 3),
         "race_other": v["race_other"],
         "race_missing": v["race_missing"],
         "ventilation_statuses": list(v["ventilation_statuses"]),
         "vasopressors": list(v["vasopressors"]),
     }
+
+
+def icd_covariate_names(study: Study) -> list[str]:
+    """The 0/1 ICD-group covariates the cohort SQL computes (cohort/covariate_comorbidities.sql):
+    ``covariates.comorbidities`` (diagnoses), then ``covariates.procedures`` (procedures), in
+    the study file's order."""
+    v = study["covariates"]
+    return list(v["comorbidities"]) + list(v["procedures"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,8 +203,8 @@ def check_tables(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) ->
 
 
 def _kept(study: Study, upto: int) -> str:
-    """SQL: the stay passes the first ``upto`` criteria (TRUE for none)."""
-    preds = [f"COALESCE({c.predicate}, FALSE)" for c in study.criteria[:upto]]
+    """SQL: the stay passes the first ``upto`` criteria (TRUE for none; predicates are never NULL)."""
+    preds = [f"({c.predicate})" for c in study.criteria[:upto]]
     return " AND ".join(preds) if preds else "TRUE"
 
 
@@ -208,13 +221,19 @@ def final_stay_sql(study: Study) -> str:
 def attrition_table(con: duckdb.DuckDBPyConnection, study: Study) -> pd.DataFrame:
     """Stays remaining after each criterion, in order, from ``study.stay_eligibility``.
 
-    Step 1 is every ICU stay; step k + 1 keeps the stays passing criteria 1..k. The
-    descriptions are the criteria's own.
+    Step 1 is every ICU stay; step k + 1 keeps the stays passing criteria 1..k. Each stay is
+    counted once, at the first criterion it fails. The descriptions are the criteria's own.
     """
-    counts = ", ".join(
-        f"count(*) FILTER (WHERE {_kept(study, k)})" for k in range(len(study.criteria) + 1)
-    )
-    remaining = [int(n) for n in con.execute(f"SELECT {counts} FROM study.stay_eligibility AS e").fetchone()]
+    n = len(study.criteria)
+    first_failed = "CASE " + " ".join(
+        f"WHEN NOT ({c.predicate}) THEN {k + 1}" for k, c in enumerate(study.criteria)) + f" ELSE {n + 1} END" \
+        if n else str(n + 1)
+    failed = dict(con.execute(
+        f"SELECT first_failed, count(*) FROM (SELECT {first_failed} AS first_failed "
+        "FROM study.stay_eligibility AS e) GROUP BY first_failed").fetchall())
+    remaining = [sum(failed.values())]
+    for k in range(1, n + 1):
+        remaining.append(remaining[-1] - int(failed.get(k, 0)))
     descriptions = ["all ICU stays (icu.icustays)"] + [c.description for c in study.criteria]
     rows = [
         {"step": k + 1, "description": descriptions[k], "n_remaining": remaining[k],
@@ -257,6 +276,7 @@ def build_cohort(
     for path, target in COVARIATES:
         run_file(con, sql_dir / path, params, target)
     cohort = analysis_table(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
+    cohort = _add_secondary_outcomes(con, cohort, study)
     if len(cohort) != attrition["n_remaining"].iloc[-1]:
         raise CohortError(
             f"study.cohort has {len(cohort)} stays but the attrition table ends with "
@@ -305,6 +325,29 @@ def analysis_table(raw: pd.DataFrame, study: Study) -> pd.DataFrame:
             out[col] = pd.to_numeric(out[col], errors="raise").astype("float64")
     out = out.reset_index(drop=True)
     out.attrs["covariates"] = covariates
+    return out
+
+
+def secondary_outcome_columns(study: Study) -> list[str]:
+    """``<name>, <name>_time_days`` of each secondary outcome of the study, in order."""
+    return [c for x in study["outcome"]["secondary"] for c in (x["name"], f"{x['name']}_time_days")]
+
+
+def _add_secondary_outcomes(con: duckdb.DuckDBPyConnection, cohort: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """The cohort with two columns per secondary outcome (``study.outcome_secondary``)."""
+    names = [x["name"] for x in study["outcome"]["secondary"]]
+    if not names:
+        return cohort
+    clash = [c for c in secondary_outcome_columns(study) if c in cohort.columns]
+    if clash:
+        raise CohortError(f"outcome.secondary: column(s) {', '.join(clash)} already in the cohort; rename the outcome")
+    long = con.execute("SELECT name, stay_id, event, time_days FROM study.outcome_secondary").df()
+    out = cohort.copy()
+    for name in names:
+        part = long[long["name"] == name].set_index("stay_id")
+        out[name] = out["stay_id"].map(part["event"]).astype("int64")
+        out[f"{name}_time_days"] = out["stay_id"].map(part["time_days"]).astype("float64")
+    out.attrs = dict(cohort.attrs)
     return out
 
 

@@ -103,6 +103,8 @@ _SPECS = [
        primary_key="hadm_id"),
     _t("hosp", "diagnoses_icd",
        f"subject_id:{INT}, hadm_id:{INT}, seq_num:{INT}, icd_code:{TXT}, icd_version:{SMALL}"),
+    _t("hosp", "procedures_icd",
+       f"subject_id:{INT}, hadm_id:{INT}, seq_num:{INT}, chartdate:{DATE}, icd_code:{TXT}, icd_version:{SMALL}"),
     _t("hosp", "labevents",
        f"labevent_id:{BIG}, subject_id:{INT}, hadm_id:{INT}, specimen_id:{BIG}, itemid:{INT}, "
        f"order_provider_id:{TXT}, charttime:{TS}, storetime:{TS}, value:{TXT}, valuenum:{DBL}, "

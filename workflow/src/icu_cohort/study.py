@@ -6,84 +6,101 @@ with every default filled in, and frozen into a :class:`Study`. Stages never val
 a Snakemake job receives the resolved definition (:meth:`Study.to_dict`) and rebuilds the
 object with :meth:`Study.from_dict`.
 
-The study owns its ordered inclusion and exclusion criteria (:attr:`Study.criteria`): the
-eligibility SQL of the cohort stage (``study.final_stay``) and ``attrition.csv`` are both
-generated from that one list (:mod:`icu_cohort.cohort`).
+The study owns its ordered inclusion and exclusion criteria (:attr:`Study.criteria`, compiled
+from ``cohort.criteria`` by :mod:`icu_cohort.criteria`): the eligibility SQL of the cohort stage
+(``study.final_stay``) and ``attrition.csv`` are both generated from that one list
+(:mod:`icu_cohort.cohort`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from icu_cohort.config import ConfigError, deep_merge, read_yaml, study_schema, validate
+from icu_cohort.criteria import CriteriaParams, Criterion, compile_criteria
+
+__all__ = ["Study", "Criterion", "criteria_of", "load_study", "study_from_definition", "COVARIATE_KINDS"]
 
 #: The kinds of covariate, in the order the analysis lists them.
 COVARIATE_KINDS = ("continuous", "binary", "categorical")
 
 
-@dataclass(frozen=True)
-class Criterion:
-    """One step from all ICU stays to the cohort.
-
-    ``predicate`` is a SQL boolean expression over one row ``e`` of
-    ``study.stay_eligibility`` that is true for the stays the step keeps (NULL counts as not
-    kept); ``description`` is the step's line in ``attrition.csv``.
-    """
-
-    key: str
-    description: str
-    predicate: str
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-def _sql_string(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def criteria_of(definition: Mapping[str, Any]) -> tuple[Criterion, ...]:
-    """The ordered criteria of a study's ``cohort`` section (after validation).
+    """The ordered criteria of a study's ``cohort.criteria`` (after validation): one step per
+    entry, in the file's order (:func:`icu_cohort.criteria.compile_criteria`)."""
+    return compile_criteria(definition["cohort"]["criteria"], f"study {definition.get('name')!r}")[0]
 
-    Inclusion: age, first ICU stay (when required), ICU length of stay, Sepsis-3 with the
-    study's window, encephalopathy; then each exclusion step in the file's order.
-    """
-    c = definition["cohort"]
-    sep, enc = c["sepsis3"], c["encephalopathy"]
-    steps = [Criterion("adult", f"age >= {_num(c['min_age'])} years at hospital admission", "e.adult")]
-    if c["first_icu_stay_only"]:
-        steps.append(Criterion("first_icu_stay", "first ICU stay of the patient", "e.first_icu_stay"))
-    steps += [
-        Criterion("icu_los", f"ICU length of stay > {_num(c['min_icu_los_hours'])} h", "e.icu_los_ok"),
-        Criterion(
-            "sepsis3",
-            f"Sepsis-3: suspected infection and SOFA >= {_num(sep['sofa_threshold'])} from "
-            f"{_num(sep['hours_before_suspicion'])} h before to {_num(sep['hours_after_suspicion'])} h after it",
-            "e.sepsis3",
-        ),
-        Criterion(
-            "encephalopathy",
-            f"encephalopathy: lowest first-day GCS < {_num(enc['gcs_below'])} or a delirium code"
-            + (f" or a positive CAM-ICU in the first {_num(enc['delirium_cam_icu_hours'])} h"
-               if enc.get("delirium_cam_icu_hours") is not None else ""),
-            "e.encephalopathy",
-        ),
-    ]
-    for step in c["exclusions"]:
-        steps.append(
-            Criterion(
-                f"exclude_{step['name']}",
-                f"exclude {step.get('description') or step['name']}",
-                "NOT EXISTS (SELECT 1 FROM study.stay_exclusion AS x "
-                f"WHERE x.stay_id = e.stay_id AND x.name = {_sql_string(step['name'])})",
-            )
-        )
-    return tuple(steps)
+
+#: The exposure keys each source needs and the ones it does not read.
+EXPOSURE_KEYS = {
+    "inputevents": (("itemids",), ("drug_patterns", "routes")),
+    "procedureevents": (("itemids",), ("drug_patterns", "routes")),
+    "prescriptions": (("drug_patterns", "routes"), ("itemids",)),
+}
+
+
+def check_exposure(definition: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key when the exposure section lacks what its
+    ``source`` needs (itemids; drug_patterns and routes) or sets what it does not read."""
+    e = definition.get("exposure") or {}
+    source = e.get("source", "inputevents")
+    needs, unused = EXPOSURE_KEYS[source]
+    where = f"study {definition.get('name')!r}: exposure"
+    for key in needs:
+        if not e.get(key):
+            raise ConfigError(f"{where}.{key}: required for source {source}")
+    for key in unused:
+        if e.get(key):
+            raise ConfigError(f"{where}.{key}: not read for source {source} (only for "
+                              + ", ".join(s for s, (n, _) in EXPOSURE_KEYS.items() if key in n) + ")")
+
+
+def check_icd_covariates(definition: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` when a name is both a comorbidity and a procedure group
+    (``covariates.comorbidities`` / ``covariates.procedures``: each is one column)."""
+    v = definition.get("covariates") or {}
+    both = sorted(set(v.get("comorbidities") or {}) & set(v.get("procedures") or {}))
+    if both:
+        raise ConfigError(f"study {definition.get('name')!r}: covariates.procedures: {', '.join(both)} "
+                          "also named in covariates.comorbidities; each ICD-group covariate is one column")
+
+
+def _default_horizon() -> float:
+    return study_schema()["properties"]["outcome"]["properties"]["horizon_days"]["default"]
+
+
+def analysis_follows_outcome(raw: Any) -> Any:
+    """The raw study definition with ``analysis.horizon_days`` set to ``outcome.horizon_days``
+    when the file does not set it: the analysis reads the outcome (``death_28d``,
+    ``time_days``, censored at the outcome's horizon) at that horizon, so a 90-day study needs
+    its horizon written once, under ``outcome``."""
+    if not isinstance(raw, dict):
+        return raw
+    outcome, analysis = raw.get("outcome"), raw.get("analysis")
+    if not isinstance(outcome, Mapping) or "horizon_days" not in outcome:
+        return raw
+    if analysis is None:
+        analysis = {}
+    if not isinstance(analysis, Mapping) or "horizon_days" in analysis:
+        return raw
+    return {**raw, "analysis": {**analysis, "horizon_days": outcome["horizon_days"]}}
+
+
+def check_horizon(definition: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` when ``analysis.horizon_days`` differs from
+    ``outcome.horizon_days`` (the analysis would read Kaplan-Meier at another horizon than the
+    one its events and censoring were computed for)."""
+    analysis = definition.get("analysis") or {}
+    outcome = definition.get("outcome") or {}
+    if "horizon_days" in analysis and "horizon_days" in outcome and \
+            float(analysis["horizon_days"]) != float(outcome["horizon_days"]):
+        raise ConfigError(
+            f"study {definition.get('name')!r}: analysis.horizon_days ({analysis['horizon_days']:g}) differs from "
+            f"outcome.horizon_days ({outcome['horizon_days']:g}); the analysis reads the outcome at its own "
+            "horizon: set outcome.horizon_days only")
 
 
 class Study(Mapping):
@@ -98,7 +115,13 @@ class Study(Mapping):
         self._definition = copy.deepcopy(dict(definition))
         self.name: str = self._definition["name"]
         self.files: tuple[str, ...] = tuple(str(f) for f in files)
-        self.criteria: tuple[Criterion, ...] = criteria_of(self._definition)
+        check_exposure(self._definition)
+        check_icd_covariates(self._definition)
+        check_horizon(self._definition)
+        steps, params = compile_criteria(self._definition["cohort"]["criteria"], f"study {self.name!r}")
+        self.criteria: tuple[Criterion, ...] = steps
+        #: the SQL rows the criteria need (ICD prefixes, windows), read by icu_cohort.cohort
+        self.criteria_params: CriteriaParams = params
 
     # Mapping interface: the validated sections
     def __getitem__(self, key: str) -> Any:
@@ -140,6 +163,9 @@ class Study(Mapping):
     def replace(self, **sections: Any) -> "Study":
         """A copy with some sections replaced, validated again (for tests and variants)."""
         merged = {**copy.deepcopy(self._definition), **sections}
+        if "outcome" in sections and "analysis" not in sections:   # the analysis follows the new outcome
+            horizon = (sections["outcome"] or {}).get("horizon_days", _default_horizon())
+            merged["analysis"] = {**(merged.get("analysis") or {}), "horizon_days": horizon}
         return Study(validate(merged, study_schema(), f"study {self.name!r}"), self.files)
 
 
@@ -157,7 +183,7 @@ def load_study(name: str, study_dir: Path) -> Study:
             f"{', '.join(available) or 'none'})"
         )
     raw, files = _resolve_extends(read_yaml(path), path, Path(study_dir), (name,))
-    definition = validate(raw, study_schema(), str(path))
+    definition = validate(analysis_follows_outcome(raw), study_schema(), str(path))
     if definition.get("name") != name:
         raise ConfigError(f"{path}: name: {definition.get('name')!r} must equal the file name {name!r}")
     return Study(definition, files)
@@ -165,7 +191,7 @@ def load_study(name: str, study_dir: Path) -> Study:
 
 def study_from_definition(definition: Mapping[str, Any], source: str = "study") -> Study:
     """A :class:`Study` from an in-memory definition (validated, defaults filled)."""
-    return Study(validate(dict(definition), study_schema(), source))
+    return Study(validate(analysis_follows_outcome(dict(definition)), study_schema(), source))
 
 
 def _resolve_extends(raw: Any, path: Path, study_dir: Path, chain: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:

@@ -58,6 +58,25 @@ def _guard(label: str, notes: list, fn, fallback):
         return fallback
 GROUP_WORD = {1: "treated", 0: "control"}
 
+
+def _no_events_arm(frame: pd.DataFrame) -> str | None:
+    """The group (treated / control) of ``frame`` without a single event, if any: a Cox model
+    would then drive the log hazard ratio towards -inf or +inf and report a finite, meaningless
+    estimate with a tight interval, so the hazard ratio is not estimable."""
+    for g in (1, 0):
+        if frame.loc[frame["treated"] == g, "event"].sum() == 0:
+            return GROUP_WORD[g]
+    return None
+
+
+def _fit_if_estimable(label: str, notes: list, frame: pd.DataFrame, fn):
+    """``fn()`` when both groups of ``frame`` have events, else None with a note."""
+    arm = _no_events_arm(frame)
+    if arm is not None:
+        notes.append(f"{label}: no deaths among the {arm} stays; the hazard ratio is not estimable")
+        return None
+    return _guard(label, notes, fn, None)
+
 #: The files :func:`run_analysis` writes into its output folder (the Snakemake rule's outputs).
 OUTPUT_FILES = tuple(artifact.name for artifact in A.ANALYSIS_OUTPUTS)
 
@@ -140,15 +159,20 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict) -> dict:
     msurv = _surv_frame(cohort, rows, w, {"pair_id": mf["pair_id"].to_numpy()})
     mcols = ["time", "event", "treated", "pair_id"] + (["weight"] if use_w else [])
     notes: list = []
-    cph_m = _guard("matched Cox", notes, lambda: coxm.fit_cox(
+    cph_m = _fit_if_estimable("matched Cox", notes, msurv, lambda: coxm.fit_cox(
         msurv[mcols], "time", "event", cluster="pair_id", weights="weight" if use_w else None,
-        alpha=alpha), None)
+        alpha=alpha))
     cox_matched = coxm.term_effect(cph_m, "treated") if cph_m is not None else dict(NA_EFFECT)
     rd = sv.risk_difference(msurv["event"], msurv["treated"], cluster=msurv["pair_id"],
                             weights=w if use_w else None, alpha=alpha)
-    cph_mv, mv_frame, mv_pen, mv_note = _guard(
-        "multivariable Cox", notes, lambda: _multivariable(cohort, design, opts),
-        (None, None, float(opts["cox"]["penalizer"]), None))
+    mv_fallback = (None, None, float(opts["cox"]["penalizer"]), None)
+    mv_arm = _no_events_arm(_surv_frame(cohort, np.arange(len(cohort))))
+    if mv_arm is not None:
+        notes.append(f"multivariable Cox: no deaths among the {mv_arm} stays; the hazard ratio is not estimable")
+        cph_mv, mv_frame, mv_pen, mv_note = mv_fallback
+    else:
+        cph_mv, mv_frame, mv_pen, mv_note = _guard(
+            "multivariable Cox", notes, lambda: _multivariable(cohort, design, opts), mv_fallback)
     cox_mv = coxm.term_effect(cph_mv, "treated") if cph_mv is not None else dict(NA_EFFECT)
 
     io = opts["iptw"]
@@ -157,8 +181,8 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict) -> dict:
     w_ip = wt.truncate(w_raw, io["truncate_percentiles"])
     ip_frame = _surv_frame(cohort, np.arange(len(cohort)), w_ip)
     ip_frame = ip_frame[ip_frame["weight"] > 1e-12]
-    cph_ip = _guard("IPTW Cox", notes, lambda: coxm.fit_cox(
-        ip_frame, "time", "event", weights="weight", robust=True, alpha=alpha), None)
+    cph_ip = _fit_if_estimable("IPTW Cox", notes, ip_frame, lambda: coxm.fit_cox(
+        ip_frame, "time", "event", weights="weight", robust=True, alpha=alpha))
     iptw = coxm.term_effect(cph_ip, "treated") if cph_ip is not None else dict(NA_EFFECT)
     t1 = treated == 1
     iptw.update(

@@ -40,7 +40,7 @@ from . import dgp, hosp_tables, icu_tables
 from .csvio import GzipCsvWriter
 from .dgp import simulate_stays
 from .params import DGPS, check_dgp, load_params, split_overrides
-from .population import (DAY, EXCLUSIONS, SEPTIC_MODE, Population, build_population)
+from .population import (DAY, EXCLUSIONS, SEPTIC_MODE, STROKE_STREAM, Population, build_population)
 from .schedule import build_schedule
 
 __all__ = ["generate", "simulate_stays", "load_params", "DGPS", "MARKER", "OutputFolderError", "OUTPUT_FILES"]
@@ -60,7 +60,8 @@ CHUNK_CHART_ROWS = 1_500_000
 _STREAM = {"schedule": 1, "icu/chartevents": 2, "icu/inputevents": 3, "icu/outputevents": 4,
            "icu/procedureevents": 5, "hosp/labevents": 6, "hosp/admissions": 7, "icu/icustays": 8,
            "hosp/diagnoses_icd": 9, "hosp/prescriptions": 10, "hosp/microbiologyevents": 11,
-           "ward_labs": 12, "pools": 13, "late_mgso4": 14, "timevarying_mgso4": 15, "cam_icu": 16}
+           "ward_labs": 12, "pools": 13, "late_mgso4": 14, "timevarying_mgso4": 15,
+           "hosp/procedures_icd": 16, "plan_stroke": STROKE_STREAM, "cam_icu": 18}
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -108,33 +109,59 @@ def _no_nan(obj: Any) -> Any:
     return obj
 
 
-def _criteria(st: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
-    """The default study's criteria as the plan builds them: (step, description, met per stay)."""
-    los_ok = (st["outtime"] - st["intime"]).to_numpy() > DAY
-    enceph = (st["gcs_low"] | (st["delirium"] == 1)).to_numpy()
+def _common_steps(st: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """The first steps every planted population shares: all stays, adult, first stay, LOS > 24 h."""
     return [
         ("all_icu_stays", "all ICU stays", np.ones(len(st), bool)),
         ("adult", "age >= 18 at hospital admission", ~st["child"].to_numpy()),
         ("first_icu_stay", "first ICU stay of the patient", st["is_first"].to_numpy()),
-        ("icu_los_over_24h", "ICU length of stay > 24 h", los_ok),
-        ("sepsis3", "Sepsis-3 (suspected infection and SOFA >= 2)", (st["mode"] == SEPTIC_MODE).to_numpy()),
+        ("icu_los_over_24h", "ICU length of stay > 24 h", (st["outtime"] - st["intime"]).to_numpy() > DAY),
+    ]
+
+
+def _sepsis_step(st: pd.DataFrame) -> tuple[str, str, np.ndarray]:
+    return ("sepsis3", "Sepsis-3 (suspected infection and SOFA >= 2)", (st["mode"] == SEPTIC_MODE).to_numpy())
+
+
+def _run_steps(steps: list[tuple[str, str, np.ndarray]]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Attrition rows (each stay counted at the first step it fails) and the stays kept by all."""
+    keep = np.ones(steps[0][2].size, bool)
+    rows = []
+    for step, desc, ok in steps:
+        before = int(keep.sum())
+        keep &= ok
+        rows.append({"step": step, "description": desc, "n_remaining": int(keep.sum()),
+                     "n_excluded": before - int(keep.sum())})
+    return rows, keep
+
+
+def _sae_steps(st: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """The SAE study's criteria as the plan builds them: (step, description, met per stay)."""
+    enceph = (st["gcs_low"] | (st["delirium"] == 1)).to_numpy()
+    return _common_steps(st) + [
+        _sepsis_step(st),
         ("encephalopathy", "first-day GCS < 15 or a delirium code", enceph),
     ] + [(f"exclude_{name}", f"no {name.replace('_', ' ')} code", ~st[f"excl_{name}"].to_numpy())
          for name in EXCLUSIONS]
 
 
+def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
+    """The SAE study's attrition steps as the plan builds them (what the SQL must reproduce)."""
+    return _run_steps(_sae_steps(st))[0]
+
+
 #: Per-stay ground-truth columns for studies that also count a positive CAM-ICU as
-#: encephalopathy (``cohort.encephalopathy.delirium_cam_icu_hours: H``): such a study's cohort
-#: is the stays with ``eligible_except_encephalopathy`` = 1 and either ``encephalopathy`` = 1
-#: (first-day GCS < 15 or a delirium code) or ``cam_icu_first_positive_hours`` <= H (hours from
-#: intime to the first positive assessment as charted; empty when the stay has none).
+#: encephalopathy (a ``cam_icu`` criterion over the first H hours): such a study's cohort is the stays with
+#: ``eligible_except_encephalopathy`` = 1 and either ``encephalopathy`` = 1 (first-day GCS < 15
+#: or a delirium code) or ``cam_icu_first_positive_hours`` <= H (hours from intime to the first
+#: positive assessment as charted; empty when the stay has none).
 CAM_TRUTH_COLUMNS = ("eligible_except_encephalopathy", "encephalopathy", "cam_icu_first_positive_hours")
 
 
 def _cam_truth(st: pd.DataFrame, cam_first: np.ndarray) -> dict[str, np.ndarray]:
     others = np.ones(len(st), bool)
     enceph = None
-    for step, _, ok in _criteria(st):
+    for step, _, ok in _sae_steps(st):
         if step == "encephalopathy":
             enceph = ok
         else:
@@ -147,28 +174,73 @@ def _cam_settings() -> dict[str, Any]:
     return {**icu_tables.CAM_ICU,
             "meaning": "CAM-ICU assessments in chartevents (icu_tables.cam_icu_plan): a stay's first positive "
                        "assessment is cam_icu_first_positive_hours in ground_truth_stays.csv; a study with "
-                       "cohort.encephalopathy.delirium_cam_icu_hours = H keeps eligible_except_encephalopathy "
+                       "a cam_icu criterion of H hours keeps eligible_except_encephalopathy "
                        "stays with encephalopathy = 1 or cam_icu_first_positive_hours <= H"}
 
 
-def _attrition(st: pd.DataFrame) -> list[dict[str, Any]]:
-    """The study's attrition steps as the plan builds them (what the SQL must reproduce)."""
-    steps = _criteria(st)
-    keep = np.ones(len(st), bool)
-    rows = []
-    for step, desc, ok in steps:
-        before = int(keep.sum())
-        keep &= ok
-        rows.append({"step": step, "description": desc, "n_remaining": int(keep.sum()),
-                     "n_excluded": before - int(keep.sum())})
-    return rows
+#: Columns of ground_truth_stays.csv after the CONTRACT ones, for the other planted populations:
+#: eligible for sepsis_mgso4 / ais_mgso4 by construction, and a mechanical thrombectomy on the
+#: stay's hospital admission (hosp.procedures_icd).
+POPULATION_COLUMNS = ("eligible_sepsis", "eligible_ais", "thrombectomy")
+
+
+def _populations(st: pd.DataFrame, stroke: np.ndarray, thrombectomy: np.ndarray, first_dose_hours: np.ndarray,
+                 effects: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The truth of the sepsis and acute ischaemic stroke populations: per-stay columns
+    (:data:`POPULATION_COLUMNS`) and their ground_truth.json section (every attrition step as
+    the plan builds it, eligible stays, exposure; with ``effects`` the true marginal effects of
+    the baseline treatment decision, as ``effects`` for the SAE population).
+
+    ``stroke`` / ``thrombectomy``: per stay, the stay's hospital admission holds an acute
+    ischaemic stroke code / a thrombectomy; ``first_dose_hours``: hours from intime to the first
+    IV magnesium sulfate written (NaN: none)."""
+    sepsis_rows, sepsis = _run_steps(_common_steps(st) + [_sepsis_step(st)])
+    ais_rows, ais = _run_steps(_common_steps(st) + [
+        ("acute_ischaemic_stroke", "acute ischaemic stroke code on the admission (ICD-9 433.x1, 434.x1; ICD-10 I63)",
+         np.asarray(stroke, bool))])
+    dosed = ~np.isnan(first_dose_hours)
+    early = dosed & (first_dose_hours < 24)
+
+    def part(keep: np.ndarray, study: str, meaning: str, horizons: tuple[float, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {"study": study, "meaning": meaning, "n_eligible": int(keep.sum()),
+                               "n_exposed_whole_stay": int((keep & dosed).sum()),
+                               "n_exposed_first_24h": int((keep & early).sum()),
+                               "n_treated_baseline": int((keep & (st["treated"].to_numpy() == 1)).sum())}
+        if effects:
+            el = pd.DataFrame({"treated": st["treated"].to_numpy()[keep],
+                               "death_day_if_treated": st["death_day_if_treated_rec"].to_numpy()[keep],
+                               "death_day_if_untreated": st["death_day_if_untreated_rec"].to_numpy()[keep]})
+            for h in horizons:
+                out[f"effects_{h:g}d"] = true_effects(el, h)
+        return out
+
+    sections = {
+        "sepsis": {**part(sepsis, "sepsis_mgso4", "adult first ICU stays > 24 h with Sepsis-3 (the SAE population "
+                                                  "before its encephalopathy and exclusion steps)", (28.0,)),
+                   "attrition": sepsis_rows},
+        "ais": {**part(ais, "ais_mgso4", "adult first ICU stays > 24 h whose admission holds an acute ischaemic "
+                                         "stroke code", (28.0, 90.0)),
+                "n_thrombectomy": int((ais & np.asarray(thrombectomy, bool)).sum()),
+                "attrition": ais_rows},
+        "exposure_meaning": "n_exposed_whole_stay: a first IV magnesium sulfate dose written at any time of the "
+                            "stay (sepsis_mgso4's exposure); n_exposed_first_24h: within 24 h of intime "
+                            "(ais_mgso4's); n_treated_baseline: the DGP's baseline decision `treated` (first "
+                            "dose 1-20 h), which the effects contrast",
+    }
+    cols = {"eligible_sepsis": sepsis.astype(np.int8), "eligible_ais": ais.astype(np.int8),
+            "thrombectomy": np.asarray(thrombectomy, bool).astype(np.int8)}
+    return cols, sections
 
 
 def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any], seed: int,
-                 patients: int, counts: dict[str, int], first_dose: np.ndarray, cam_first: np.ndarray) -> dict[str, Any]:
+                 patients: int, counts: dict[str, int], first_dose: np.ndarray, cam_first: np.ndarray,
+                 stroke: np.ndarray, thrombectomy: np.ndarray) -> dict[str, Any]:
     """ground_truth.json and ground_truth_stays.csv; ``first_dose`` is the first IV magnesium
     sulfate start written per stay (int64 seconds, -1 if none), baseline or late; ``cam_first``
-    the first positive CAM-ICU assessment's charttime (-1 if none)."""
+    the first positive CAM-ICU assessment's charttime (-1 if none); ``stroke`` and
+    ``thrombectomy`` per stay (see :func:`_populations`)."""
+    first_dose_hours = np.where(first_dose >= 0, (first_dose - st["intime"].to_numpy()) / 3600.0, np.nan)
+    pop_cols, pop_truth = _populations(st, stroke, thrombectomy, first_dose_hours, effects=True)
     eligible = st[st["eligible"]]
     el = pd.DataFrame({"treated": eligible["treated"].to_numpy(),
                        "death_day_if_treated": eligible["death_day_if_treated_rec"].to_numpy(),
@@ -213,6 +285,7 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
                            "note": "observed 28-day mortality of eligible treated vs untreated stays "
                                    "(confounded; compare with effects.ATT/ATE)"},
         "attrition": _attrition(st),
+        "populations": pop_truth,
         "death_time_rule": "death_day_* are death times as the data record them: admissions.deathtime "
                            "(rounded up to the minute) when the death falls within the stay's own hospital "
                            "admission, otherwise 12:00 of patients.dod; empty/NaN when after day 90",
@@ -225,9 +298,9 @@ def _truth_files(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any]
         "treated": st["treated"].to_numpy().astype(np.int8),
         "death_day_if_treated": st["death_day_if_treated_rec"].to_numpy(),
         "death_day_if_untreated": st["death_day_if_untreated_rec"].to_numpy(),
-        "iv_mgso4_first_dose_hours": np.where(first_dose >= 0, (first_dose - st["intime"].to_numpy()) / 3600.0,
-                                              np.nan),
+        "iv_mgso4_first_dose_hours": first_dose_hours,
         **_cam_truth(st, cam_first),
+        **pop_cols,
     }).sort_values("stay_id", kind="stable")
     gt.to_csv(out / "ground_truth_stays.csv", index=False, float_format="%.9f", lineterminator="\n")
     return truth
@@ -246,12 +319,12 @@ def truth_columns_tv(P: dict[str, Any]) -> list[str]:
         cols += [f"death_day_start_within_{g}h", f"death_day_no_start_within_{g}h"]
     cols += [f"alive_in_icu_at_{int(L)}h" for L in P["strategies"]["landmark_hours"]]
     cols += [f"missing_{item}" for item in MISSING_ITEMS]
-    return cols + list(CAM_TRUTH_COLUMNS)
+    return cols + list(CAM_TRUTH_COLUMNS) + list(POPULATION_COLUMNS)
 
 
 def _truth_files_tv(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, Any], seed: int,
-                    patients: int, counts: dict[str, Any], first_dose: np.ndarray,
-                    cam_first: np.ndarray) -> dict[str, Any]:
+                    patients: int, counts: dict[str, Any], first_dose: np.ndarray, cam_first: np.ndarray,
+                    stroke: np.ndarray, thrombectomy: np.ndarray) -> dict[str, Any]:
     """ground_truth.json and ground_truth_stays.csv of the time-varying DGP (README section 9);
     ``first_dose`` is the first IV magnesium sulfate start written per stay (-1 if none)."""
     from . import timevarying as tv
@@ -280,6 +353,8 @@ def _truth_files_tv(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, A
     for item in MISSING_ITEMS:
         cols[f"missing_{item}"] = st[f"miss_{item}"].to_numpy().astype(np.int8)
     cols.update(_cam_truth(st, cam_first))
+    pop_cols, pop_truth = _populations(st, stroke, thrombectomy, cols["iv_mgso4_first_dose_hours"], effects=False)
+    cols.update(pop_cols)
     gt = pd.DataFrame(cols)[truth_columns_tv(P)].sort_values("stay_id", kind="stable").reset_index(drop=True)
     el = gt[gt["eligible"] == 1]
     tr = el["treated"].to_numpy() == 1
@@ -337,6 +412,7 @@ def _truth_files_tv(out: Path, st: pd.DataFrame, pop: Population, P: dict[str, A
         "observed_crude_48h": {"risk_treated": c48_1, "risk_untreated": c48_0, "risk_difference": c48_1 - c48_0,
                                "note": "the same with treated = first dose within 48 h of ICU admission"},
         "attrition": _attrition(st),
+        "populations": pop_truth,
         "death_time_rule": "death_day_* are death times as the data record them: admissions.deathtime "
                            "(rounded up to the minute) when the death falls within the stay's own hospital "
                            "admission, otherwise 12:00 of patients.dod; empty/NaN when after day 90",
@@ -460,7 +536,11 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
             writer("hosp/admissions").write(hosp_tables.admissions_table(adm, _rng(seed, _STREAM["hosp/admissions"]),
                                                                          provider_pool))
             writer("icu/icustays").write(hosp_tables.icustays_table(st, _rng(seed, _STREAM["icu/icustays"])))
-            writer("hosp/diagnoses_icd").write(_diagnoses(adm, st, stay_adm, pop, seed, P))
+            dx_table, picked, icd9 = _diagnoses(adm, st, stay_adm, pop, seed, P)
+            writer("hosp/diagnoses_icd").write(dx_table)
+            stroke_adm, thrombectomy_adm = _stroke(adm, picked, seed, P)
+            writer("hosp/procedures_icd").write(hosp_tables.procedures_table(
+                adm, adm["is_icu"].to_numpy(), thrombectomy_adm, icd9, _rng(seed, _STREAM["hosp/procedures_icd"], 1)))
             rx_rng = _rng(seed, _STREAM["hosp/prescriptions"])
             rx = hosp_tables.prescription_rows(stj, adm, stay_adm, rx_rng, P)
             writer("hosp/prescriptions", translate=True).write(
@@ -529,11 +609,13 @@ def generate(out_dir: str | os.PathLike, patients: int, seed: int, *, params_fil
                   "eligible_untreated": int((st["eligible"] & (st["treated"] == 0)).sum()),
                   "rows": {k: int(w.rows) for k, w in sorted(writers.items())}}
         if tv_mode:
-            truth = _truth_files_tv(tmp, st, pop, P, seed, patients, counts, first_dose, cam["first_positive"])
+            truth = _truth_files_tv(tmp, st, pop, P, seed, patients, counts, first_dose, cam["first_positive"],
+                                    stroke_adm[stay_adm], thrombectomy_adm[stay_adm])
         else:
             counts = {**{k: v for k, v in counts.items() if k != "rows"},
                       "eligible_untreated_late_dosed": int((late["first"] >= 0).sum()), "rows": counts["rows"]}
-            truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose, cam["first_positive"])
+            truth = _truth_files(tmp, st, pop, P, seed, patients, counts, first_dose, cam["first_positive"],
+                                 stroke_adm[stay_adm], thrombectomy_adm[stay_adm])
         _replace_dir(tmp, out)
     except BaseException:
         for w in writers.values():
@@ -590,6 +672,10 @@ def _diagnoses(adm: pd.DataFrame, st: pd.DataFrame, stay_adm: np.ndarray, pop: P
     flags["severe_sepsis"][icu_rows] = septic & (s["vasopressor"].to_numpy() == 1)
     for name in EXCLUSIONS:
         flags[name][icu_rows] = s[f"excl_{name}"].to_numpy()
+    # a planted stroke gets a stroke code; the neurological list's own code only where the plan drew one
+    flags["neurological"][icu_rows] = s["neuro_code"].to_numpy()
+    flags["ischaemic_stroke"][icu_rows] = s["stroke"].to_numpy()
+    flags["cerebrovascular_no_infarction"][icu_rows] = s["stroke_decoy"].to_numpy()
     # other admissions: the patient's chronic conditions (from the first ICU stay, else drawn)
     other = np.flatnonzero(~first)
     pat = adm["patient"].to_numpy()[other]
@@ -611,4 +697,17 @@ def _diagnoses(adm: pd.DataFrame, st: pd.DataFrame, stay_adm: np.ndarray, pop: P
     flags["psychiatric"][other] = extra[3] < 0.02
     n_filler = rng.integers(1, 6, n)
     icd9 = rng.random(n) < float(P["population"]["icd9_share"])
-    return hosp_tables.diagnoses_table(adm, flags, n_filler, icd9, rng)
+    picked: dict[str, np.ndarray] = {}
+    table = hosp_tables.diagnoses_table(adm, flags, n_filler, icd9, rng, picked)
+    return table, picked, icd9
+
+
+def _stroke(adm: pd.DataFrame, picked: dict[str, np.ndarray], seed: int, P: dict[str, Any]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per kept admission: acute ischaemic stroke (a planted ``ischaemic_stroke`` code, or a
+    neurological code that is the stroke pair ICD-9 434.91 / ICD-10 I63.9) and, for a share
+    ``plan.thrombectomy`` of the stroke ICU admissions (own random stream), a mechanical
+    thrombectomy."""
+    stroke = (picked["ischaemic_stroke"] >= 0) | (picked["neurological"] == hosp_tables.STROKE_PAIR)
+    u = _rng(seed, _STREAM["hosp/procedures_icd"], 0).random(len(adm))
+    return stroke, stroke & adm["is_icu"].to_numpy() & (u < float(P["plan"]["thrombectomy"]))

@@ -148,6 +148,12 @@ CODES: dict[str, tuple[tuple[str, str], ...]] = {
     "metabolic_toxic": (("5722", "K7290"), ("2512", "E162"), ("2651", "E512"), ("4372", "I674")),
     "alcohol_drug": (("2910", "F10239"), ("29181", "F10129"), ("9650", "T401X1A")),
     "psychiatric": (("2959", "F209"), ("29680", "F319")),
+    # acute ischaemic stroke (ais_mgso4; also in the SAE neurological list): ICD-9 434.91, 434.11,
+    # 433.01, 433.11 (occlusion "with cerebral infarction"); ICD-10 I63.9, I63.412, I63.22, I63.50
+    "ischaemic_stroke": (("43491", "I639"), ("43411", "I63412"), ("43301", "I6322"), ("43311", "I6350")),
+    # decoy: occlusion and stenosis WITHOUT infarction (ICD-9 433.10, 433.20; ICD-10 I65.21, I65.1):
+    # no acute ischaemic stroke, and in none of the SAE exclusion lists
+    "cerebrovascular_no_infarction": (("43310", "I6521"), ("43320", "I651")),
     # filler: hyperlipidaemia, GERD, anaemia, anticoagulation, atrial fibrillation, obesity, UTI,
     # pneumonia -- matched by none of the study's lists nor by Charlson
     "filler": (("2724", "E785"), ("53081", "K219"), ("2859", "D649"), ("V5861", "Z7901"),
@@ -163,11 +169,14 @@ _CODE10 = _ICD.codes([p[1] for p in _CODE_PAIRS])
 
 
 def diagnoses_table(adm: pd.DataFrame, flags: Mapping[str, np.ndarray], n_filler: np.ndarray,
-                    icd9: np.ndarray, rng: np.random.Generator) -> pa.Table:
+                    icd9: np.ndarray, rng: np.random.Generator,
+                    picked: dict[str, np.ndarray] | None = None) -> pa.Table:
     """One row per planted code; ``flags[kind]`` is a boolean per admission (kinds of :data:`CODES`).
 
     Kinds with several codes plant one of them at random. The sepsis code comes first (seq_num 1);
-    the others are in random order.
+    the others are in random order. ``picked`` (optional, filled in): per kind, the index into
+    ``CODES[kind]`` of the code planted on each admission, -1 where none (the stroke truth reads
+    which neurological code an admission got).
     """
     n = len(adm)
     adm_idx, pair_idx, key = [], [], []
@@ -176,6 +185,9 @@ def diagnoses_table(adm: pd.DataFrame, flags: Mapping[str, np.ndarray], n_filler
         k = list(CODES).index(kind)
         adm_idx.append(sel)
         pair_idx.append(_KIND_START[k] + rng.integers(0, _KIND_N[k], sel.size))
+        if picked is not None:
+            picked[kind] = np.full(n, -1, np.int64)
+            picked[kind][sel] = pair_idx[-1] - _KIND_START[k]
         key.append(np.where(kind == "sepsis", 0.0, 1.0 + rng.random(sel.size)))
     fstay = np.repeat(np.arange(n), n_filler)
     # filler codes: distinct per admission (a random permutation's first n_filler entries)
@@ -196,6 +208,71 @@ def diagnoses_table(adm: pd.DataFrame, flags: Mapping[str, np.ndarray], n_filler
     cols = [ints(adm["subject_id"].to_numpy()[a]), ints(adm["hadm_id"].to_numpy()[a]), ints(seq),
             _ICD.column(code), ints(np.where(nine, 9, 10).astype(np.int8))]
     return pa.Table.from_arrays(cols, names=["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"])
+
+
+#: The neurological code pair that is an acute ischaemic stroke (ICD-9 434.91, ICD-10 I63.9):
+#: index into ``CODES["neurological"]``.
+STROKE_PAIR = 0
+
+
+# --------------------------------------------------------------------------------------
+# procedures_icd
+# --------------------------------------------------------------------------------------
+
+#: (ICD-9-CM vol. 3, ICD-10-PCS) procedure code pairs. Thrombectomy: 39.74 "endovascular
+#: removal of obstruction from head and neck vessel(s)"; 03CG3ZZ "extirpation of matter from
+#: intracranial artery, percutaneous approach". Filler (every ICU admission draws 1-3):
+#: venous catheterisation 38.93 / 02HV33Z, continuous invasive mechanical ventilation 96.72 /
+#: 5A1955Z, arterial catheterisation 38.91 / 03HY32Z, enteral infusion 96.6 / 3E0G76Z.
+PROCEDURE_CODES: dict[str, tuple[tuple[str, str], ...]] = {
+    # ICD-10-PCS 03C<body part>3ZZ: G intracranial (most), L / K internal carotid left / right,
+    # P vertebral right (drawn 70/10/10/10 %); ICD-9 has the one code 39.74
+    "thrombectomy": (("3974", "03CG3ZZ"), ("3974", "03CL3ZZ"), ("3974", "03CK3ZZ"), ("3974", "03CP3ZZ")),
+    "filler": (("3893", "02HV33Z"), ("9672", "5A1955Z"), ("3891", "03HY32Z"), ("966", "3E0G76Z")),
+}
+
+
+#: Probabilities of the thrombectomy code pairs, in PROCEDURE_CODES["thrombectomy"] order.
+THROMBECTOMY_WEIGHTS = (0.7, 0.1, 0.1, 0.1)
+
+
+def procedures_table(adm: pd.DataFrame, icu_adm: np.ndarray, thrombectomy: np.ndarray, icd9: np.ndarray,
+                     rng: np.random.Generator) -> pa.Table:
+    """procedures_icd: 1-3 distinct filler procedures per ICU admission (``icu_adm``, boolean per
+    admission) and, first (seq_num 1), a thrombectomy where ``thrombectomy`` is true; ICD-9-CM
+    codes where ``icd9`` (the admission's coding system), else ICD-10-PCS. chartdate: the day
+    of admission (the generator does not time procedures)."""
+    n = len(adm)
+    filler = PROCEDURE_CODES["filler"]
+    n_fill = np.where(icu_adm, rng.integers(1, 4, n), 0)
+    perm = np.argsort(rng.random((n, len(filler))), axis=1)
+    a_fill = np.repeat(np.arange(n), n_fill)
+    p_fill = perm[a_fill, rank_in_segment(n_fill)]
+    a_thr = np.flatnonzero(thrombectomy)
+    a = np.concatenate([a_thr, a_fill])
+    is_thr = np.concatenate([np.ones(a_thr.size, bool), np.zeros(a_fill.size, bool)])
+    # which thrombectomy code: drawn after the filler (the filler draws are unchanged)
+    p_thr = np.searchsorted(np.cumsum(THROMBECTOMY_WEIGHTS), rng.random(a_thr.size), side="right")
+    p = np.concatenate([np.minimum(p_thr, len(THROMBECTOMY_WEIGHTS) - 1), p_fill])
+    order = np.lexsort((~is_thr, a))
+    a, is_thr, p = a[order], is_thr[order], p[order]
+    seq = rank_in_segment(np.bincount(a, minlength=n)) + 1
+    nine = icd9[a]
+    pairs9 = np.asarray([c[0] for c in filler], dtype=object)
+    pairs10 = np.asarray([c[1] for c in filler], dtype=object)
+    thr9 = np.asarray([c[0] for c in PROCEDURE_CODES["thrombectomy"]], dtype=object)
+    thr10 = np.asarray([c[1] for c in PROCEDURE_CODES["thrombectomy"]], dtype=object)
+    code = np.empty(a.size, dtype=object)
+    t, f = is_thr, ~is_thr
+    code[t] = np.where(nine[t], thr9[p[t]], thr10[p[t]])
+    code[f] = np.where(nine[f], pairs9[p[f]], pairs10[p[f]])
+    vocab = Vocab(sorted(set(code.tolist())) or [""])
+    cols = [ints(adm["subject_id"].to_numpy()[a]), ints(adm["hadm_id"].to_numpy()[a]), ints(seq),
+            dates(adm["admittime"].to_numpy()[a]),
+            vocab.column(vocab.codes(code.tolist())),
+            ints(np.where(nine, 9, 10).astype(np.int8))]
+    return pa.Table.from_arrays(cols, names=["subject_id", "hadm_id", "seq_num", "chartdate", "icd_code",
+                                             "icd_version"])
 
 
 # --------------------------------------------------------------------------------------

@@ -262,9 +262,11 @@ def _validate(p: Mapping[str, Any]) -> None:
         raise InvalidParameterError("population.icu_stays_per_patient must be > 0")
     plan = p["plan"]
     for key in ("short_stay", "no_antibiotic", "antibiotic_normal_physiology", "no_encephalopathy",
-                "delirium_only", "delirium_with_low_gcs"):
+                "delirium_only", "delirium_with_low_gcs", "stroke", "stroke_without_infarction", "thrombectomy"):
         if not 0.0 <= _number(p, f"plan.{key}") <= 1.0:
             raise InvalidParameterError(f"plan.{key} must be a probability, got {plan[key]}")
+    if float(plan["stroke"]) + float(plan["stroke_without_infarction"]) > 1.0:
+        raise InvalidParameterError("plan.stroke + plan.stroke_without_infarction must be <= 1")
     if float(plan["no_antibiotic"]) + float(plan["antibiotic_normal_physiology"]) > 1.0:
         raise InvalidParameterError("plan.no_antibiotic + plan.antibiotic_normal_physiology must be <= 1")
     if "mgso4_first_dose_hours" in p["medication"]:           # baseline DGP only

@@ -30,6 +30,9 @@ _START_HI = int(np.datetime64("2200-01-01T00:00:00", "s").astype(np.int64))
 #: Sepsis plan of a stay.
 SEPTIC_MODE, NO_ABX, ABX_NORMAL = 0, 1, 2
 EXCLUSIONS = ("neurological", "metabolic_toxic", "alcohol_drug", "psychiatric")
+#: Seed-sequence key of the random stream of the stroke populations (``plan.stroke``,
+#: ``plan.stroke_without_infarction``): their own, so that adding them changed no other draw.
+STROKE_STREAM = 17
 CAREUNITS = (
     ("Medical Intensive Care Unit (MICU)", 0.30),
     ("Medical/Surgical Intensive Care Unit (MICU/SICU)", 0.20),
@@ -230,6 +233,14 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any], dgp_
     first_of_adm = adm_first_stay[stay_adm]
     delirium = delirium[first_of_adm]
     excl = {k: v[first_of_adm] for k, v in excl.items()}
+    # acute ischaemic stroke / occlusion without infarction, per ICU admission (own stream); a
+    # stroke is primary brain injury, so the SAE study excludes it (its neurological step)
+    u_stroke = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(STROKE_STREAM,))).random(A)
+    share, decoy_share = float(plan["stroke"]), float(plan["stroke_without_infarction"])
+    stroke = (adm_is_icu & (u_stroke < share))[stay_adm]
+    stroke_decoy = (adm_is_icu & (u_stroke >= share) & (u_stroke < share + decoy_share))[stay_adm]
+    neuro_code = excl["neurological"]           # the plan's other neurological code (any of the list)
+    excl["neurological"] = neuro_code | stroke
     physiology = np.select([mode == SEPTIC_MODE, mode == ABX_NORMAL], [dgp.SEPTIC, dgp.NORMAL],
                            dgp.UNCONSTRAINED).astype(np.int8)
     profile = dgp.Profile(physiology, gcs_low, delirium)
@@ -395,6 +406,7 @@ def build_population(n_patients: int, seed: int, params: Mapping[str, Any], dgp_
         "dischtime": dischtime[stay_adm], "keep": stay_keep, "is_first": is_first, "child": child_stay,
         "short": short, "mode": mode, "no_enceph": no_enceph, "gcs_low": gcs_low,
         **{f"excl_{k}": v for k, v in excl.items()},
+        "neuro_code": neuro_code, "stroke": stroke, "stroke_decoy": stroke_decoy,
         "eligible": eligible, "careunit": unit,
         "death_day_if_treated_rec": death_day_if_treated,
         "death_day_if_untreated_rec": death_day_if_untreated,
