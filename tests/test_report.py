@@ -683,3 +683,13 @@ def esc_html(text: str) -> str:
     import html as _html
 
     return _html.escape(text, quote=True)
+
+
+def test_the_horizon_in_words_follows_the_analysis():
+    from icu_cohort.report.figures import effects_plot_svg
+    from icu_cohort.report.inputs import horizon_days
+
+    assert horizon_days({"mortality_28d": {"horizon_days": 90.0}}) == 90
+    assert horizon_days({}) == 28
+    svg = effects_plot_svg([{"label": "Matched Cox", "hr": 0.7, "lo": 0.5, "hi": 0.9, "p": 0.01}], horizon_days=90)
+    assert "90-day death" in svg and "28-day" not in svg

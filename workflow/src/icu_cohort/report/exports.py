@@ -46,6 +46,7 @@ from icu_cohort.artifacts import ESTIMATES, TABLE1, atomic_path
 
 from .disclosure import HIDDEN_TEXT, hide_row, is_small
 from .format import fmt_ci, fmt_num, fmt_p, label_for
+from .inputs import horizon_days
 
 #: The exports folder inside a study's results folder.
 EXPORT_DIR = "exports"
@@ -516,7 +517,7 @@ def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
     """The effect estimates (``estimates.json``) in a journal's layout.
 
     One row per analysis (:data:`ANALYSES`, those present): its sample, the stays treated and
-    control, the deaths by day 28 in each group as ``n (%)`` (the risk in ``mortality_28d``
+    control, the deaths by the horizon (day 28 or the study's) in each group as ``n (%)`` (the risk in ``mortality_28d``
     times the group size), the hazard ratio of treated versus control with its 95% CI, and p.
     A model without a finite hazard ratio shows "not estimable". Suppression
     (:func:`hide_row`): the two group sizes of a sample together; each group's deaths with
@@ -544,7 +545,8 @@ def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
         else:
             cells += [fmt_ci(hr, lo, hi), fmt_p(res.get("p"))]
         body.append(cells)
-    notes = [f"Hazard ratio of death within 28 days of ICU admission, {tl} versus {cl}; below 1: lower hazard "
+    notes = [f"Hazard ratio of death within {horizon_days(estimates)} days of ICU admission, {tl} versus {cl}; "
+             "below 1: lower hazard "
              "with treatment. Deaths: percent of the group's stays."]
     notes += _footnotes(threshold)
     return Layout(header, body, notes, [])

@@ -671,13 +671,15 @@ def forest_plot_svg(
                    right_cols=right, width=912.0, treated_label=treated_label)
 
 
-def effects_plot_svg(estimates: list[dict[str, Any]], treated_label: str = "treatment", key: str = "effects") -> str:
-    """The main hazard ratios (matched Cox, multivariable Cox, IPTW...) as a small forest plot."""
+def effects_plot_svg(estimates: list[dict[str, Any]], treated_label: str = "treatment", key: str = "effects",
+                     horizon_days: int = 28) -> str:
+    """The main hazard ratios (matched Cox, multivariable Cox, IPTW...) of death within
+    ``horizon_days`` as a small forest plot."""
     rows = [{"kind": "row", "label": e["label"], "hr": e.get("hr"), "lo": e.get("lo"), "hi": e.get("hi"), "true": e.get("true"),
              "est": fmt_ci(e.get("hr"), e.get("lo"), e.get("hi")), "p": fmt_p(e.get("p"))} for e in estimates]
     columns = [("label", "Analysis", 12.0, "start")]
     right = [("est", "HR (95% CI)", 720.0, "end"), ("p", "p", 800.0, "end")]
-    return _forest(rows, columns, key, "Hazard ratios of 28-day death from the main analyses", plot_x=300.0,
+    return _forest(rows, columns, key, f"Hazard ratios of {horizon_days}-day death from the main analyses", plot_x=300.0,
                    plot_w=300.0, right_cols=right, width=812.0, treated_label=treated_label)
 
 

@@ -16,7 +16,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -239,3 +239,12 @@ def synthetic_truth(results_dir: Path, data_dir: Path | str | None, estimand: st
         except (ValueError, AttributeError) as err:
             raise ReportInputError(f"{TRUTH_JSON} in {folder}: not the generator's JSON ({err})") from None
     return out
+
+
+def horizon_days(estimates: Mapping[str, Any]) -> int:
+    """The outcome horizon, in days, at which the analysis read every risk and censored every
+    model (``estimates.mortality_28d.horizon_days``: 28 for the SAE studies, 90 for ais_mgso4;
+    the key keeps its CONTRACT name whatever the horizon). 28 when the estimates lack it."""
+    mort = estimates.get("mortality_28d") if isinstance(estimates, Mapping) else None
+    h = mort.get("horizon_days") if isinstance(mort, Mapping) else None
+    return int(h) if isinstance(h, (int, float)) and not isinstance(h, bool) and h > 0 else 28

@@ -47,7 +47,7 @@ from icu_cohort.artifacts import atomic_path
 from icu_cohort.checks import shareable_warning
 
 from .disclosure import hide_row
-from .inputs import CSV_FILES, StudyResults, finite, load_results, synthetic_truth
+from .inputs import CSV_FILES, StudyResults, finite, horizon_days, load_results, synthetic_truth
 from .style import CSS
 from .tables import (
     Markup,
@@ -508,7 +508,7 @@ def section_summary(ctx: _Ctx) -> str:
          + (f" · p = {fmt_p(p)}" if not is_missing(p) else "")
          + (f'<br><span class="true">true (synthetic): {fmt_num(true_effect(ctx, "cox_matched")[0], 2)}</span>'
             if true_effect(ctx, "cox_matched")[0] is not None else "")),
-        ("28-day mortality, matched", f"{_mort_cell(ctx, 'matched', 'treated', mort.get('matched_treated'))} vs "
+        (f"{horizon_days(ctx.est)}-day mortality, matched", f"{_mort_cell(ctx, 'matched', 'treated', mort.get('matched_treated'))} vs "
          f"{_mort_cell(ctx, 'matched', 'control', mort.get('matched_control'))}", "treated vs control"),
     ]
     bal = e.get("balance") if isinstance(e.get("balance"), Mapping) else {}
@@ -524,7 +524,8 @@ def section_summary(ctx: _Ctx) -> str:
         words.append(f"The study cohort holds {ctx.count(n_cohort)} ICU stays, {ctx.group_count('cohort', 'treated')} of "
                      f"which received {esc(ctx.exposure)} and {ctx.group_count('cohort', 'control')} did not.")
     if not is_missing(hr):
-        words.append(f"In the matched sample the hazard ratio of death within 28 days, treated versus control, was "
+        words.append(f"In the matched sample the hazard ratio of death within {horizon_days(ctx.est)} days, treated "
+                     "versus control, was "
                      f"<strong>{fmt_ci(hr, lo, hi)}</strong> (95% confidence interval; p = {fmt_p(p)}).")
         tv, tw = true_effect(ctx, "cox_matched")
         if tv is not None:
@@ -1228,8 +1229,10 @@ def section_effects(ctx: _Ctx) -> str:
         table_rows.append([label, fmt_ci(hr, lo, hi), fmt_p(p), Markup(f'<span class="sub">{esc(detail)}</span>')]
                           + ([_true_cell(tv, tw)] if ctx.truth else []))
     if rows:
-        parts.append(_figure(effects_plot_svg(rows, treated_label=GROUP_LABELS[0].lower()),
-                             "Hazard ratios of death within 28 days, treated versus control, with 95% confidence intervals "
+        parts.append(_figure(effects_plot_svg(rows, treated_label=GROUP_LABELS[0].lower(),
+                                              horizon_days=horizon_days(ctx.est)),
+                             f"Hazard ratios of death within {horizon_days(ctx.est)} days, treated versus control, "
+                             "with 95% confidence intervals "
                              "(log scale). Below 1: lower hazard with treatment."
                              + (" Orange ticks: the true effect each analysis estimates, known because the data are "
                                 "synthetic." if any(r.get("true") for r in rows) else "")))
