@@ -20,6 +20,7 @@ from icu_cohort.report.disclosure import (
     DisclosureError,
     cell_text,
     hide_cells,
+    hide_matched_split,
     hide_row,
     hide_sequence,
 )
@@ -147,6 +148,153 @@ def test_rows_brute_force(seed: int) -> None:
             assert all(dec.hidden[i] for i, c in enumerate(counts) if 1 <= c < T)
             continue
         assert_row_safe(counts, total, dec.hidden)
+
+
+# ----------------------------------------------------------------------------- before / after
+
+
+def _column_fills(vals, hidden, unpub, total_hidden, cap):
+    """Brute force, one column: every vector of cell values consistent with the shown cells,
+    the labels, and the column total (shown, or within its label when hidden)."""
+    import numpy as np
+
+    ranges = [_label_range(v, h, u, cap) for v, h, u in zip(vals, hidden, unpub)]
+    total = sum(vals)
+    # a hidden total of 0 (all cells 0): its label says nothing but "not negative"
+    total_range = _label_range(total, total_hidden, total_hidden and total == 0, cap)
+    out = [c for c in itertools.product(*ranges) if sum(c) in total_range]
+    return np.array(out, dtype=int).reshape(len(out), len(vals))
+
+
+def split_possible_values(before, after, dec, unpub, cap):
+    """Brute force over the hidden cells of both columns: the values each before, after and
+    unmatched cell (and each column's sum of cells not shown) takes over every pair of columns
+    a reader finds consistent (after <= before in every level: the unmatched are >= 0)."""
+    import numpy as np
+
+    bc = _column_fills(before, dec.before, unpub, dec.before_total_hidden, cap)
+    ac = _column_fills(after, dec.after, unpub, dec.after_total_hidden, cap)
+    ok = np.all(ac[None, :, :] <= bc[:, None, :], axis=2)  # (nb, na)
+    ib, ia = np.nonzero(ok)
+    B, A = bc[ib], ac[ia]
+    U = B - A
+    k = len(before)
+    seen = {"before": [set(B[:, i]) for i in range(k)], "after": [set(A[:, i]) for i in range(k)],
+            "unmatched": [set(U[:, i]) for i in range(k)]}
+    not_shown_b = [i for i in range(k) if dec.before[i]]
+    not_shown_a = [i for i in range(k) if dec.after[i]]
+    not_shown_u = [i for i in range(k) if dec.before[i] or dec.after[i]]
+    sums = {"before": (not_shown_b, set(B[:, not_shown_b].sum(axis=1))),
+            "after": (not_shown_a, set(A[:, not_shown_a].sum(axis=1))),
+            "unmatched": (not_shown_u, set(U[:, not_shown_u].sum(axis=1)))}
+    return seen, sums
+
+
+def assert_split_safe(before, after, dec, unpub=None, cap=None):
+    unpub = unpub or [False] * len(before)
+    cap = max(sum(before), T) if cap is None else cap
+    unmatched = [x - y for x, y in zip(before, after)]
+    for name, vals, flags in (("before", before, dec.before), ("after", after, dec.after)):
+        total_hidden = dec.before_total_hidden if name == "before" else dec.after_total_hidden
+        for v, h, u in zip(vals, flags, unpub):
+            if 1 <= v < T or u:
+                assert h, f"{name} cell {v} of {vals} is shown ({dec})"
+            if total_hidden and v > 0:
+                assert h, f"{name} column total hidden, but its cell {v} is shown ({dec})"
+    seen, sums = split_possible_values(before, after, dec, unpub, cap)
+    for name, vals in (("before", before), ("after", after), ("unmatched", unmatched)):
+        for i, v in enumerate(vals):
+            assert v in seen[name][i]  # the brute force sees the true table
+            if 1 <= v < T and len(seen[name][i]) == 1:
+                raise AssertionError(f"{name} count {v} (level {i}) of {before} / {after} is pinned: {dec}")
+        idx, vals_sum = sums[name]
+        true_sum = sum(vals[i] for i in idx)
+        if idx and 1 <= true_sum < T and len(vals_sum) == 1:
+            raise AssertionError(f"{name}: the cells not shown {idx} sum to {true_sum}, pinned: {dec}")
+
+
+def test_split_unmatched_level_of_5_is_not_readable() -> None:
+    # male controls: 28 of 51 before, 23 of 37 after (14 unmatched, 5 of them male)
+    before, after, unpub = [28, 23, 0], [23, 14, 0], [False, True, False]
+    assert hide_row(before, 51, unpublished=unpub).hidden == [False, True, False]  # each column alone: shown
+    assert hide_row(after, 37, unpublished=unpub).hidden == [False, True, False]
+    dec = hide_matched_split(before, after, unpublished=unpub)
+    assert dec.before[0] != dec.after[0]  # one of 28 / 23 goes; the smaller (after) one
+    assert dec.after[0] and not dec.before[0]
+    assert not dec.after_total_hidden and not dec.before_total_hidden
+    assert_split_safe(before, after, dec, unpub)
+
+
+def test_split_large_differences_hide_nothing_more() -> None:
+    before, after = [225, 170, 0], [20, 17, 0]
+    dec = hide_matched_split(before, after, unpublished=[False, True, False])
+    assert dec.before == [False, True, False] and dec.after == [False, True, False]
+
+
+def test_split_small_unmatched_total_hides_the_after_column() -> None:
+    # 50 controls, 45 matched: "5 not matched" is 50 - 45 -> the after total and cells go
+    dec = hide_matched_split([30, 20], [27, 18])
+    assert dec.after_total_hidden and dec.after == [True, True]
+    assert dec.before == [False, False] and not dec.before_total_hidden
+    assert_split_safe([30, 20], [27, 18], dec)
+    # the before total already hidden (by the flow diagram): the after one may stay
+    dec2 = hide_matched_split([30, 20], [27, 18], before_total_hidden=True)
+    assert dec2.before_total_hidden and dec2.before == [True, True]
+    assert_split_safe([30, 20], [27, 18], dec2)
+
+
+def test_split_zero_unmatched_everywhere_is_fine() -> None:
+    # every stay matched: before == after, unmatched all 0 (zero is not small)
+    dec = hide_matched_split([40, 30, 0], [40, 30, 0])
+    assert dec.before == dec.after == [False, False, False]
+    assert_split_safe([40, 30, 0], [40, 30, 0], dec)
+
+
+def test_split_is_only_per_column_without_the_relation() -> None:
+    # an after count above its before one (weighted / with replacement): no subtraction relation
+    dec = hide_matched_split([20, 5, 30], [22, 3, 30])
+    assert dec.before == hide_row([20, 5, 30], 55).hidden and dec.after == hide_row([22, 3, 30], 55).hidden
+
+
+def test_split_threshold_none_flags_only_unpublished() -> None:
+    dec = hide_matched_split([28, 23, 0], [23, 14, 0], threshold=None, unpublished=[False, True, False])
+    assert dec.before == dec.after == [False, True, False]
+
+
+def test_split_errors() -> None:
+    with pytest.raises(DisclosureError, match="one count per level"):
+        hide_matched_split([1, 2], [1])
+    with pytest.raises(DisclosureError, match="whole numbers"):
+        hide_matched_split([1, -2], [1, 0])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_split_brute_force(seed: int) -> None:
+    """Random before / after columns of 2-3 levels, many small values and small unmatched
+    counts: the brute force finds no pinned small count anywhere (before, after, unmatched)."""
+    rng = random.Random(5000 + seed)
+    for _ in range(6):
+        k = rng.randint(2, 3)
+        after = [rng.choice([0, 0, 1, 3, 6, 10, 11, 13, 18]) for _ in range(k)]
+        before = [a + rng.choice([0, 0, 1, 2, 5, 9, 10, 11, 14]) for a in after]
+        unpub = [False] * k
+        if rng.random() < 0.4:
+            unpub[rng.randrange(k)] = True  # a binary row's "no", or a continuous row's "with a value"
+        pre_b = rng.random() < 0.1
+        cap = sum(before) + 12  # the reader knows the cohort, a little more than this group
+        dec = hide_matched_split(before, after, unpublished=unpub, before_total_hidden=pre_b, cap=cap)
+        assert_split_safe(before, after, dec, unpub, cap)
+
+
+def test_brute_force_sees_the_leak_of_per_column_suppression() -> None:
+    """The check can fail: suppressing each column alone leaves 28 - 23 = 5 readable."""
+    from icu_cohort.report.disclosure import SplitDecision
+
+    unpub = [False, True, False]
+    per_column = SplitDecision(hide_row([28, 23, 0], 51, unpublished=unpub).hidden,
+                               hide_row([23, 14, 0], 37, unpublished=unpub).hidden, False, False)
+    with pytest.raises(AssertionError, match="unmatched count 5"):
+        assert_split_safe([28, 23, 0], [23, 14, 0], per_column, unpub)
 
 
 # ----------------------------------------------------------------------------- sequences
