@@ -414,3 +414,93 @@ def test_sequences_brute_force(seed: int) -> None:
         rmv = [0] + [rem[i - 1] - rem[i] for i in range(1, n)] if with_removed else None
         dec = hide_sequence(rem, rmv)
         assert_sequence_safe(rem, rmv, dec)
+
+
+# ----------------------------------------------------------------------------- Table 1 end to end
+
+
+def _cohort_with_unmatched(n_unmatched_control: int, seed: int):
+    """A cohort of 150 treated and 60 control stays with a binary, a categorical and a
+    continuous covariate (some missing), matched 1:1 so that ``n_unmatched_control``
+    controls stay unmatched; Table 1 from the analysis's own function."""
+    import numpy as np
+    import pandas as pd
+
+    from icu_cohort.analysis import balance as bal
+
+    rng = np.random.default_rng(seed)
+    n_t, n_c = 150, 60
+    treated = np.r_[np.ones(n_t, int), np.zeros(n_c, int)]
+    n = n_t + n_c
+    male = (rng.random(n) < 0.55).astype(float)
+    male[rng.random(n) < 0.04] = np.nan
+    race = rng.choice(["WHITE", "BLACK", "ASIAN", "OTHER"], n, p=[0.6, 0.2, 0.12, 0.08]).astype(object)
+    age = rng.normal(62, 12, n)
+    age[rng.random(n) < 0.05] = np.nan
+    df = pd.DataFrame({"treated": treated, "male": male, "race": race, "age": age})
+    k = n_c - n_unmatched_control
+    matched = np.sort(np.r_[rng.choice(n_t, k, replace=False), n_t + rng.choice(n_c, k, replace=False)])
+    covs = [{"name": "male", "type": "binary"}, {"name": "race", "type": "categorical"},
+            {"name": "age", "type": "continuous"}]
+    return df, matched, bal.table1(df, covs, treated, matched)
+
+
+def _number(text: str):
+    import re
+
+    m = re.match(r"^([\d,]+)(?: \(|$)", text)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+@pytest.mark.parametrize("n_unmatched", [5, 14])
+@pytest.mark.parametrize("seed", range(6))
+def test_table1_layout_shows_no_small_before_after_difference(n_unmatched: int, seed: int) -> None:
+    """Table 1 as the report and the exports print it: wherever a count is shown both before
+    and after matching for the same group, the two differ by 0 or by 11 or more (the stays not
+    matched); with 5 controls unmatched, the matched controls' size is hidden; and a brute
+    force over the printed male row (its "no" count derivable) finds no pinned small count."""
+    from icu_cohort.report.tables import table1_layout
+
+    df, matched, t1 = _cohort_with_unmatched(n_unmatched, seed)
+    lay = table1_layout(t1, 11)
+    if n_unmatched == 5:
+        assert lay.sizes[("after", "control")] == HIDDEN_TEXT
+        assert lay.sizes[("before", "control")] == "60"
+    else:
+        assert lay.sizes[("after", "control")] == "46"
+    for (s, side), text in lay.sizes.items():
+        other = lay.sizes[("after" if s == "before" else "before", side)]
+        b, a = (_number(text), _number(other)) if s == "before" else (_number(other), _number(text))
+        if b is not None and a is not None:
+            assert not 1 <= b - a < T, (side, b, a)
+    n_count_rows = 0
+    for row in lay.rows:
+        if row.stat.startswith("mean"):
+            continue
+        for j in (0, 1):
+            b, a = _number(row.cells[j]), _number(row.cells[3 + j])
+            if b is not None and a is not None:
+                n_count_rows += 1
+                assert not 1 <= b - a < T, f"{row.label}: {row.cells[j]} before, {row.cells[3 + j]} after"
+    assert n_count_rows > 0  # the check looked at shown pairs
+    # brute force on the male row of each group, read back from the printed cells
+    from icu_cohort.report.disclosure import SplitDecision
+
+    male = next(r for r in lay.rows if r.label == "Male")
+    miss_row = next((r for r, nxt in zip(lay.rows, lay.rows[1:]) if r.label == "Male" and nxt.kind == "missing"), None)
+    miss = lay.rows[lay.rows.index(male) + 1] if miss_row is not None else None
+    sub = df.iloc[matched]
+    for j, (side, g) in enumerate((("treated", 1), ("control", 0))):
+        cols = []
+        for sample in (df, sub):
+            x = sample.loc[sample["treated"] == g, "male"]
+            yes, m = int((x == 1).sum()), int(x.isna().sum())
+            cols.append([yes, len(x) - yes - m, m])
+        hb = [_number(male.cells[j]) is None, True, miss is not None and _number(miss.cells[j]) is None]
+        ha = [_number(male.cells[3 + j]) is None, True, miss is not None and _number(miss.cells[3 + j]) is None]
+        for shown, flag, v in ((male.cells[j], hb[0], cols[0][0]), (male.cells[3 + j], ha[0], cols[1][0])):
+            if not flag:
+                assert _number(shown) == v  # the printed count is the true one
+        dec = SplitDecision(hb, ha, _number(lay.sizes[("before", side)]) is None,
+                            _number(lay.sizes[("after", side)]) is None)
+        assert_split_safe(cols[0], cols[1], dec, [False, True, False], cap=len(df))
