@@ -267,22 +267,51 @@ class Table1Layout:
         return out
 
 
-def table1_layout(
+@dataclass(frozen=True)
+class Table1Suppression:
+    """Every suppression decision of one Table 1 (the report's and the exports' one rule).
+
+    ``size_hidden[(sample, side)]``: that group size is hidden (and every positive count of
+    its column). ``hidden(variable, key, sample, side)``: whether a count cell is hidden;
+    ``key`` is the level of a categorical variable, ``"count"`` for a binary variable's count
+    and ``"missing"`` for a variable's missing count. ``raw``: the group sizes read."""
+
+    samples: tuple[str, ...]
+    raw: dict[tuple[str, str], int | None]
+    size_hidden: dict[tuple[str, str], bool]
+    cells: dict[str, dict[str, dict[str, "_Cells"]]]
+    flags: dict[str, dict[str, dict[str, list[bool]]]]
+    levels: dict[str, list[str]]
+
+    def hidden(self, variable: str, key: str, sample: str, side: str) -> bool:
+        f = self.flags[variable][side].get(sample)
+        c = self.cells[variable][side].get(sample)
+        if f is None or c is None:
+            return False
+        if key == "missing":
+            lv = self.levels.get(variable)
+            j = len(lv) if lv is not None else len(c.values) - 1
+            return bool(f[j]) if j < len(f) and not c.unpublished[j] else False
+        if key == "count":
+            return bool(f[0])
+        return bool(f[self.levels[variable].index(key)])
+
+
+def table1_suppression(
     table1: pd.DataFrame,
     threshold: int | None = 11,
-    labels: Mapping[str, str] | None = None,
     group_sizes: Mapping[tuple[str, str], Any] | None = None,
-    group_labels: tuple[str, str] = ("Treated", "Control"),
     hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
-) -> Table1Layout:
-    """Table 1 rows before and after matching with SMDs, counts suppressed (module docstring).
-
-    Continuous: mean (SD) and median [Q1, Q3]. Binary: n (%). Categorical: one row per level.
-    ``group_sizes``: {(sample, group): n} for the column headers, else the largest ``*_n`` of
-    the sample. ``hidden_sizes``: {(sample, group): True} for a group size the report hides
-    (the flow diagram's decision); that column's counts are then all hidden.
-    """
-    labels = labels or {}
+) -> Table1Suppression:
+    """Which counts of Table 1 (long form, ``table1.csv``) are hidden: per variable and group,
+    the cells before and after matching decided together by
+    :func:`.disclosure.hide_matched_split` (each column adds up to the group size, and the
+    never printed not-matched column, before minus after, must not reveal 1..threshold-1
+    stays either); a variable known in one sample only is decided per column by
+    :func:`.disclosure.hide_row`. A group whose not-matched total is small gets its matched
+    size hidden (``size_hidden``), and then its whole after column (zeros stay shown), as
+    the flow diagram hides the matched box. ``hidden_sizes``: sizes already hidden by the
+    caller (the flow diagram's decision). ``group_sizes``: sizes when there is no ``N`` row."""
     hidden_sizes = dict(hidden_sizes or {})
     t1 = table1.copy()
     t1["sample"] = t1["sample"].astype(str).str.lower()
@@ -291,7 +320,6 @@ def table1_layout(
     is_count = t1["kind"].astype(str).str.lower().eq("count")
     count_rows = t1[is_count]
     t1 = t1[~is_count]
-    scale = _pct_scale(t1) if len(t1) else 100.0
 
     raw: dict[tuple[str, str], int | None] = {}
     for sample in samples:
@@ -356,6 +384,44 @@ def table1_layout(
                         more = True
         if not more:
             break
+    levels = {var: list(dict.fromkeys(next(p for p in parts_of[var].values() if len(p))["level"].astype(str)))
+              for var in variables
+              if str(next(p for p in parts_of[var].values() if len(p))["kind"].iloc[0]).lower() == "categorical"}
+    return Table1Suppression(samples, raw, {k: bool(v) for k, v in hidden_sizes.items()},
+                             {var: counts_of(var) for var in variables}, flags, levels)
+
+
+def table1_layout(
+    table1: pd.DataFrame,
+    threshold: int | None = 11,
+    labels: Mapping[str, str] | None = None,
+    group_sizes: Mapping[tuple[str, str], Any] | None = None,
+    group_labels: tuple[str, str] = ("Treated", "Control"),
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
+) -> Table1Layout:
+    """Table 1 rows before and after matching with SMDs, counts suppressed (module docstring).
+
+    Continuous: mean (SD) and median [Q1, Q3]. Binary: n (%). Categorical: one row per level.
+    ``group_sizes``: {(sample, group): n} for the column headers, else the largest ``*_n`` of
+    the sample. ``hidden_sizes``: {(sample, group): True} for a group size the report hides
+    (the flow diagram's decision); that column's counts are then all hidden.
+    """
+    labels = labels or {}
+    t1 = table1.copy()
+    t1["sample"] = t1["sample"].astype(str).str.lower()
+    samples = tuple(s for s in ("before", "after") if (t1["sample"] == s).any())
+    is_count = t1["kind"].astype(str).str.lower().eq("count")
+    t1 = t1[~is_count]
+    scale = _pct_scale(t1) if len(t1) else 100.0
+    sup = table1_suppression(table1, threshold, group_sizes, hidden_sizes)
+    raw, hidden_sizes, flags = sup.raw, sup.size_hidden, sup.flags
+    variables = list(dict.fromkeys(t1["variable"].astype(str)))
+    by = {s: t1[t1["sample"] == s] for s in samples}
+    parts_of = {var: {s: by[s][by[s]["variable"].astype(str) == var] for s in samples} for var in variables}
+
+    def counts_of(var: str) -> dict[str, dict[str, _Cells]]:
+        return sup.cells[var]
+
     sizes = {(s, side): shown_count(raw[(s, side)], bool(hidden_sizes.get((s, side))), threshold)
              for s in samples for side in SIDES}
 
@@ -648,6 +714,8 @@ __all__ = [
     "html_table",
     "table1_html",
     "table1_layout",
+    "table1_suppression",
+    "Table1Suppression",
     "Table1Layout",
     "Table1Row",
     "balance_table_html",
