@@ -267,6 +267,17 @@ class Table1Layout:
         return out
 
 
+def table1_hidden_note(threshold: int | None) -> str:
+    """The footnote sentence (plain text) saying what ``hidden`` means in Table 1, where the
+    counts before and after matching are protected together (:func:`table1_suppression`);
+    empty when suppression is off. The report and the exports both print it."""
+    if threshold is None:
+        return ""
+    return (f"Before and after matching are protected together: a count is also hidden when its difference from "
+            f"the same count in the other sample (the stays not matched) would be 1 to {threshold - 1}, and when a "
+            f"group has 1 to {threshold - 1} stays not matched, its size and its counts after matching are hidden.")
+
+
 @dataclass(frozen=True)
 class Table1Suppression:
     """Every suppression decision of one Table 1 (the report's and the exports' one rule).
@@ -715,6 +726,7 @@ __all__ = [
     "table1_html",
     "table1_layout",
     "table1_suppression",
+    "table1_hidden_note",
     "Table1Suppression",
     "Table1Layout",
     "Table1Row",
