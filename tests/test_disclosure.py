@@ -504,3 +504,53 @@ def test_table1_layout_shows_no_small_before_after_difference(n_unmatched: int, 
         dec = SplitDecision(hb, ha, _number(lay.sizes[("before", side)]) is None,
                             _number(lay.sizes[("after", side)]) is None)
         assert_split_safe(cols[0], cols[1], dec, [False, True, False], cap=len(df))
+
+
+@pytest.mark.parametrize("n_unmatched", [5, 14])
+@pytest.mark.parametrize("seed", range(4))
+def test_exported_table1_shows_no_small_before_after_difference(n_unmatched: int, seed: int) -> None:
+    """The manuscript export of Table 1 reads the same decision: no shown before/after pair
+    of counts (or of group sizes) differs by 1 to 10, and its notes say what "hidden" means."""
+    from icu_cohort.report import exports
+    from icu_cohort.report.tables import table1_hidden_note, table1_layout
+
+    _, _, t1 = _cohort_with_unmatched(n_unmatched, seed)
+    lay = exports.table1_rows(t1, 11)
+    sizes = [_number(h.split("(n = ")[1].rstrip(")")) for h in lay.header[1][1:] if "(n = " in h]
+    for b, a in ((sizes[0], sizes[2]), (sizes[1], sizes[3])):
+        if b is not None and a is not None:
+            assert not 1 <= b - a < T
+    pairs = 0
+    for row in lay.body:
+        if "mean (SD)" in row[0] or "median" in row[0]:
+            continue
+        for j in (1, 2):
+            b, a = _number(row[j]), _number(row[j + 3])
+            if b is not None and a is not None:
+                pairs += 1
+                assert not 1 <= b - a < T, row
+    assert pairs > 0
+    assert table1_hidden_note(11) in lay.notes
+    # the same cells hidden as in the report's layout (one decision)
+    rep = table1_layout(t1, 11)
+    rep_hidden = sum(c in (HIDDEN_TEXT, "<11") for r in rep.rows for c in r.cells)
+    exp_hidden = sum(c in (exports.SUPPRESSED, "<11") for r in lay.body for c in r)
+    assert rep_hidden == exp_hidden
+
+
+def test_effects_table_hides_not_matched_deaths() -> None:
+    """Cohort controls 60 with 20 deaths, matched 46 with 15: 5 not-matched deaths would be
+    20 - 15; one of the two death counts is hidden (the matched one)."""
+    from icu_cohort.report import exports
+
+    est = {"n_treated": 150, "n_control": 60,
+           "matching": {"n_matched_treated": 46, "n_matched_control": 46},
+           "mortality_28d": {"cohort_treated": 45 / 150, "cohort_control": 20 / 60,
+                             "matched_treated": 14 / 46, "matched_control": 15 / 46},
+           "cox_matched": {"hr": 0.9, "ci95": [0.5, 1.6], "p": 0.7},
+           "cox_multivariable": {"hr": 0.8, "ci95": [0.5, 1.3], "p": 0.4}}
+    body = exports.effects_rows(est, 11).body
+    matched, cohort = body[0], body[1]
+    assert cohort[3] == "60" and cohort[5].startswith("20 (")
+    assert matched[3] == "46" and matched[5] == exports.SUPPRESSED
+    assert matched[4].startswith("14 (") and cohort[4].startswith("45 (")  # 31 not matched: fine

@@ -329,6 +329,11 @@ def hide_matched_split(before: Sequence[Count], after: Sequence[Count], threshol
        else of the leaking column, else of the after column, else of the before column; when
        no cell is left, the after total is hidden, then the before total.
 
+    Not seen from here: another count that gives a hidden total back. With 1:1 matching the
+    matched treated and control sizes are equal (the number of pairs), so hiding one matched
+    size protects nothing while the other is shown; the caller (the flow diagram's decision)
+    must hide both, or pass both as hidden.
+
     Cells that are ``None`` (unknown), or an after count above its before count (a matched
     sample with replacement, weighted counts), void the before / after relation: each column
     is then decided alone by :func:`hide_row`. ``threshold=None``: only unpublished cells are

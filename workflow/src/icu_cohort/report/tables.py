@@ -9,6 +9,12 @@ are one total each (:func:`.disclosure.hide_row`):
   derivable from n, the count and the missing) and the missing count;
 * a continuous variable: the stays with a value (not shown) and the missing count.
 
+Before and after matching stand side by side, so for each group their difference, the stays
+*not matched*, is readable too: the two columns of a variable are decided together
+(:func:`table1_suppression`, :func:`.disclosure.hide_matched_split`), so that no count of
+not-matched stays of 1..threshold-1 (nor a hidden count) can be derived from both; a group
+with 1..threshold-1 stays not matched has its matched size and after-matching counts hidden.
+
 A hidden small count reads ``<11``; a count hidden so that a small one cannot be recovered by
 subtraction reads ``hidden``; a percentage is hidden with its count. Summary statistics
 (mean, SD, median, quartiles) of fewer than ``threshold`` stays with a value are not shown.
