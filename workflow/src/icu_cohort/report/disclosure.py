@@ -20,6 +20,13 @@ count may be recoverable from what is shown*:
   shown values is 0 or at least ``threshold``; the ``removed`` counts between two shown
   values are then one total (their difference) and follow the rule above.
   See :func:`hide_sequence`.
+* **Before and after matching side by side** (a Table 1 with both samples, an effects table
+  with the cohort and the matched sample): for each group and variable, the before column,
+  the after column and the never printed *not matched* column (before minus after, level by
+  level) form a two-way table; no hidden cell and no not-matched count (nor a column's sum
+  of cells not shown) of 1 .. threshold-1 may be derivable from the rows and columns
+  together. A small not-matched total hides the matched (after) total and its whole column.
+  See :func:`hide_matched_split` (exact check: :func:`split_leak`).
 
 **What a reader is assumed to know** (the attack the tests check by brute force): every
 shown value and total; that a cell shown as ``"<threshold"`` holds 1 .. threshold-1 (see
@@ -185,6 +192,226 @@ def hide_cells(counts: Sequence[Count], total: Count = None, threshold: int | No
     [False, False, False]
     """
     return hide_row(counts, total, threshold).hidden
+
+
+# ----------------------------------------------------------------------------- before / after
+
+
+@dataclass(frozen=True)
+class SplitDecision:
+    """Hidden flags of :func:`hide_matched_split`: ``before[i]`` / ``after[i]`` for cell i
+    of each column; ``before_total_hidden`` / ``after_total_hidden``: that column's total (the
+    group size in the header) must be hidden, and then every positive cell of the column is."""
+
+    before: list[bool]
+    after: list[bool]
+    before_total_hidden: bool
+    after_total_hidden: bool
+
+
+def _split_bounds(v: int, hidden: bool, unpublished: bool, threshold: int, cap: int) -> tuple[int, int]:
+    # a hidden zero (only a total can be one) tells the reader nothing but "not negative"
+    return _bounds(v, hidden, unpublished or (hidden and v == 0), threshold, max(cap, threshold))
+
+
+def split_leak(before: Sequence[int], after: Sequence[int], hide_b: Sequence[bool], hide_a: Sequence[bool],
+               unpublished: Sequence[bool], b_total_hidden: bool, a_total_hidden: bool,
+               threshold: int, cap: int | None = None) -> tuple[str, int] | None:
+    """The first small count a reader can pin down in a before / after split, or ``None``.
+
+    The reader's knowledge (exact, by linear programming): every shown cell and shown total;
+    the label range of every hidden cell and hidden total (``<11``: 1..10, ``hidden``: 11 or
+    more; unpublished: 0 or more); ``before[i] = after[i] + unmatched[i]`` with
+    ``unmatched[i] >= 0``; each column adds up to its total. As a flow network (after and
+    unmatched arcs into each level, level arcs out) the constraints are totally unimodular:
+    the LP's optimum is a whole number and every whole number in between is attained, so a
+    count is pinned exactly when its LP minimum equals its maximum. Checked: each hidden or
+    unpublished cell of the three columns (before, after, unmatched) holding 1..threshold-1,
+    and, per column, the sum of its cells not shown (a count of stays in those levels
+    together). ``cap``: the largest count the reader may assume for any cell (the cohort's
+    size, shown in the flow diagram); default the before total (exact when it is shown).
+    Returns ``(column, i)`` with column ``"before"``, ``"after"``, ``"unmatched"``
+    (``i = -1`` for a column's hidden sum).
+    """
+    import numpy as np
+    from scipy.optimize import linprog
+
+    k = len(before)
+    b_tot, a_tot = sum(before), sum(after)
+    cap = max(b_tot if cap is None else int(cap), b_tot, threshold)
+    unmatched = [x - y for x, y in zip(before, after)]
+    hidden_sums = [sum(v for v, h in zip(before, hide_b) if h), sum(v for v, h in zip(after, hide_a) if h),
+                   sum(u for u, x, y in zip(unmatched, hide_b, hide_a) if x or y)]
+    if not any(is_small(v, threshold) for v in [*before, *after, *unmatched, *hidden_sums]):
+        return None  # nothing small anywhere: nothing to pin
+    # variables: b_0..b_k-1, a_0..a_k-1, u_0..u_k-1, B, A
+    m = 3 * k + 2
+    bounds = ([_split_bounds(v, h, u, threshold, cap) for v, h, u in zip(before, hide_b, unpublished)]
+              + [_split_bounds(v, h, u, threshold, cap) for v, h, u in zip(after, hide_a, unpublished)]
+              + [(0, cap)] * k
+              + [_split_bounds(b_tot, b_total_hidden, False, threshold, cap),
+                 _split_bounds(a_tot, a_total_hidden, False, threshold, cap)])
+    a_eq = []
+    for i in range(k):
+        row = np.zeros(m)
+        row[i], row[k + i], row[2 * k + i] = 1.0, -1.0, -1.0
+        a_eq.append(row)
+    for off, tot in ((0, 3 * k), (k, 3 * k + 1)):
+        row = np.zeros(m)
+        row[off:off + k] = 1.0
+        row[tot] = -1.0
+        a_eq.append(row)
+    a_eq_arr, b_eq = np.array(a_eq), np.zeros(len(a_eq))
+
+    def pinned(obj: np.ndarray) -> int | None:
+        lo = linprog(obj, A_eq=a_eq_arr, b_eq=b_eq, bounds=bounds, method="highs")
+        hi = linprog(-obj, A_eq=a_eq_arr, b_eq=b_eq, bounds=bounds, method="highs")
+        if lo.status != 0 or hi.status != 0:  # pragma: no cover - the true table is feasible
+            raise DisclosureError("hide_matched_split: the shown counts admit no table (internal error)")
+        a, b = round(lo.fun), round(-hi.fun)
+        return a if a == b else None
+
+    cols = (("before", 0, before, hide_b), ("after", k, after, hide_a),
+            ("unmatched", 2 * k, unmatched, [True] * k))
+    for name, off, vals, hid in cols:
+        for i, (v, h) in enumerate(zip(vals, hid)):
+            if h and is_small(v, threshold):
+                obj = np.zeros(m)
+                obj[off + i] = 1.0
+                if pinned(obj) is not None:
+                    return name, i
+    shown_b = [not h for h in hide_b]
+    shown_a = [not h for h in hide_a]
+    for name, off, vals, hid in cols:
+        if name == "unmatched":
+            idx = [i for i in range(k) if not (shown_b[i] and shown_a[i])]
+        else:
+            idx = [i for i in range(k) if hid[i]]
+        if not idx:
+            continue
+        s = sum(vals[i] for i in idx)
+        if is_small(s, threshold):
+            obj = np.zeros(m)
+            obj[[off + i for i in idx]] = 1.0
+            if pinned(obj) is not None:
+                return name, -1
+    return None
+
+
+def hide_matched_split(before: Sequence[Count], after: Sequence[Count], threshold: int | None = DEFAULT_THRESHOLD,
+                       unpublished: Sequence[bool] | None = None, before_total_hidden: bool = False,
+                       after_total_hidden: bool = False, cap: int | None = None) -> SplitDecision:
+    """Hidden flags for the cells of one variable in one group before and after matching.
+
+    ``before[i]`` / ``after[i]``: the stays of level i (a category, a binary row's yes / no /
+    missing, a continuous row's with-value / missing) in the whole cohort and in the matched
+    sample; each column adds up to the group's size (its total, shown in the header unless
+    ``*_total_hidden``). Shown side by side, the two columns reveal a third one never printed:
+    the stays *not matched*, ``unmatched[i] = before[i] - after[i]``, which add up to the
+    group's unmatched count. No hidden cell and no unmatched count (nor the sum of a column's
+    cells not shown) of 1..threshold-1 may be derivable from all of that together
+    (:func:`split_leak` is the exact check). ``unpublished[i]``: cell i is never shown in
+    either column (a binary row's "no"), as in :func:`hide_row`. ``cap``: what a reader knows
+    bounds every count (the cohort size); it matters only when the before total is hidden.
+
+    How it decides:
+
+    1. When the unmatched total itself is small (1..threshold-1) and both totals are shown,
+       it is their difference: the *after* total is hidden (as the flow diagram hides the
+       matched box, :func:`hide_row` on matched + not matched), and with it every positive
+       cell of the after column. A column whose total is hidden shows only its zeros.
+    2. Each column by itself follows :func:`hide_row` (its cells add up to its total).
+    3. Each level as a row ``after[i] + unmatched[i] = before[i]`` follows :func:`hide_row`
+       with the hidden flags so far (the unmatched cell unpublished); 2 and 3 are repeated
+       until nothing changes.
+    4. While :func:`split_leak` still finds a pinned small count, one more cell is hidden:
+       the smallest positive shown cell of the leaking level (after before before on a tie),
+       else of the leaking column, else of the after column, else of the before column; when
+       no cell is left, the after total is hidden, then the before total.
+
+    Not seen from here: another count that gives a hidden total back. With 1:1 matching the
+    matched treated and control sizes are equal (the number of pairs), so hiding one matched
+    size protects nothing while the other is shown; the caller (the flow diagram's decision)
+    must hide both, or pass both as hidden.
+
+    Cells that are ``None`` (unknown), or an after count above its before count (a matched
+    sample with replacement, weighted counts), void the before / after relation: each column
+    is then decided alone by :func:`hide_row`. ``threshold=None``: only unpublished cells are
+    flagged.
+    """
+    b = _check_counts(before, "hide_matched_split")
+    a = _check_counts(after, "hide_matched_split")
+    k = len(b)
+    if len(a) != k:
+        raise DisclosureError("hide_matched_split: before and after need one count per level each")
+    unpub = [bool(u) for u in unpublished] if unpublished is not None else [False] * k
+    if len(unpub) != k:
+        raise DisclosureError("hide_matched_split: unpublished must have one flag per level")
+    if threshold is None:
+        return SplitDecision(list(unpub), list(unpub), False, False)
+
+    def column(vals: list[Count], total_hidden: bool, pre: list[bool] | None = None) -> tuple[list[bool], bool]:
+        if total_hidden:
+            return [u or (v is not None and v > 0) for v, u in zip(vals, unpub)], True
+        tot = None if None in vals else sum(vals)  # type: ignore[arg-type]
+        d = hide_row(vals, tot, threshold, unpublished=unpub, hidden=pre)
+        if d.total_hidden:
+            return [u or (v is not None and v > 0) for v, u in zip(vals, unpub)], True
+        return list(d.hidden), False
+
+    if None in b or None in a or any(y > x for x, y in zip(b, a)):  # type: ignore[operator]
+        hb, tb = column(b, before_total_hidden)
+        ha, ta = column(a, after_total_hidden)
+        return SplitDecision(hb, ha, tb, ta)
+    bi = [int(x) for x in b]  # type: ignore[arg-type]
+    ai = [int(x) for x in a]  # type: ignore[arg-type]
+    tb_hidden, ta_hidden = bool(before_total_hidden), bool(after_total_hidden)
+    if is_small(sum(bi) - sum(ai), threshold) and not tb_hidden:
+        ta_hidden = True
+    hb, tb_hidden = column(bi, tb_hidden)  # type: ignore[arg-type]
+    ha, ta_hidden = column(ai, ta_hidden)  # type: ignore[arg-type]
+    for _ in range(4 * k + 4):
+        before_state = (list(hb), list(ha))
+        for i in range(k):
+            if hb[i] and ha[i]:
+                continue
+            d = hide_row([ai[i], bi[i] - ai[i]], None if hb[i] else bi[i], threshold,
+                         unpublished=[unpub[i], True], hidden=[ha[i], True])
+            ha[i] = ha[i] or ((d.hidden[0] or d.total_hidden) and ai[i] > 0)
+        hb, tb_hidden = column(bi, tb_hidden, hb)  # type: ignore[arg-type]
+        ha, ta_hidden = column(ai, ta_hidden, ha)  # type: ignore[arg-type]
+        if (hb, ha) == before_state:
+            break
+    while (leak := split_leak(bi, ai, hb, ha, unpub, tb_hidden, ta_hidden, threshold, cap)) is not None:
+        col, i = leak
+
+        def shown(flags: list[bool], vals: list[int], rows: Sequence[int], tag: int) -> list[tuple[int, int, int]]:
+            return [(vals[j], tag, j) for j in rows if not flags[j] and vals[j] > 0]
+
+        everything = range(k)
+        cands: list[tuple[int, int, int]] = []
+        if i >= 0:
+            cands = shown(ha, ai, [i], 0) + shown(hb, bi, [i], 1)
+        if not cands and col == "before":
+            cands = shown(hb, bi, everything, 1)
+        if not cands:
+            cands = shown(ha, ai, everything, 0)
+        if not cands:
+            cands = shown(hb, bi, everything, 1)
+        if cands:
+            _, tag, j = min(cands)
+            (ha if tag == 0 else hb)[j] = True
+            continue
+        if not ta_hidden:
+            ta_hidden = True
+            ha = [u or v > 0 for v, u in zip(ai, unpub)]
+            continue
+        if not tb_hidden:
+            tb_hidden = True
+            hb = [u or v > 0 for v, u in zip(bi, unpub)]
+            continue
+        raise DisclosureError("hide_matched_split: no choice of hidden cells protects the split (internal error)")  # pragma: no cover
+    return SplitDecision(hb, ha, tb_hidden, ta_hidden)
 
 
 # ----------------------------------------------------------------------------- sequences
@@ -392,10 +619,13 @@ __all__ = [
     "DisclosureError",
     "RowDecision",
     "SequenceDecision",
+    "SplitDecision",
     "cell_text",
     "hide_cells",
     "hide_row",
+    "hide_matched_split",
     "hide_sequence",
     "is_small",
     "row_ranges",
+    "split_leak",
 ]

@@ -44,7 +44,7 @@ import pandas as pd
 
 from icu_cohort.artifacts import ESTIMATES, TABLE1, atomic_path
 
-from .disclosure import HIDDEN_TEXT, hide_row, is_small
+from .disclosure import HIDDEN_TEXT, hide_matched_split, hide_row, is_small
 from .format import fmt_ci, fmt_num, fmt_p, label_for
 from .inputs import horizon_days
 
@@ -313,11 +313,12 @@ def table1_rows(
     one a heading row and one row per level; a row ``Missing, n`` follows wherever values are
     missing. The headers carry each group's number of stays.
 
-    Suppression, per group and sample (:func:`hide_row`, total = the group's stays): a
-    binary row's count, its derivable complement (stays without the value) and its missing
-    count; a categorical variable's level counts together; a continuous variable's missing
-    count with its derivable complement; the group sizes of a sample together, and each
-    matched group size with its derivable unmatched remainder.
+    Suppression: the group sizes of a sample together (:func:`hide_row`), and each matched
+    group size with its derivable unmatched remainder; every count cell as the report's
+    Table 1 decides it (:func:`icu_cohort.report.tables.table1_suppression`: per group and
+    variable, the cells before and after matching together, so neither a hidden count nor a
+    count of stays not matched -- before minus after -- of 1 to ``threshold - 1`` can be
+    derived). A binary count's percentage is left out when its missing count is hidden.
     """
     labels = labels or {}
     need = set(TABLE1.columns) | {f"{g}_{k}" for g in ("treated", "control") for k in ("n", "count", "pct", "n_missing")}
@@ -347,6 +348,13 @@ def table1_rows(
             # matched + not matched = the group: a small unmatched count must not be derivable
             f_after = _hide([after, before - after], threshold, [False, True])[0]
             size_hidden[("after", side)] = size_hidden[("after", side)] or f_after
+
+    # every count of the table: one decision for the report and the exports (before and after
+    # matching together, so the stays not matched cannot be read by subtraction either)
+    from .tables import table1_hidden_note, table1_suppression
+
+    sup = table1_suppression(table1, threshold, hidden_sizes=size_hidden)
+    size_hidden = {key: size_hidden.get(key, False) or sup.size_hidden.get(key, False) for key in sizes}
 
     def size_text(s: str, side: str) -> str:
         n = sizes[(s, side)]
@@ -378,8 +386,7 @@ def table1_rows(
                 sub = by_sample[s].set_index("level")
                 for side in sides:
                     counts = [_count(sub.loc[lev, f"{side}_count"]) if lev in sub.index else None for lev in levels]
-                    # the levels (with "Missing") are every stay of the group
-                    hidden = _hide(counts, threshold)
+                    hidden = [sup.hidden(var, lev, s, side) for lev in levels]
                     cells[(s, side)] = {
                         lev: _count_text(c, _num(sub.loc[lev, f"{side}_pct"]) if lev in sub.index else None, h, threshold)
                         for lev, c, h in zip(levels, counts, hidden)
@@ -404,9 +411,7 @@ def table1_rows(
                     a, b = _stats_cells(r[s], side, threshold)
                     mean_row.append(a)
                     med_row.append(b)
-                    # with a value + missing = the group (the first is derivable, not shown)
-                    nv = _count(r[s].get(f"{side}_n"))
-                    miss_hidden[(s, side)] = _hide([missing[(s, side)], nv], threshold, [False, True])[0]
+                    miss_hidden[(s, side)] = sup.hidden(var, "missing", s, side)
                 mean_row.append(_smd_text(r[s].get("smd")))
                 med_row.append("")
             body += [mean_row, med_row]
@@ -416,12 +421,11 @@ def table1_rows(
             for s in samples:
                 for side in sides:
                     c = _count(r[s].get(f"{side}_count"))
-                    nv = _count(r[s].get(f"{side}_n"))
-                    no = None if c is None or nv is None else nv - c
-                    # yes + no + missing = the group; "no" is derivable, not shown
-                    h_c, _, h_m = _hide([c, no, missing[(s, side)]], threshold, [False, True, False])
+                    h_c, h_m = sup.hidden(var, "count", s, side), sup.hidden(var, "missing", s, side)
                     miss_hidden[(s, side)] = h_m
-                    row.append(_count_text(c, _num(r[s].get(f"{side}_pct")), h_c, threshold))
+                    # the percentage (of the stays with a value) would give a hidden missing count back
+                    pct = None if h_m and missing[(s, side)] else _num(r[s].get(f"{side}_pct"))
+                    row.append(_count_text(c, pct, h_c, threshold))
                 row.append(_smd_text(r[s].get("smd")))
             body.append(row)
         if any_missing:
@@ -436,6 +440,8 @@ def table1_rows(
              "n (%): stays, percent of the stays with a value. SMD: standardised mean difference, treated "
              "minus control, with the whole cohort's standard deviations before and after matching."]
     notes += _footnotes(threshold)
+    if threshold is not None:
+        notes.append(table1_hidden_note(threshold))
     return Layout([header0, header1], body, notes, [(0, 1, 3), (0, 4, 6)])
 
 
@@ -491,17 +497,25 @@ def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) ->
         for side in ("treated", "control"):
             k, dd = n[(sample, side)], d[(sample, side)]
             hide_d[(sample, side)] = dd is not None and (hide_n[(sample, side)] or _hide([dd, k - dd], threshold, [False, True])[0])
+    cohort_n = None if None in (n[("cohort", "treated")], n[("cohort", "control")]) else \
+        n[("cohort", "treated")] + n[("cohort", "control")]  # type: ignore[operator]
     for side in ("treated", "control"):
         nc, nm, dc, dm = n[("cohort", side)], n[("matched", side)], d[("cohort", side)], d[("matched", side)]
         if None in (nc, nm):
             continue
         if not hide_n[("cohort", side)]:
             hide_n[("matched", side)] |= _hide([nm, nc - nm], threshold, [False, True])[0]
-        if None in (dc, dm) or hide_d[("cohort", side)] or hide_n[("matched", side)]:
+        if None in (dc, dm):
             continue
-        # not-matched deaths and survivors: cohort minus matched
-        if is_small(dc - dm, threshold) or is_small((nc - dc) - (nm - dm), threshold):
-            hide_d[("matched", side)] = True
+        # deaths and survivors (derivable) of the cohort and of the matched sample: one
+        # before / after split, so the not-matched deaths and survivors stay unreadable too
+        dec = hide_matched_split([dc, nc - dc], [dm, nm - dm], threshold, unpublished=[False, True],
+                                 before_total_hidden=hide_n[("cohort", side)],
+                                 after_total_hidden=hide_n[("matched", side)], cap=cohort_n)
+        hide_d[("cohort", side)] |= dec.before[0]
+        hide_d[("matched", side)] |= dec.after[0]
+        hide_n[("cohort", side)] |= dec.before_total_hidden
+        hide_n[("matched", side)] |= dec.after_total_hidden
     out = {}
     for key in n:
         k, dd, r = n[key], d[key], risk[key]
@@ -523,7 +537,7 @@ def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
     (:func:`hide_row`): the two group sizes of a sample together; each group's deaths with
     its survivors (total = the group size); a matched size or death count whose difference
     from the cohort's (the stays, deaths or survivors not matched) is small
-    (:func:`_effects_group_cells`).
+    (:func:`_effects_group_cells`, :func:`icu_cohort.report.disclosure.hide_matched_split`).
     """
     tl, cl = (g.lower() for g in group_labels)
     header = [["Analysis", "Sample", f"{group_labels[0]}, n", f"{group_labels[1]}, n",

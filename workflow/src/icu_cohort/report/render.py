@@ -59,6 +59,7 @@ from .tables import (
     missingness_table_html,
     ph_table_html,
     ps_summary_table_html,
+    table1_hidden_note,
     table1_html,
     value_text,
 )
@@ -1102,7 +1103,7 @@ def section_table1(ctx: _Ctx) -> str:
         parts.append('<div class="scroll">' + table1_html(t1, ctx.t, ctx.labels, sizes, GROUP_LABELS, hidden) + "</div>")
         parts.append(f'<p class="muted">Continuous covariates: mean (SD), and median [first quartile, third quartile] below it. '
                      f"Binary and categorical covariates: n (% of the group with a value)."
-                     + (" " + _suppression_note(ctx) if ctx.t else "")
+                     + (" " + _suppression_note(ctx) + " " + esc(table1_hidden_note(ctx.t)) if ctx.t else "")
                      + "</p>")
     return "".join(parts)
 

@@ -9,6 +9,12 @@ are one total each (:func:`.disclosure.hide_row`):
   derivable from n, the count and the missing) and the missing count;
 * a continuous variable: the stays with a value (not shown) and the missing count.
 
+Before and after matching stand side by side, so for each group their difference, the stays
+*not matched*, is readable too: the two columns of a variable are decided together
+(:func:`table1_suppression`, :func:`.disclosure.hide_matched_split`), so that no count of
+not-matched stays of 1..threshold-1 (nor a hidden count) can be derived from both; a group
+with 1..threshold-1 stays not matched has its matched size and after-matching counts hidden.
+
 A hidden small count reads ``<11``; a count hidden so that a small one cannot be recovered by
 subtraction reads ``hidden``; a percentage is hidden with its count. Summary statistics
 (mean, SD, median, quartiles) of fewer than ``threshold`` stays with a value are not shown.
@@ -24,7 +30,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .disclosure import HIDDEN_TEXT, hide_row
+from .disclosure import HIDDEN_TEXT, hide_matched_split, hide_row
 from .format import (
     DASH,
     as_int,
@@ -136,35 +142,6 @@ def _count_cell(c: int | None, hidden: bool, pct: Any, threshold: int | None, sc
     return f"{c:,}{_pct_text(pct, scale)}"
 
 
-def _binary_cells(side: str, r: Mapping[str, Any], threshold: int | None, scale: float,
-                  n_hidden: bool) -> tuple[str, str]:
-    """(count cell, missing cell) of a binary row in one group."""
-    count, n, miss = as_int(r[f"{side}_count"]), as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
-    if count is None:
-        return DASH, suppress_count(miss, threshold)
-    if n is None or n_hidden or n - miss - count < 0:
-        hide = [n_hidden or is_small(count, threshold), n_hidden or is_small(miss, threshold)]
-    else:
-        dec = hide_row([count, n - miss - count, miss], n, threshold, unpublished=[False, True, False])
-        hide = [dec.hidden[0] or dec.total_hidden, dec.hidden[2] or dec.total_hidden]
-    miss_cell = _hidden_text(miss, threshold) if hide[1] and miss else f"{miss:,}"
-    return _count_cell(count, hide[0], r[f"{side}_pct"], threshold, scale), miss_cell
-
-
-def _continuous_cells(side: str, r: Mapping[str, Any], threshold: int | None, n_hidden: bool) -> tuple[str, str]:
-    """(statistics cell, missing cell) of a continuous row in one group."""
-    n, miss = as_int(r[f"{side}_n"]), as_int(r[f"{side}_n_missing"]) or 0
-    with_value = None if n is None else n - miss
-    hide_miss = n_hidden and miss > 0
-    if n is not None and not n_hidden and with_value is not None and with_value >= 0:
-        dec = hide_row([with_value, miss], n, threshold, unpublished=[True, False])
-        hide_miss = dec.hidden[1] or dec.total_hidden
-    miss_cell = _hidden_text(miss, threshold) if hide_miss and miss else f"{miss:,}"
-    if with_value is not None and (is_small(with_value, threshold) or (n_hidden and threshold is not None and with_value < threshold)):
-        return f"n <{threshold}", miss_cell
-    return _stats_text(side, r), miss_cell
-
-
 def _stats_text(side: str, r: Mapping[str, Any]) -> str:
     """``mean (SD)`` and, after a newline, ``median [Q1, Q3]``."""
     mean, sd = r[f"{side}_mean"], r[f"{side}_sd"]
@@ -178,38 +155,83 @@ def _stats_text(side: str, r: Mapping[str, Any]) -> str:
     return "\n".join(parts) if parts else DASH
 
 
-def _categorical_cells(
-    side: str, levels: pd.DataFrame, threshold: int | None, scale: float, n_hidden: bool = False
-) -> tuple[list[str], str | None]:
-    """Cells for every level of one categorical variable in one group (+ the missing cell)."""
-    counts = [as_int(c) for c in levels[f"{side}_count"]]
-    has_level = any(str(v).strip().lower() == "missing" for v in levels["level"])
-    miss = None if has_level else (as_int(levels[f"{side}_n_missing"].iloc[0]) if len(levels) else None)
-    n = as_int(levels[f"{side}_n"].max()) if len(levels) else None
-    values = [c for c in counts] + [miss or 0]
-    unpublished = [False] * len(values)
-    known = None not in values
-    total = n
-    if known and n is not None and sum(values) != n:  # type: ignore[arg-type]
-        rest = n - sum(values)  # type: ignore[arg-type]
-        if rest > 0:  # stays counted in none of the rows: derivable, not shown
-            values.append(rest)
-            unpublished.append(True)
-        else:
-            total = None  # the rows do not partition n: no subtraction relation
+@dataclass(frozen=True)
+class _Cells:
+    """The counts of one variable in one column (group of a sample) that add up to the
+    group's size ``total``: ``values`` (``None``: not known), ``unpublished`` (derivable,
+    never shown), ``partition`` (whether they do add up to ``total``)."""
+
+    values: list[int | None]
+    unpublished: list[bool]
+    total: int | None
+    partition: bool
+
+
+def _binary_counts(side: str, r: Mapping[str, Any], g: int | None) -> _Cells:
+    """A binary row: [with the value, without it (derivable: group - count - missing), missing]."""
+    count, miss = as_int(r[f"{side}_count"]), as_int(r[f"{side}_n_missing"]) or 0
+    if count is None or g is None or g - miss - count < 0:
+        return _Cells([count, None, miss], [False, True, False], g, False)
+    return _Cells([count, g - miss - count, miss], [False, True, False], g, True)
+
+
+def _continuous_counts(side: str, r: Mapping[str, Any], g: int | None) -> _Cells:
+    """A continuous row: [with a value (derivable, not shown), missing]."""
+    miss = as_int(r[f"{side}_n_missing"]) or 0
+    if g is None or g - miss < 0:
+        n = as_int(r[f"{side}_n"])
+        return _Cells([n, miss], [True, False], g, False)
+    return _Cells([g - miss, miss], [True, False], g, True)
+
+
+def _categorical_counts(side: str, p: pd.DataFrame, levels: Sequence[str], g: int | None,
+                        with_missing: bool, with_rest: bool) -> _Cells:
+    """A categorical variable: one cell per level (``levels``, in order), then its missing
+    count (when missing is not a level of its own), then the stays counted in no row
+    (derivable, not shown: when the rows do not add up to the group size anywhere)."""
+    by = {str(lv): as_int(c) for lv, c in zip(p["level"].astype(str), p[f"{side}_count"])}
+    vals: list[int | None] = [by.get(lv) for lv in levels]
+    if with_missing:
+        vals.append(as_int(p[f"{side}_n_missing"].iloc[0]) if len(p) else None)
+    unpub = [False] * len(vals)
+    known = None not in vals and g is not None
+    if with_rest:
+        rest = g - sum(vals) if known else None  # type: ignore[operator, arg-type]
+        vals.append(rest)
+        unpub.append(True)
+        known = known and rest is not None and rest >= 0
+    elif known and sum(vals) != g:  # type: ignore[arg-type]
+        known = False
+    return _Cells(vals, unpub, g, known)
+
+
+def _column_hidden(cells: _Cells, threshold: int | None, n_hidden: bool) -> list[bool]:
+    """One column alone (:func:`.disclosure.hide_row`, total = the group size)."""
     if n_hidden:
-        hidden = [v is not None and v > 0 for v in values]
-    elif not known:
-        hidden = [is_small(v, threshold) for v in values]
-    else:
-        dec = hide_row(values, total, threshold, unpublished=unpublished)
-        hidden = [h or dec.total_hidden for h in dec.hidden]
-    cells = [_count_cell(c, hidden[i], r[f"{side}_pct"], threshold, scale)
-             for i, (c, (_, r)) in enumerate(zip(counts, levels.iterrows()))]
-    miss_cell = None
-    if miss:
-        miss_cell = _hidden_text(miss, threshold) if hidden[len(counts)] else f"{miss:,}"
-    return cells, miss_cell
+        return [u or (v is not None and v > 0) for v, u in zip(cells.values, cells.unpublished)]
+    if not cells.partition:
+        return [u or is_small(v, threshold) for v, u in zip(cells.values, cells.unpublished)]
+    dec = hide_row(cells.values, cells.total, threshold, unpublished=cells.unpublished)
+    if dec.total_hidden:
+        return [u or (v is not None and v > 0) for v, u in zip(cells.values, cells.unpublished)]
+    return list(dec.hidden)
+
+
+def _decide(cells: Mapping[str, _Cells], threshold: int | None, hidden_sizes: Mapping[tuple[str, str], bool],
+            side: str, cap: int | None) -> tuple[dict[str, list[bool]], dict[str, bool]]:
+    """Hidden flags of one variable's cells in one group, per sample, and which group sizes
+    must be hidden for them. Both samples known and adding up: one two-way decision
+    (:func:`.disclosure.hide_matched_split`: the not-matched stays, before minus after, must
+    not reveal a small count); else each column alone."""
+    if {"before", "after"} <= set(cells) and cells["before"].partition and cells["after"].partition:
+        b, a = cells["before"], cells["after"]
+        dec = hide_matched_split(b.values, a.values, threshold, unpublished=b.unpublished,
+                                 before_total_hidden=bool(hidden_sizes.get(("before", side))),
+                                 after_total_hidden=bool(hidden_sizes.get(("after", side))), cap=cap)
+        return {"before": dec.before, "after": dec.after}, {"before": dec.before_total_hidden,
+                                                              "after": dec.after_total_hidden}
+    return ({s: _column_hidden(c, threshold, bool(hidden_sizes.get((s, side)))) for s, c in cells.items()},
+            {s: bool(hidden_sizes.get((s, side))) for s in cells})
 
 
 SAMPLE_NAMES = {"before": "Before matching (whole cohort)", "after": "After matching"}
@@ -251,6 +273,141 @@ class Table1Layout:
         return out
 
 
+def table1_hidden_note(threshold: int | None) -> str:
+    """The footnote sentence (plain text) saying what ``hidden`` means in Table 1, where the
+    counts before and after matching are protected together (:func:`table1_suppression`);
+    empty when suppression is off. The report and the exports both print it."""
+    if threshold is None:
+        return ""
+    return (f"Before and after matching are protected together: a count is also hidden when its difference from "
+            f"the same count in the other sample (the stays not matched) would be 1 to {threshold - 1}, and when a "
+            f"group has 1 to {threshold - 1} stays not matched, its size and its counts after matching are hidden.")
+
+
+@dataclass(frozen=True)
+class Table1Suppression:
+    """Every suppression decision of one Table 1 (the report's and the exports' one rule).
+
+    ``size_hidden[(sample, side)]``: that group size is hidden (and every positive count of
+    its column). ``hidden(variable, key, sample, side)``: whether a count cell is hidden;
+    ``key`` is the level of a categorical variable, ``"count"`` for a binary variable's count
+    and ``"missing"`` for a variable's missing count. ``raw``: the group sizes read."""
+
+    samples: tuple[str, ...]
+    raw: dict[tuple[str, str], int | None]
+    size_hidden: dict[tuple[str, str], bool]
+    cells: dict[str, dict[str, dict[str, "_Cells"]]]
+    flags: dict[str, dict[str, dict[str, list[bool]]]]
+    levels: dict[str, list[str]]
+
+    def hidden(self, variable: str, key: str, sample: str, side: str) -> bool:
+        f = self.flags[variable][side].get(sample)
+        c = self.cells[variable][side].get(sample)
+        if f is None or c is None:
+            return False
+        if key == "missing":
+            lv = self.levels.get(variable)
+            j = len(lv) if lv is not None else len(c.values) - 1
+            return bool(f[j]) if j < len(f) and not c.unpublished[j] else False
+        if key == "count":
+            return bool(f[0])
+        return bool(f[self.levels[variable].index(key)])
+
+
+def table1_suppression(
+    table1: pd.DataFrame,
+    threshold: int | None = 11,
+    group_sizes: Mapping[tuple[str, str], Any] | None = None,
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
+) -> Table1Suppression:
+    """Which counts of Table 1 (long form, ``table1.csv``) are hidden: per variable and group,
+    the cells before and after matching decided together by
+    :func:`.disclosure.hide_matched_split` (each column adds up to the group size, and the
+    never printed not-matched column, before minus after, must not reveal 1..threshold-1
+    stays either); a variable known in one sample only is decided per column by
+    :func:`.disclosure.hide_row`. A group whose not-matched total is small gets its matched
+    size hidden (``size_hidden``), and then its whole after column (zeros stay shown), as
+    the flow diagram hides the matched box. ``hidden_sizes``: sizes already hidden by the
+    caller (the flow diagram's decision). ``group_sizes``: sizes when there is no ``N`` row."""
+    hidden_sizes = dict(hidden_sizes or {})
+    t1 = table1.copy()
+    t1["sample"] = t1["sample"].astype(str).str.lower()
+    samples = tuple(s for s in ("before", "after") if (t1["sample"] == s).any())
+    # The analysis writes the group sizes as a first row "N" of kind "count": header, not a row.
+    is_count = t1["kind"].astype(str).str.lower().eq("count")
+    count_rows = t1[is_count]
+    t1 = t1[~is_count]
+
+    raw: dict[tuple[str, str], int | None] = {}
+    for sample in samples:
+        for side in SIDES:
+            c = count_rows[count_rows["sample"] == sample]
+            if len(c):
+                n = c[f"{side}_n"].iloc[0]
+            elif group_sizes and (sample, side) in group_sizes:
+                n = group_sizes[(sample, side)]
+            else:
+                vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
+                n = vals.max() if len(vals) else None
+            raw[(sample, side)] = as_int(n)
+            if hidden_sizes.get((sample, side)) or is_small(n, threshold):
+                hidden_sizes[(sample, side)] = True
+    cohort = (None if None in (raw.get(("before", "treated")), raw.get(("before", "control")))
+              else raw[("before", "treated")] + raw[("before", "control")])  # type: ignore[operator]
+
+    variables = list(dict.fromkeys(t1["variable"].astype(str)))
+    by = {s: t1[t1["sample"] == s] for s in samples}
+    parts_of = {var: {s: by[s][by[s]["variable"].astype(str) == var] for s in samples} for var in variables}
+
+    def counts_of(var: str) -> dict[str, dict[str, _Cells]]:
+        """{side: {sample: cells}} of one variable (samples where it has rows)."""
+        parts = parts_of[var]
+        first = next(p for p in parts.values() if len(p))
+        kind = str(first["kind"].iloc[0]).lower()
+        out: dict[str, dict[str, _Cells]] = {side: {} for side in SIDES}
+        if kind == "categorical":
+            levels = list(dict.fromkeys(first["level"].astype(str)))
+            with_missing = not any(lv.strip().lower() == "missing" for lv in levels)
+            probe = {(s, side): _categorical_counts(side, parts[s], levels, raw[(s, side)], with_missing, False)
+                     for s in samples if len(parts[s]) for side in SIDES}
+            with_rest = any(None not in c.values and c.total is not None and c.total - sum(c.values) > 0  # type: ignore[arg-type]
+                            for c in probe.values())
+            for (s, side), c in probe.items():
+                out[side][s] = (_categorical_counts(side, parts[s], levels, raw[(s, side)], with_missing, True)
+                                if with_rest else c)
+            return out
+        for s in samples:
+            if not len(parts[s]):
+                continue
+            r = parts[s].iloc[0]
+            for side in SIDES:
+                g = raw[(s, side)]
+                out[side][s] = _binary_counts(side, r, g) if kind == "binary" else _continuous_counts(side, r, g)
+        return out
+
+    # Decide every variable; a decision may need a group size hidden (a small not-matched
+    # total): then its column is hidden for every variable, so decide again.
+    for _ in range(3):
+        flags: dict[str, dict[str, dict[str, list[bool]]]] = {}
+        more = False
+        for var in variables:
+            flags[var] = {}
+            for side, cells in counts_of(var).items():
+                f, totals = _decide(cells, threshold, hidden_sizes, side, cohort)
+                flags[var][side] = f
+                for s, th in totals.items():
+                    if th and not hidden_sizes.get((s, side)):
+                        hidden_sizes[(s, side)] = True
+                        more = True
+        if not more:
+            break
+    levels = {var: list(dict.fromkeys(next(p for p in parts_of[var].values() if len(p))["level"].astype(str)))
+              for var in variables
+              if str(next(p for p in parts_of[var].values() if len(p))["kind"].iloc[0]).lower() == "categorical"}
+    return Table1Suppression(samples, raw, {k: bool(v) for k, v in hidden_sizes.items()},
+                             {var: counts_of(var) for var in variables}, flags, levels)
+
+
 def table1_layout(
     table1: pd.DataFrame,
     threshold: int | None = 11,
@@ -267,51 +424,47 @@ def table1_layout(
     (the flow diagram's decision); that column's counts are then all hidden.
     """
     labels = labels or {}
-    hidden_sizes = dict(hidden_sizes or {})
     t1 = table1.copy()
     t1["sample"] = t1["sample"].astype(str).str.lower()
     samples = tuple(s for s in ("before", "after") if (t1["sample"] == s).any())
-    # The analysis writes the group sizes as a first row "N" of kind "count": header, not a row.
     is_count = t1["kind"].astype(str).str.lower().eq("count")
-    count_rows = t1[is_count]
     t1 = t1[~is_count]
     scale = _pct_scale(t1) if len(t1) else 100.0
-
-    sizes: dict[tuple[str, str], str] = {}
-    for sample in samples:
-        for side in SIDES:
-            c = count_rows[count_rows["sample"] == sample]
-            if len(c):
-                n = c[f"{side}_n"].iloc[0]
-            elif group_sizes and (sample, side) in group_sizes:
-                n = group_sizes[(sample, side)]
-            else:
-                vals = pd.to_numeric(t1.loc[t1["sample"] == sample, f"{side}_n"], errors="coerce")
-                n = vals.max() if len(vals) else None
-            if hidden_sizes.get((sample, side)) or is_small(n, threshold):
-                hidden_sizes[(sample, side)] = True
-            sizes[(sample, side)] = shown_count(n, bool(hidden_sizes.get((sample, side))), threshold)
-
-    rows: list[Table1Row] = []
+    sup = table1_suppression(table1, threshold, group_sizes, hidden_sizes)
+    raw, hidden_sizes, flags = sup.raw, sup.size_hidden, sup.flags
     variables = list(dict.fromkeys(t1["variable"].astype(str)))
     by = {s: t1[t1["sample"] == s] for s in samples}
+    parts_of = {var: {s: by[s][by[s]["variable"].astype(str) == var] for s in samples} for var in variables}
+
+    def counts_of(var: str) -> dict[str, dict[str, _Cells]]:
+        return sup.cells[var]
+
+    sizes = {(s, side): shown_count(raw[(s, side)], bool(hidden_sizes.get((s, side))), threshold)
+             for s in samples for side in SIDES}
+
+    def text(c: int | None, hidden: bool, pct: Any) -> str:
+        return _count_cell(c, hidden, pct, threshold, scale)
+
+    def miss_text(m: int | None, hidden: bool) -> str:
+        m = m or 0
+        return _hidden_text(m, threshold) if hidden and m else f"{m:,}"
+
+    rows: list[Table1Row] = []
     for var in variables:
-        parts = {s: by[s][by[s]["variable"].astype(str) == var] for s in samples}
+        parts = parts_of[var]
         first = next(p for p in parts.values() if len(p))
         kind = str(first["kind"].iloc[0]).lower()
         label = label_for(var, labels)
+        counts = counts_of(var)
+        fl = flags[var]
         if kind == "categorical":
-            level_cells: dict[str, dict[str, tuple[list[str], str | None]]] = {}
+            levels = list(dict.fromkeys(first["level"].astype(str)))
             head: list[str] = []
             for s in samples:
-                p = parts[s]
-                smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
-                level_cells[s] = {side: _categorical_cells(side, p, threshold, scale, bool(hidden_sizes.get((s, side))))
-                                  for side in SIDES}
+                smds = pd.to_numeric(parts[s]["smd"], errors="coerce").dropna().unique()
                 head += ["", "", fmt_smd(smds[0]) if len(smds) == 1 else ""]
             rows.append(Table1Row("variable", label, "n (%)", tuple(head)))
-            levels = list(dict.fromkeys(first["level"].astype(str)))
-            for lev in levels:
+            for j, lev in enumerate(levels):
                 cells: list[str] = []
                 for s in samples:
                     p = parts[s]
@@ -319,14 +472,20 @@ def table1_layout(
                     smds = pd.to_numeric(p["smd"], errors="coerce").dropna().unique()
                     per_level = "" if len(smds) == 1 else (fmt_smd(p["smd"].iloc[idx[0]]) if idx else "")
                     for side in SIDES:
-                        cells.append(level_cells[s][side][0][idx[0]] if idx else DASH)
+                        if idx and s in counts[side]:
+                            cells.append(text(counts[side][s].values[j], fl[side][s][j], p[f"{side}_pct"].iloc[idx[0]]))
+                        else:
+                            cells.append(DASH)
                     cells.append(per_level)
                 rows.append(Table1Row("level", lev, "", tuple(cells)))
-            has_missing_level = any(str(lv).strip().lower() == "missing" for lv in levels)
-            if not has_missing_level and any(level_cells[s][side][1] for s in samples for side in SIDES):
+            k = len(levels)
+            miss_vals = {(s, side): (counts[side][s].values[k], fl[side][s][k])
+                         for side in SIDES for s in counts[side] if len(counts[side][s].values) > k
+                         and not counts[side][s].unpublished[k]}
+            if any(v for v, _ in miss_vals.values()):
                 cells = []
                 for s in samples:
-                    cells += [level_cells[s][side][1] or "0" for side in SIDES] + [""]
+                    cells += [miss_text(*miss_vals[(s, side)]) if (s, side) in miss_vals else "0" for side in SIDES] + [""]
                 rows.append(Table1Row("missing", "Missing", "", tuple(cells)))
             continue
 
@@ -342,13 +501,20 @@ def table1_layout(
                 continue
             r = p.iloc[0]
             for side in SIDES:
-                nh = bool(hidden_sizes.get((s, side)))
+                c = counts[side][s]
+                h = fl[side][s]
+                miss = c.values[-1] or 0
+                miss_cells[(s, side)] = miss_text(miss, h[-1])
                 if kind == "binary":
-                    cell, miss_cells[(s, side)] = _binary_cells(side, r, threshold, scale, nh)
+                    # A shown percentage is of the stays with a value: with a hidden missing
+                    # count it would give that count back (count / pct), so it is left out.
+                    pct = None if (h[-1] and miss) else r[f"{side}_pct"]
+                    cells.append(text(c.values[0], h[0], pct))
                 else:
-                    cell, miss_cells[(s, side)] = _continuous_cells(side, r, threshold, nh)
-                cells.append(cell)
-                if (as_int(r[f"{side}_n_missing"]) or 0) > 0:
+                    with_value = c.values[0]
+                    # summary statistics of 1..threshold-1 stays with a value are not shown
+                    cells.append(f"n <{threshold}" if is_small(with_value, threshold) else _stats_text(side, r))
+                if miss > 0:
                     any_missing = True
             cells.append(fmt_smd(r["smd"]))
         rows.append(Table1Row("variable", shown, "n (%)" if kind == "binary" else "mean (SD)\nmedian [Q1, Q3]",
@@ -565,6 +731,9 @@ __all__ = [
     "html_table",
     "table1_html",
     "table1_layout",
+    "table1_suppression",
+    "table1_hidden_note",
+    "Table1Suppression",
     "Table1Layout",
     "Table1Row",
     "balance_table_html",
