@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from icu_cohort.config import ConfigError, deep_merge, read_yaml, study_schema, validate
+from icu_cohort.trial import Design, design_of
 
 #: The kinds of covariate, in the order the analysis lists them.
 COVARIATE_KINDS = ("continuous", "binary", "categorical")
@@ -99,6 +100,7 @@ class Study(Mapping):
         self.name: str = self._definition["name"]
         self.files: tuple[str, ...] = tuple(str(f) for f in files)
         self.criteria: tuple[Criterion, ...] = criteria_of(self._definition)
+        self._design = design_of(self._definition)   # checks baseline windows against time zero
 
     # Mapping interface: the validated sections
     def __getitem__(self, key: str) -> Any:
@@ -127,6 +129,11 @@ class Study(Mapping):
             if cov["name"] not in out:
                 out.append(cov["name"])
         return out
+
+    @property
+    def design(self) -> "Design | None":
+        """The target-trial design (:class:`icu_cohort.trial.Design`), None without ``design:``."""
+        return self._design
 
     def to_dict(self) -> dict:
         """The resolved, validated definition and its files (for a Snakemake job's params)."""
