@@ -40,6 +40,7 @@ from .format import (
 )
 from icu_cohort.artifacts import atomic_path
 
+from .design import section_design
 from .inputs import CSV_FILES, StudyResults, finite, load_results
 from .style import CSS
 from .tables import (
@@ -64,6 +65,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("balance", "Covariate balance"),
     ("survival", "Survival"),
     ("effects", "Effect estimates"),
+    ("design", "Target trial emulation"),
     ("subgroups", "Subgroups"),
     ("other", "Other estimates"),
     ("provenance", "Provenance and configuration"),
@@ -940,6 +942,7 @@ SECTION_RENDERERS: dict[str, Callable[[_Ctx], str]] = {
     "balance": section_balance,
     "survival": section_survival,
     "effects": section_effects,
+    "design": section_design,
     "subgroups": section_subgroups,
     "other": section_other,
     "provenance": section_provenance,
