@@ -181,56 +181,139 @@ def tv_values_at(tv: pd.DataFrame, columns: Sequence[str], ids: np.ndarray, hour
 # Small numerical tools
 # --------------------------------------------------------------------------------------
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, freq: np.ndarray | None = None, max_iter: int = 100,
-                 tol: float = 1e-10) -> np.ndarray:
+class LogisticDesign:
+    """A design matrix standardised once (intercept column first) for repeated
+    :func:`fit_logistic` calls with different frequency weights (the bootstrap)."""
+
+    def __init__(self, X: np.ndarray):
+        X = np.asarray(X, float)
+        self.mu = X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
+        sd = X.std(axis=0) if X.shape[0] else np.ones(X.shape[1])
+        self.sd = np.where(sd > 1e-12, sd, 1.0)
+        self.Z = np.column_stack([np.ones(X.shape[0]), (X - self.mu) / self.sd])
+
+
+def fit_logistic(X, y: np.ndarray, freq: np.ndarray | None = None, max_iter: int = 100,
+                 tol: float = 1e-10, start: np.ndarray | None = None) -> np.ndarray:
     """Maximum-likelihood logistic regression by Newton-Raphson with frequency weights ``freq``;
     returns the coefficients (first = intercept, then the columns of ``X``). Columns are
     standardised internally (the fit is invariant to it). A ridge of 1e-8 on the standardised
-    slopes keeps the Newton step defined under separation. Deterministic."""
-    X = np.asarray(X, float)
+    slopes keeps the Newton step defined under separation. ``start``: coefficients to start
+    from (e.g. the full-data fit for a bootstrap replicate; the maximum is the same, reached in
+    fewer steps). Deterministic."""
+    D = X if isinstance(X, LogisticDesign) else LogisticDesign(X)
+    Z, mu, sd = D.Z, D.mu, D.sd
     y = np.asarray(y, float)
     f = np.ones(y.size) if freq is None else np.asarray(freq, float)
-    mu = X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
-    sd = X.std(axis=0) if X.shape[0] else np.ones(X.shape[1])
-    sd = np.where(sd > 1e-12, sd, 1.0)
-    Z = np.column_stack([np.ones(y.size), (X - mu) / sd])
     k = Z.shape[1]
     ridge = np.full(k, 1e-8)
     ridge[0] = 0.0
     ybar = np.clip(np.sum(f * y) / max(np.sum(f), 1e-300), 1e-12, 1 - 1e-12)
     beta = np.zeros(k)
     beta[0] = np.log(ybar / (1 - ybar))
-    prev = np.inf
+    if start is not None:
+        st = np.asarray(start, float)
+        beta = np.r_[st[0] + np.sum(st[1:] * mu), st[1:] * sd]
+
+    def loglik(b):
+        e = Z @ b
+        return float(np.sum(f * (y * e - np.logaddexp(0.0, e)))) - 0.5 * float(np.sum(ridge * b ** 2)), e
+
+    ll, eta = loglik(beta)
     for _ in range(max_iter):
-        eta = Z @ beta
         p = 1.0 / (1.0 + np.exp(-eta))
-        ll = float(np.sum(f * (y * eta - np.logaddexp(0.0, eta)))) - 0.5 * float(np.sum(ridge * beta ** 2))
-        if abs(ll - prev) < tol * (1.0 + abs(ll)):
-            break
-        prev = ll
         w = f * p * (1 - p)
-        H = (Z * w[:, None]).T @ Z + np.diag(ridge)
+        H = Z.T @ (Z * w[:, None]) + np.diag(ridge)
         g = Z.T @ (f * (y - p)) - ridge * beta
         step = np.linalg.solve(H, g)
         # step halving keeps the log likelihood from decreasing (separation, large steps)
         for _half in range(30):
-            nb = beta + step
-            ne = Z @ nb
-            nll = float(np.sum(f * (y * ne - np.logaddexp(0.0, ne)))) - 0.5 * float(np.sum(ridge * nb ** 2))
+            nll, neta = loglik(beta + step)
             if nll >= ll - 1e-12:
                 break
             step = step / 2
         beta = beta + step
+        done = abs(nll - ll) < tol * (1.0 + abs(nll))
+        ll, eta = nll, neta
+        if done:
+            break
     out = np.empty(k)
     out[1:] = beta[1:] / sd
     out[0] = beta[0] - np.sum(beta[1:] * mu / sd)
     return out
 
 
+def _predict_z(coef: np.ndarray, D: LogisticDesign) -> np.ndarray:
+    b = np.r_[coef[0] + np.sum(coef[1:] * D.mu), coef[1:] * D.sd]
+    return 1.0 / (1.0 + np.exp(-(D.Z @ b)))
+
+
 def predict_logistic(coef: np.ndarray, X: np.ndarray) -> np.ndarray:
     """P(y = 1) of :func:`fit_logistic` coefficients."""
     eta = coef[0] + np.asarray(X, float) @ coef[1:]
     return 1.0 / (1.0 + np.exp(-eta))
+
+
+class _Segments:
+    """Counting-process segments ``(start, stop]`` with deaths, indexed once for many weight
+    vectors (the bootstrap changes only the weights): sort orders and the positions of the
+    event times ``times`` (default: every death time of the segments, whatever its weight)."""
+
+    def __init__(self, start, stop, event, times: np.ndarray | None = None):
+        self.start = np.asarray(start, float)
+        self.stop = np.asarray(stop, float)
+        self.event = np.asarray(event, bool)
+        self.times = np.unique(self.stop[self.event]) if times is None else np.asarray(times, float)
+        self.o1 = np.argsort(self.start, kind="stable")
+        self.o2 = np.argsort(self.stop, kind="stable")
+        self.pa = np.searchsorted(self.start[self.o1], self.times, side="left")
+        self.pb = np.searchsorted(self.stop[self.o2], self.times, side="left")
+        ev = np.flatnonzero(self.event)
+        self.ev = ev
+        self.ev_pos = np.searchsorted(self.times, self.stop[ev])
+        self.ev_ok = (self.ev_pos < self.times.size) & (self.times[np.minimum(self.ev_pos, self.times.size - 1)]
+                                                        == self.stop[ev]) if self.times.size else np.zeros(0, bool)
+
+    def at_risk(self, w: np.ndarray) -> np.ndarray:
+        """Weighted number at risk just before each event time."""
+        c1 = np.r_[0.0, np.cumsum(w[self.o1])]
+        c2 = np.r_[0.0, np.cumsum(w[self.o2])]
+        return c1[self.pa] - c2[self.pb]
+
+    def deaths(self, w: np.ndarray) -> np.ndarray:
+        """Weighted deaths at each event time."""
+        m = self.ev_ok
+        return np.bincount(self.ev_pos[m], weights=w[self.ev[m]], minlength=self.times.size)
+
+    def km_risk(self, w: np.ndarray, at: float) -> float:
+        """``1 - S(at)`` of the weighted Kaplan-Meier estimator (see :func:`weighted_km`)."""
+        keep = self.times <= at
+        if not keep.any():
+            return 0.0
+        d, n = self.deaths(w)[keep], self.at_risk(w)[keep]
+        if np.any((n <= 0) & (d > 0)):
+            return float("nan")
+        return float(1.0 - np.prod(1.0 - np.where(d > 0, d / np.where(n > 0, n, 1.0), 0.0)))
+
+
+def _cox_hr(d1: np.ndarray, dall: np.ndarray, n1: np.ndarray, n0: np.ndarray, max_iter: int = 50) -> float:
+    """exp(beta) solving the Breslow score for a binary covariate (see :func:`weighted_cox_binary`)."""
+    if d1.sum() <= 0 or (dall - d1).sum() <= 1e-12 or np.all(n1 <= 0) or np.all(n0 <= 0):
+        return float("nan")
+    b = 0.0
+    for _ in range(max_iter):
+        e = np.exp(b)
+        den = n0 + e * n1
+        ok = (den > 0) & (dall > 0)
+        U = float(np.sum(d1[ok] - dall[ok] * e * n1[ok] / den[ok]))
+        info = float(np.sum(dall[ok] * e * n1[ok] * n0[ok] / den[ok] ** 2))
+        if info <= 0:
+            return float("nan")
+        step = float(np.clip(U / info, -2.0, 2.0))
+        b += step
+        if abs(step) < 1e-12:
+            break
+    return float(np.exp(b))
 
 
 def _at_risk_weight(start: np.ndarray, stop: np.ndarray, w: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -261,15 +344,8 @@ def _event_table(start, stop, event, w):
 def weighted_km(start, stop, event, weight, at: float) -> float:
     """Weighted Kaplan-Meier survival ``S(at) = prod_{t <= at} (1 - d(t) / n(t))`` on counting-
     process segments ``(start, stop]`` (``event``: death at ``stop``; ``weight`` per segment).
-    Returns the RISK ``1 - S(at)``; NaN when nobody is at risk at the first event time."""
-    times, d, n = _event_table(start, stop, event, weight)
-    keep = times <= at
-    if not keep.any():
-        return 0.0
-    d, n = d[keep], n[keep]
-    if np.any(n <= 0):
-        return float("nan")
-    return float(1.0 - np.prod(1.0 - d / n))
+    Returns the RISK ``1 - S(at)``; NaN when nobody is at risk at a death time."""
+    return _Segments(start, stop, event).km_risk(np.asarray(weight, float), at)
 
 
 def weighted_cox_binary(start, stop, event, weight, z, max_iter: int = 50) -> float:
@@ -280,33 +356,11 @@ def weighted_cox_binary(start, stop, event, weight, z, max_iter: int = 50) -> fl
     z = np.asarray(z, bool)
     start, stop = np.asarray(start, float), np.asarray(stop, float)
     event, w = np.asarray(event, bool), np.asarray(weight, float)
-    times, dall, _ = _event_table(start, stop, event, w)
-    if times.size == 0:
-        return float("nan")
-    ev1 = event & z & (w > 0)
-    d1 = np.zeros(times.size)
-    if ev1.any():
-        idx = np.searchsorted(times, stop[ev1])
-        d1 = np.bincount(idx, weights=w[ev1], minlength=times.size)
-    n1 = _at_risk_weight(start[z], stop[z], w[z], times)
-    n0 = _at_risk_weight(start[~z], stop[~z], w[~z], times)
-    if d1.sum() <= 0 or (dall - d1).sum() <= 1e-12 or np.all(n1 <= 0) or np.all(n0 <= 0):
-        return float("nan")
-    b = 0.0
-    for _ in range(max_iter):
-        e = np.exp(b)
-        den = n0 + e * n1
-        ok = den > 0
-        U = float(np.sum(d1[ok] - dall[ok] * e * n1[ok] / den[ok]))
-        info = float(np.sum(dall[ok] * e * n1[ok] * n0[ok] / den[ok] ** 2))
-        if info <= 0:
-            return float("nan")
-        step = U / info
-        step = float(np.clip(step, -2.0, 2.0))
-        b += step
-        if abs(step) < 1e-12:
-            break
-    return float(np.exp(b))
+    times = np.unique(stop[event])
+    s1 = _Segments(start[z], stop[z], event[z], times)
+    s0 = _Segments(start[~z], stop[~z], event[~z], times)
+    d1, d0 = s1.deaths(w[z]), s0.deaths(w[~z])
+    return _cox_hr(d1, d1 + d0, s1.at_risk(w[z]), s0.at_risk(w[~z]), max_iter)
 
 
 def _summaries(risk1: float, risk0: float, hr: float) -> np.ndarray:
@@ -438,25 +492,45 @@ class CCW:
         self._keep0_grace = keep0[: stay_idx.size]
 
     # ---- weights
+    def _fits(self, f: np.ndarray, start: tuple | None = None) -> tuple:
+        r0, r1 = self._r0, self._r1
+        if not hasattr(self, "_designs"):
+            self._designs = (LogisticDesign(r0["X"][r0["model"]]), LogisticDesign(r1["X"][r1["model"]]))
+        D0, D1 = self._designs
+        coef0 = coef1 = None
+        f0 = f[r0["stay"][r0["model"]]]
+        y0 = r0["y"][r0["model"]]
+        if np.any((f0 > 0) & (y0 > 0)):        # rows of weight 0 (not drawn) contribute nothing
+            coef0 = fit_logistic(D0, y0, f0, start=start and start[0])
+        f1 = f[r1["model"]]
+        y1 = r1["y"][r1["model"]]
+        if np.any(f1 > 0):
+            if np.all(y1[f1 > 0] > 0):
+                raise TTEError("clone-censor-weight: no clone of the start arm follows its strategy to the end of "
+                               "the grace period (nobody treated within it)")
+            if np.any((f1 > 0) & (y1 > 0)):
+                coef1 = fit_logistic(D1, y1, f1, start=start and start[1])
+        return coef0, coef1
+
+    def _full_fit(self) -> tuple:
+        """The censoring models on all stays (computed once; the start of every other fit)."""
+        if not hasattr(self, "_full"):
+            self._full = self._fits(np.ones(self.n))
+        return self._full
+
     def censoring_probabilities(self, freq: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(p0 per arm-0 person-interval, p1 per stay): fitted probabilities of artificial
         censoring (0 where the clone cannot be censored)."""
-        f = np.ones(self.n) if freq is None else np.asarray(freq, float)
+        full = self._full_fit()
+        coef0, coef1 = full if freq is None else self._fits(np.asarray(freq, float), full)
         r0, r1 = self._r0, self._r1
+        D0, D1 = self._designs
         p0 = np.zeros(r0["stay"].size)
-        m = r0["model"] & (f[r0["stay"]] > 0)
-        if m.any() and r0["y"][m].any():
-            coef = fit_logistic(r0["X"][m], r0["y"][m], f[r0["stay"]][m])
-            p0[r0["model"]] = predict_logistic(coef, r0["X"][r0["model"]])
+        if coef0 is not None:
+            p0[r0["model"]] = _predict_z(coef0, D0)
         p1 = np.zeros(self.n)
-        m1 = r1["model"] & (f > 0)
-        if m1.any():
-            if r1["y"][m1].all():
-                raise TTEError("clone-censor-weight: no clone of the start arm follows its strategy to the end of "
-                               "the grace period (nobody treated within it)")
-            if r1["y"][m1].any():
-                coef1 = fit_logistic(r1["X"][m1], r1["y"][m1], f[m1])
-                p1 = predict_logistic(coef1, r1["X"])
+        if coef1 is not None:
+            p1[r1["model"]] = _predict_z(coef1, D1)
         return p0, p1
 
     def weights(self, freq: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -489,11 +563,14 @@ class CCW:
         W0 = w0 * f[s0["stay"]]
         W1 = w1 * f[s1["stay"]]
         H = float(self.horizon_hours)
-        r1 = weighted_km(s1["start"], s1["stop"], s1["event"], W1, H)
-        r0 = weighted_km(s0["start"], s0["stop"], s0["event"], W0, H)
-        hr = weighted_cox_binary(np.r_[s1["start"], s0["start"]], np.r_[s1["stop"], s0["stop"]],
-                                 np.r_[s1["event"], s0["event"]], np.r_[W1, W0],
-                                 np.r_[np.ones(W1.size, bool), np.zeros(W0.size, bool)])
+        if not hasattr(self, "_seg"):
+            times = np.unique(np.r_[s1["stop"][s1["event"]], s0["stop"][s0["event"]]])
+            self._seg = (_Segments(s1["start"], s1["stop"], s1["event"], times),
+                         _Segments(s0["start"], s0["stop"], s0["event"], times))
+        g1, g0 = self._seg
+        r1, r0 = g1.km_risk(W1, H), g0.km_risk(W0, H)
+        d1, d0 = g1.deaths(W1), g0.deaths(W0)
+        hr = _cox_hr(d1, d1 + d0, g1.at_risk(W1), g0.at_risk(W0))
         return _summaries(r1, r0, hr)
 
     def counts(self) -> dict:
@@ -535,14 +612,22 @@ class _IPTWComparison:
         t = self.treated
         if f[t].sum() <= 0 or f[~t].sum() <= 0:
             return np.full(len(ESTIMATES), np.nan)
-        m = f > 0
-        coef = fit_logistic(self.X[m], t[m].astype(float), f[m])
-        ps = predict_logistic(coef, self.X)
+        if not hasattr(self, "_seg"):
+            self._design = LogisticDesign(self.X)
+            self._coef_full = fit_logistic(self._design, t.astype(float))
+            times = np.unique(self.time[self.event.astype(bool)])
+            z0 = np.zeros(t.size)
+            ev = self.event.astype(bool)
+            self._seg = (_Segments(z0[t], self.time[t], ev[t], times), _Segments(z0[~t], self.time[~t], ev[~t], times))
+        coef = self._coef_full if freq is None else fit_logistic(self._design, t.astype(float), f,
+                                                                 start=self._coef_full)
+        ps = _predict_z(coef, self._design)
         W = stabilized_ate_weights(ps, t, f) * f
-        z0 = np.zeros(t.size)
-        r1 = weighted_km(z0[t], self.time[t], self.event[t], W[t], self.horizon)
-        r0 = weighted_km(z0[~t], self.time[~t], self.event[~t], W[~t], self.horizon)
-        hr = weighted_cox_binary(z0, self.time, self.event, W, t)
+        g1, g0 = self._seg
+        W1, W0 = W[t], W[~t]
+        r1, r0 = g1.km_risk(W1, self.horizon), g0.km_risk(W0, self.horizon)
+        d1, d0 = g1.deaths(W1), g0.deaths(W0)
+        hr = _cox_hr(d1, d1 + d0, g1.at_risk(W1), g0.at_risk(W0))
         return _summaries(r1, r0, hr)
 
 
