@@ -192,3 +192,28 @@ def test_stage_inputs():
                    "sofa": "results/x/sae_mgso4_tte/design_sofa.parquet", "truth": "data/syn/ground_truth_stays.csv"}
     assert "truth" not in trial.stage_inputs(s, "results/x", "sae_mgso4_tte", None)
     assert trial.stage_threads(s) == 2 and trial.stage_threads(base) == 1
+
+
+def test_timevarying_extras_change_nothing_else_and_the_truth_recomputes():
+    from icu_cohort.synth import timevarying as tv
+
+    a = tv.simulate_process(600, 21)
+    b = tv.simulate_process(600, 21, extra_strategies=(tv.Strategy("untreated_from_48h", "untreated_from", 48),),
+                            hourly_severity=True)
+    pd.testing.assert_frame_equal(a, b[a.columns])
+    assert np.allclose(b["_Dh24"], b["_D1"]) and np.allclose(b["_Dh48"], b["_D2"]) and (b["_Dh0"] == 0).all()
+    s = b["S_natural"].to_numpy()
+    late = np.isnan(s) | (s >= 48)
+    assert np.allclose(b["T_untreated_from_48h"][late], b["T_natural"][late])       # nothing to withdraw
+    early = ~late
+    assert np.all(np.isnan(b["S_untreated_from_48h"][early]) | (b["S_untreated_from_48h"][early] >= 48))
+    died_before = early & (b["T_natural"] * 24 <= 48)
+    assert np.allclose(b["T_untreated_from_48h"][died_before], b["T_natural"][died_before])
+    # target_trial_truth by hand: untreated at 24 h, deaths within 28 days of 24 h
+    t = tv.target_trial_truth(s, np.ones(len(b), bool), b["T_start_within_48h"].to_numpy(),
+                              b["T_no_start_within_48h"].to_numpy(), 24.0, 28.0)
+    pop = np.isnan(s) | (s >= 24)
+    r1 = np.mean(b["T_start_within_48h"][pop] <= 29.0)
+    r0 = np.mean(b["T_no_start_within_48h"][pop] <= 29.0)
+    assert t["n_stays"] == pop.sum()
+    assert t["risk_strategy"] == pytest.approx(r1) and t["risk_comparator"] == pytest.approx(r0)
