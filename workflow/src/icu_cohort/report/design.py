@@ -140,8 +140,8 @@ def comparison_svg(trial: Mapping[str, Any], key: str = "design-estimates") -> s
     """Risk differences (linear scale) and hazard ratios (log scale) of the naive, landmark and
     clone-censor-weight analyses with 95% CIs; the true value as a dashed line when known."""
     truth = trial.get("truth") if isinstance(trial.get("truth"), Mapping) else None
-    W, rh, top = 900.0, 30.0, 46.0
-    label_w, pw, gap = 300.0, 260.0, 40.0
+    W, rh, top = 960.0, 30.0, 46.0
+    label_w, pw, gap = 350.0, 260.0, 50.0
     rd_x, hr_x = label_w, label_w + pw + gap
     n = len(ANALYSES)
     H = top + rh * n + 56
