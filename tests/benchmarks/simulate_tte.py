@@ -117,7 +117,7 @@ def one_replicate(n_stays: int, seed: int, bootstrap: int, threads: int) -> dict
     rl = tte.analyse(lmk, bootstrap, seed, threads)
     nv = tte.Naive(stays.assign(time_zero=0.0), COVARIATES, 28 * 24.0).estimate()
     return dict(
-        n_eligible=ccw.n, n_landmark=lmk.n,
+        n_stays=n_stays, seed=seed, n_eligible=ccw.n, n_landmark=lmk.n,
         ccw_rd=rc["rd"]["estimate"], ccw_se=rc["rd"]["se"], ccw_lo=rc["rd"]["ci95"][0], ccw_hi=rc["rd"]["ci95"][1],
         ccw_hr=rc["hr"]["estimate"], ccw_failed=rc["n_failed"], true_ccw_rd=truth["ccw"]["risk_difference"],
         true_ccw_hr=truth["ccw"]["hazard_ratio"],
@@ -176,7 +176,9 @@ def main(argv=None) -> int:
               f"truth {x['true_lm_rd']:+.4f} | naive rd {x['naive_rd']:+.4f}", file=sys.stderr, flush=True)
     out = {
         "benchmark": "simulate_tte", "replicates": a.replicates, "n_stays": a.n_stays, "bootstrap": a.bootstrap,
-        "seed": a.seed, "threads": a.threads,
+        "seed": None if a.merge else a.seed, "threads": None if a.merge else a.threads,
+        "merged_from": a.merge or None,
+        "n_stays_per_replicate": sorted({int(r.get("n_stays", a.n_stays)) for r in rows}) if a.merge else a.n_stays,
         "design": {"time_zero_hours": T0, "grace_hours": GRACE, "horizon_hours": HORIZON},
         "mean_n_eligible": float(np.mean([r["n_eligible"] for r in rows])),
         "mean_n_landmark": float(np.mean([r["n_landmark"] for r in rows])),
