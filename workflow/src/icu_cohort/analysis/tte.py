@@ -191,6 +191,7 @@ class LogisticDesign:
         sd = X.std(axis=0) if X.shape[0] else np.ones(X.shape[1])
         self.sd = np.where(sd > 1e-12, sd, 1.0)
         self.Z = np.column_stack([np.ones(X.shape[0]), (X - self.mu) / self.sd])
+        self.Z32 = self.Z.astype(np.float32)   # for the Hessian only (see fit_logistic)
 
 
 def fit_logistic(X, y: np.ndarray, freq: np.ndarray | None = None, max_iter: int = 100,
@@ -200,9 +201,11 @@ def fit_logistic(X, y: np.ndarray, freq: np.ndarray | None = None, max_iter: int
     standardised internally (the fit is invariant to it). A ridge of 1e-8 on the standardised
     slopes keeps the Newton step defined under separation. ``start``: coefficients to start
     from (e.g. the full-data fit for a bootstrap replicate; the maximum is the same, reached in
-    fewer steps). Deterministic."""
+    fewer steps). The Hessian is accumulated in single precision (half the time on large
+    person-interval designs); the gradient and the log likelihood, which define the maximum
+    and the stopping rule, are double precision, so the solution is the same. Deterministic."""
     D = X if isinstance(X, LogisticDesign) else LogisticDesign(X)
-    Z, mu, sd = D.Z, D.mu, D.sd
+    Z, Z32, mu, sd = D.Z, D.Z32, D.mu, D.sd
     y = np.asarray(y, float)
     f = np.ones(y.size) if freq is None else np.asarray(freq, float)
     k = Z.shape[1]
@@ -223,7 +226,7 @@ def fit_logistic(X, y: np.ndarray, freq: np.ndarray | None = None, max_iter: int
     for _ in range(max_iter):
         p = 1.0 / (1.0 + np.exp(-eta))
         w = f * p * (1 - p)
-        H = Z.T @ (Z * w[:, None]) + np.diag(ridge)
+        H = (Z32.T @ (Z32 * w.astype(np.float32)[:, None])).astype(float) + np.diag(ridge)
         g = Z.T @ (f * (y - p)) - ridge * beta
         step = np.linalg.solve(H, g)
         # step halving keeps the log likelihood from decreasing (separation, large steps)
