@@ -217,3 +217,14 @@ def test_timevarying_extras_change_nothing_else_and_the_truth_recomputes():
     r0 = np.mean(b["T_no_start_within_48h"][pop] <= 29.0)
     assert t["n_stays"] == pop.sum()
     assert t["risk_strategy"] == pytest.approx(r1) and t["risk_comparator"] == pytest.approx(r0)
+
+
+def test_an_analysis_the_data_cannot_give_is_reported_not_fatal():
+    df, cohort, follow, sofa, truth = _synthetic_inputs(400, 5)
+    cohort = cohort.assign(mgso4_first_dose_hours=cohort["mgso4_first_dose_hours"].where(
+        cohort["mgso4_first_dose_hours"] < 24))        # nobody starts after time zero (the baseline DGP)
+    res = trial.run_target_trial(_small_study(2), cohort, follow, sofa)
+    c = res["clone_censor_weight"]
+    assert c["rd"]["estimate"] is None and "nobody treated" in c["error"]
+    assert any("clone-censor-weight: not estimable" in w for w in res["warnings"])
+    assert res["naive"]["rd"]["estimate"] is not None

@@ -77,3 +77,12 @@ def test_small_counts_are_hidden_and_not_derivable():
 def test_without_design_the_section_says_so():
     html = rd.section_design(Ctx({}))
     assert "no <code>design:</code> section" in html
+
+
+def test_a_not_estimable_analysis_is_shown_as_such():
+    t = trial(truth=False)
+    t["clone_censor_weight"] = {**{k: {"estimate": None, "se": None, "ci95": [None, None]}
+                                   for k in ("risk_1", "risk_0", "rd", "rr", "hr")}, "error": "nobody treated"}
+    t["warnings"] = ["target trial, clone-censor-weight: not estimable: nobody treated"]
+    html = rd.section_design(Ctx({"target_trial": t}))
+    assert "not estimable: nobody treated" in html and "<svg" in html

@@ -292,20 +292,40 @@ def run_target_trial(study, cohort: pd.DataFrame, follow: pd.DataFrame, sofa: pd
         "ci95": "bootstrap percentile interval over stays", "se": "bootstrap SD (log scale for rr, hr)"}}
     if ok.sum() == 0:
         raise ValueError(f"study {study.name}: no stay is eligible at time zero ({t0:g} h)")
-    analyses = {}
-    ccw = tte.CCW(el, xcols, design.grace_hours, design.horizon_hours, design.interval_hours, tv=tv,
-                  tv_covariates=design.time_varying)
-    analyses["clone_censor_weight"] = {**tte.analyse(ccw, B, seed, threads), "clones": ccw.counts()}
-    lm = tte.Landmark(stays, xcols, design.landmark_hours, design.horizon_hours, tv=tv,
-                      tv_covariates=design.time_varying, allow_prior_treatment=design.allow_prior_treatment)
-    analyses["landmark"] = {**tte.analyse(lm, B, seed, threads), "n_exposed": int(lm.treated.sum()),
-                            "landmark_hours_after_time_zero": design.landmark_hours}
-    nv = tte.Naive(stays, xcols, 24.0 * design.horizon_days)
-    analyses["naive"] = {**tte.analyse(nv, B, seed, threads), "n_exposed": int(nv.treated.sum()),
-                         "meaning": "ever treated during the ICU stay vs never, follow-up from ICU admission to "
-                                    f"{design.horizon_days:g} days, stabilised IPTW on the baseline covariates "
-                                    "(immortal time: shown for comparison)"}
-    out.update(analyses)
+    notes: list[str] = []
+
+    def safe(label: str, run) -> dict:
+        """An analysis's result, or (when the data cannot give it, e.g. nobody started within
+        the grace period) every estimate null with the reason in ``error`` and a warning."""
+        try:
+            return run()
+        except tte.TTEError as exc:
+            notes.append(f"target trial, {label}: not estimable: {exc}")
+            return {**{k: {"estimate": None, "se": None, "ci95": [None, None]} for k in tte.ESTIMATES},
+                    "n_replicates": 0, "n_failed": 0, "error": str(exc)}
+
+    def run_ccw() -> dict:
+        ccw = tte.CCW(el, xcols, design.grace_hours, design.horizon_hours, design.interval_hours, tv=tv,
+                      tv_covariates=design.time_varying)
+        return {**tte.analyse(ccw, B, seed, threads), "clones": ccw.counts()}
+
+    def run_landmark() -> dict:
+        lm = tte.Landmark(stays, xcols, design.landmark_hours, design.horizon_hours, tv=tv,
+                          tv_covariates=design.time_varying, allow_prior_treatment=design.allow_prior_treatment)
+        return {**tte.analyse(lm, B, seed, threads), "n_exposed": int(lm.treated.sum()),
+                "landmark_hours_after_time_zero": design.landmark_hours}
+
+    def run_naive() -> dict:
+        nv = tte.Naive(stays, xcols, 24.0 * design.horizon_days)
+        return {**tte.analyse(nv, B, seed, threads), "n_exposed": int(nv.treated.sum()),
+                "meaning": "ever treated during the ICU stay vs never, follow-up from ICU admission to "
+                           f"{design.horizon_days:g} days, stabilised IPTW on the baseline covariates "
+                           "(immortal time: shown for comparison)"}
+
+    out["clone_censor_weight"] = safe("clone-censor-weight", run_ccw)
+    out["landmark"] = safe("landmark", run_landmark)
+    out["naive"] = safe("naive", run_naive)
+    out["warnings"] = notes
     if truth_stays is not None:
         out["truth"] = truth_from_stays(truth_stays, el["id"].to_numpy(), design, el["start"].to_numpy(float))
     return out
@@ -317,9 +337,10 @@ def run_stage(study, cohort_path: Path, follow_path: Path, sofa_path: Path, thre
     cohort = pd.read_parquet(cohort_path)
     truth = pd.read_csv(truth_path) if truth_path and Path(truth_path).is_file() else None
     res = run_target_trial(study, cohort, pd.read_parquet(follow_path), pd.read_parquet(sofa_path), threads, truth)
-    c = res["clone_censor_weight"]
-    log.info("target trial: %d eligible, CCW RD %.4f [%.4f, %.4f]", res["counts"]["n_eligible"],
-             c["rd"]["estimate"], *c["rd"]["ci95"])
+    c = res["clone_censor_weight"]["rd"]
+    log.info("target trial: %d eligible, CCW RD %s %s", res["counts"]["n_eligible"], c["estimate"], c["ci95"])
+    for note in res["warnings"]:
+        log.warning("%s", note)
     return json.loads(json.dumps(res, default=float))
 
 

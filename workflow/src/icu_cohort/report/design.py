@@ -241,6 +241,8 @@ def section_design(ctx) -> str:
                      + ", ".join(esc(p["covariate"]) for p in post)
                      + " are measured after time zero (allow_post_baseline): they can hold values changed by the "
                        "treatment.</p>")
+    for note in trial.get("warnings") or []:
+        parts.append(f'<p class="warn">{esc(note)}</p>')
     parts += ["<h3>Stays at time zero</h3>", counts_table_html(trial, ctx.t, ctx.count),
               "<h3>Estimates</h3>", estimates_table_html(trial)]
     truth = trial.get("truth")
