@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from icu_cohort import cohort, concepts, sqlrun
+from icu_cohort import cohort, concepts, sqlrun, trial
 from icu_cohort.mimic_tables import TABLES
 from icu_cohort.pipeline import required_tables
 from icu_cohort.resources import sql_dir
@@ -17,6 +17,8 @@ from test_cohort_support import SQL_DIR, Mimic, build, copy_sql, study
 
 #: Every SQL file either layer runs, relative to sql/.
 ALL_FILES = [f.path for f in concepts.concept_files(SQL_DIR)] + [p for p in cohort.STUDY_FILES if p not in cohort.MACROS]
+# the target-trial design stage (icu_cohort.trial) runs its own SQL for studies with a design
+ALL_FILES += [f"design/{f}" for f, _ in trial.DESIGN_SQL]
 
 
 def test_render_sql_literals():

@@ -106,6 +106,13 @@ ANALYSIS_OUTPUTS = (
     PS_SUMMARY, ESTIMATES,
 )
 
+# The design stage (studies with a `design:` section only; icu_cohort.trial): per-stay times
+# beyond the cohort's outcome, and the hourly SOFA of the censoring models.
+DESIGN_FOLLOWUP = Artifact("design_followup.parquet", ("stay_id", "icu_out_hours", "death_hours"), "design",
+                           shared=False)
+DESIGN_SOFA = Artifact("design_sofa.parquet", ("stay_id", "hour", "sofa_24hours"), "design", shared=False)
+DESIGN_OUTPUTS = (DESIGN_FOLLOWUP, DESIGN_SOFA)
+
 # The report stage
 REPORT = Artifact("report.html", stage="report")
 
@@ -143,6 +150,17 @@ ESTIMATES_KEYS: dict[str, tuple[str, ...] | None] = {
 }
 
 
+#: ``estimates.json["target_trial"]`` of a study with a `design:` section
+#: (icu_cohort.trial.run_target_trial): key -> required sub-keys. Absent without a design.
+TARGET_TRIAL_KEYS: dict[str, tuple[str, ...] | None] = {
+    "design": ("time_zero", "grace_hours", "horizon_days"),
+    "counts": ("n_cohort", "n_eligible"),
+    "clone_censor_weight": ("risk_1", "risk_0", "rd", "rr", "hr", "n_replicates"),
+    "landmark": ("risk_1", "risk_0", "rd", "rr", "hr", "n_replicates"),
+    "naive": ("risk_1", "risk_0", "rd", "rr", "hr", "n_replicates"),
+}
+
+
 def missing_estimate_keys(estimates: Mapping[str, Any]) -> list[str]:
     """The CONTRACT keys ``estimates`` lacks, as dotted paths (``cox_matched.ci95``)."""
     missing = []
@@ -152,6 +170,14 @@ def missing_estimate_keys(estimates: Mapping[str, Any]) -> list[str]:
         elif sub:
             have = estimates[key] if isinstance(estimates[key], Mapping) else {}
             missing += [f"{key}.{s}" for s in sub if s not in have]
+    trial = estimates.get("target_trial")
+    if isinstance(trial, Mapping):
+        for key, sub in TARGET_TRIAL_KEYS.items():
+            if key not in trial:
+                missing.append(f"target_trial.{key}")
+            elif sub:
+                have = trial[key] if isinstance(trial[key], Mapping) else {}
+                missing += [f"target_trial.{key}.{s}" for s in sub if s not in have]
     return missing
 
 

@@ -185,13 +185,23 @@ def cohort_file_manifest(cohort_file: Path, manifest_path: Path) -> dict:
     return manifest
 
 
-def run_analysis(study: Study, cohort_path: Path, out_dir: Path) -> dict:
-    """Propensity scores, matching, balance, survival and Cox models for one study."""
+def run_analysis(study: Study, cohort_path: Path, out_dir: Path, design_inputs: dict | None = None,
+                 threads: int = 1) -> dict:
+    """Propensity scores, matching, balance, survival and Cox models for one study; with a
+    `design:` section also the target-trial analysis (``design_inputs``: paths ``followup``,
+    ``sofa`` and optionally ``truth``; :func:`icu_cohort.trial.run_stage`)."""
     from icu_cohort.analysis import run_analysis as _run
 
     cohort_df = pd.read_parquet(cohort_path)
+    extra = None
+    if study.design is not None:
+        from icu_cohort import trial
+
+        d = design_inputs or {}
+        extra = {"target_trial": trial.run_stage(study, cohort_path, d["followup"], d["sofa"], threads,
+                                                 d.get("truth"))}
     try:
-        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name)
+        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name, extra)
     except (ValueError, KeyError) as exc:
         raise ValueError(f"{cohort_path} (study {study.name}): {exc}") from exc
     log.info("cohort %s stays, %s matched pairs", estimates.get("n_cohort"),

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 from icu_cohort.config import ConfigError, deep_merge, read_yaml, study_schema, validate
 from icu_cohort.criteria import CriteriaParams, Criterion, compile_criteria
+from icu_cohort.trial import Design, design_of
 
 __all__ = ["Study", "Criterion", "criteria_of", "load_study", "study_from_definition", "COVARIATE_KINDS"]
 
@@ -122,6 +123,7 @@ class Study(Mapping):
         self.criteria: tuple[Criterion, ...] = steps
         #: the SQL rows the criteria need (ICD prefixes, windows), read by icu_cohort.cohort
         self.criteria_params: CriteriaParams = params
+        self._design = design_of(self._definition)   # checks baseline windows against time zero
 
     # Mapping interface: the validated sections
     def __getitem__(self, key: str) -> Any:
@@ -150,6 +152,11 @@ class Study(Mapping):
             if cov["name"] not in out:
                 out.append(cov["name"])
         return out
+
+    @property
+    def design(self) -> "Design | None":
+        """The target-trial design (:class:`icu_cohort.trial.Design`), None without ``design:``."""
+        return self._design
 
     def to_dict(self) -> dict:
         """The resolved, validated definition and its files (for a Snakemake job's params)."""

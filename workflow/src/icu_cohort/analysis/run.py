@@ -227,7 +227,7 @@ def _pool_effect(effects: list[dict], alpha: float) -> dict:
 
 
 def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | None,
-                 out_dir: Path, study_name: str) -> dict:
+                 out_dir: Path, study_name: str, extra: dict | None = None) -> dict:
     """Run the study's analysis and write its result files into ``out_dir``.
 
     Parameters
@@ -243,6 +243,9 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         km_at_risk.csv, cox_multivariable.csv, subgroups.csv, ph_test.csv, ps_summary.csv,
         estimates.json``.
     study_name : str
+    extra : dict, optional
+        Further top-level entries of ``estimates.json`` computed elsewhere (the target-trial
+        analysis of a study with a design: ``{"target_trial": ...}``); None adds nothing.
 
     Returns
     -------
@@ -455,6 +458,8 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         warnings=notes,
         analysis=opts,
     )
+    if extra:
+        est.update(extra)
     est = A.json_clean(est)
 
     files = {

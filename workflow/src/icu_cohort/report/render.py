@@ -46,6 +46,7 @@ from .format import (
 from icu_cohort.artifacts import atomic_path
 from icu_cohort.checks import shareable_warning
 
+from .design import section_design
 from .disclosure import hide_row
 from .inputs import CSV_FILES, StudyResults, finite, horizon_days, load_results, synthetic_truth
 from .style import CSS
@@ -73,6 +74,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("balance", "Covariate balance"),
     ("survival", "Survival"),
     ("effects", "Effect estimates"),
+    ("design", "Target trial emulation"),
     ("subgroups", "Subgroups"),
     ("sensitivity", "Sensitivity analyses"),
     ("definition", "Study definition"),
@@ -1469,6 +1471,7 @@ SECTION_RENDERERS: dict[str, Callable[[_Ctx], str]] = {
     "balance": section_balance,
     "survival": section_survival,
     "effects": section_effects,
+    "design": section_design,
     "subgroups": section_subgroups,
     "sensitivity": section_sensitivity,
     "definition": section_definition,

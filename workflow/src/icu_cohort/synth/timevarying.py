@@ -19,7 +19,10 @@ treatment, one normal per stay and hour for ``D``) drive every *strategy* simula
 loop (common random numbers): the natural course (what the data show), never treat, treat from
 ICU admission, and for each grace period G "start within G h" (the natural start if it comes
 before G, else at G if alive and not yet treated) and "no start within G h" (no start before G,
-the natural start process from G on). Treatment does not change ``D``, so potential outcomes
+the natural start process from G on). On request (:func:`simulate_process`'s
+``extra_strategies``) also "untreated from L" (the natural course until L h, treatment withdrawn
+at L, the natural start process from L on: the comparator of a landmark analysis at L, whose
+other arm is "start within L h"). Treatment does not change ``D``, so potential outcomes
 differ only through ``log_hr``. Formulas and defaults: synthetic_data/README.md (section 9) and
 params_timevarying.yaml.
 """
@@ -55,7 +58,7 @@ class Strategy:
     """A treatment strategy with time zero = ICU admission (``grace`` in whole hours)."""
 
     name: str
-    kind: str              # natural | never | always | start_within | no_start_within
+    kind: str              # natural | never | always | start_within | no_start_within | untreated_from
     grace: int | None = None
 
 
@@ -273,7 +276,8 @@ class ProcessResult:
 
     ``start[name]``/``death[name]``: first-dose time (NaN = never) and death time per strategy;
     ``start_hour``/``start_minute``: the natural first dose's hour index and whole minute within
-    it (-1 = none); ``d_daily``: D at the hours :func:`daily_d_hours` (columns), for later measurements.
+    it (-1 = none); ``d_daily``: D at the hours :func:`daily_d_hours` (columns), for later measurements;
+    ``d_hourly``: D at every hour 0 .. H-1 (n x H, float32) when asked for (``keep_hourly``).
     """
 
     start: dict[str, np.ndarray]
@@ -281,11 +285,13 @@ class ProcessResult:
     start_hour: np.ndarray
     start_minute: np.ndarray
     d_daily: np.ndarray
+    d_hourly: np.ndarray | None = None
 
 
 def run_process(rng: np.random.Generator, params: Mapping[str, Any], eta: np.ndarray, lp_treat: np.ndarray,
                 b_mg: float, mg0: np.ndarray, icu_hours: np.ndarray, sub_minute_s: np.ndarray,
-                log_lambda: float, alpha: float, which: list[Strategy] | None = None) -> ProcessResult:
+                log_lambda: float, alpha: float, which: list[Strategy] | None = None,
+                keep_hourly: bool = False) -> ProcessResult:
     """Simulate the hourly process of ``n`` stays under every strategy (see module docstring).
 
     ``eta``: outcome linear predictor of the baseline covariates; ``lp_treat``, ``b_mg``, ``mg0``:
@@ -313,11 +319,14 @@ def run_process(rng: np.random.Generator, params: Mapping[str, Any], eta: np.nda
     daily_hours = daily_d_hours(H)
     d_daily = np.zeros((n, daily_hours.size), np.float32)
     column_of = {int(hh): k for k, hh in enumerate(daily_hours)}
+    d_hourly = np.zeros((n, H), np.float32) if keep_hourly else None
     sub_h = np.asarray(sub_minute_s, dtype=float) / 3600.0
     fits = np.asarray(icu_hours, dtype=float) - DOSE_FIT_HOURS - 1.0       # start hour h must be <= this
     for h in range(H):
         if h in column_of:
             d_daily[:, column_of[h]] = D
+        if d_hourly is not None:
+            d_hourly[:, h] = D
         q = alpha + T["time_term"][h] + lp_treat + T["b_treat"] * D + b_mg * (mg0 * np.exp(T["mg_sev"] * D) - 2.0)
         p = -np.expm1(-np.exp(np.minimum(q, 50.0)))
         U = rng.random(n)
@@ -329,8 +338,10 @@ def run_process(rng: np.random.Generator, params: Mapping[str, Any], eta: np.nda
         for s in which:
             nm = s.name
             alive = np.isnan(death[nm])
+            if s.kind == "untreated_from" and h == s.grace:
+                start[nm] = np.full(n, np.nan)                 # treatment withdrawn at L
             untreated = np.isnan(start[nm])
-            if s.kind == "natural" or (s.kind == "start_within" and h < s.grace) or \
+            if s.kind in ("natural", "untreated_from") or (s.kind == "start_within" and h < s.grace) or \
                     (s.kind == "no_start_within" and h >= s.grace):
                 new = hit & alive & untreated
                 f = np.where(new, f_nat, 1.0)
@@ -369,7 +380,7 @@ def run_process(rng: np.random.Generator, params: Mapping[str, Any], eta: np.nda
         w_end = T["w_H"] + (E - Hc[nm]) / mult
         death[nm] = np.where(alive, _weibull_inverse(w_end, params), death[nm])
     return ProcessResult(start=start, death=death, start_hour=start_hour, start_minute=start_minute,
-                         d_daily=d_daily)
+                         d_daily=d_daily, d_hourly=d_hourly)
 
 
 # --------------------------------------------------------------------------------------
@@ -449,7 +460,8 @@ def calibrate(params: Mapping[str, Any]) -> tuple[float, float]:
 
 def simulate_core(n: int, rng: np.random.Generator, params: Mapping[str, Any], profile: dgp.Profile,
                   icu_hours: np.ndarray, sub_minute_s: np.ndarray, age: np.ndarray | None = None,
-                  male: np.ndarray | None = None) -> pd.DataFrame:
+                  male: np.ndarray | None = None, extra_strategies: tuple[Strategy, ...] = (),
+                  hourly_severity: bool = False) -> pd.DataFrame:
     """Covariates, missingness and the hourly process of ``n`` stays (the time-varying DGP).
 
     Columns: the covariates of :func:`dgp.simulate_core` (``propensity`` is NaN: there is no
@@ -458,14 +470,18 @@ def simulate_core(n: int, rng: np.random.Generator, params: Mapping[str, Any], p
     ``_eta``, ``T_<strategy>`` (death, days from intime, continuous, per strategy, e.g.
     ``T_natural``, ``T_never``, ``T_always``, ``T_start_within_24h``), ``S_<strategy>`` (start
     of treatment, hours; NaN if none), ``T1`` = ``T_always`` and ``T0`` = ``T_never``, and
-    ``_D<k>`` (severity change D at hour min(24 k, horizon - 1)).
+    ``_D<k>`` (severity change D at hour min(24 k, horizon - 1)); with ``hourly_severity``
+    also ``_Dh<h>`` (D at every hour h = 0 .. horizon - 1). ``extra_strategies`` are simulated
+    too (columns ``T_``/``S_`` of their names); they draw no random numbers, so the other
+    columns do not change.
     """
     cov = draw_covariates(n, rng, params, profile, age=age, male=male)
     alpha, log_lam = calibrate(params)
     eta = dgp.linear_predictor(cov, params["outcome"]["coefficients"])
     lp_t, b_mg, mg0 = treatment_terms(cov, params)
     res = run_process(rng, params, eta, lp_t, b_mg, mg0, np.asarray(icu_hours, float),
-                      np.asarray(sub_minute_s, float), log_lam, alpha)
+                      np.asarray(sub_minute_s, float), log_lam, alpha,
+                      which=strategies(params) + list(extra_strategies), keep_hourly=hourly_severity)
     df = pd.DataFrame(cov)
     df["propensity"] = np.nan
     df["treated"] = (res.start_hour >= 0).astype(np.int8)
@@ -479,10 +495,14 @@ def simulate_core(n: int, rng: np.random.Generator, params: Mapping[str, Any], p
     df["T0"] = df["T_never"]
     for k in range(res.d_daily.shape[1]):
         df[f"_D{k}"] = res.d_daily[:, k].astype(float)
+    if res.d_hourly is not None:
+        df = pd.concat([df, pd.DataFrame(res.d_hourly.astype(float), index=df.index,
+                                         columns=[f"_Dh{h}" for h in range(res.d_hourly.shape[1])])], axis=1)
     return df
 
 
-def simulate_process(n_stays: int, seed: int, **params: Any) -> pd.DataFrame:
+def simulate_process(n_stays: int, seed: int, extra_strategies: tuple[Strategy, ...] = (),
+                     hourly_severity: bool = False, **params: Any) -> pd.DataFrame:
     """``n_stays`` eligible-type stays (septic, encephalopathic, first stays lasting > 24 h) of the
     time-varying DGP, without writing any table: for Monte-Carlo checks of the designs.
 
@@ -490,7 +510,9 @@ def simulate_process(n_stays: int, seed: int, **params: Any) -> pd.DataFrame:
     sections, ``params_file=PATH``). Columns as :func:`simulate_core`, plus ``stay_id`` (1..n),
     ``icu_hours`` (planned ICU length of stay; the data's outtime is the earlier of this and an
     ICU death) and ``first_dose_hours`` (natural course, NaN if never). Deaths are continuous
-    days from intime (not rounded as the data record them).
+    days from intime (not rounded as the data record them). ``extra_strategies`` (e.g.
+    ``Strategy("untreated_from_48h", "untreated_from", 48)``) and ``hourly_severity`` as in
+    :func:`simulate_core`; neither changes any other column.
     """
     params_file = params.pop("params_file", None)
     nested, short = split_overrides(params)
@@ -499,7 +521,8 @@ def simulate_process(n_stays: int, seed: int, **params: Any) -> pd.DataFrame:
     n = int(n_stays)
     prof = dgp.eligible_profile(n, rng, P)
     icu_hours = _reference_icu_hours(n, rng, P)
-    df = simulate_core(n, rng, P, prof, icu_hours, np.zeros(n))
+    df = simulate_core(n, rng, P, prof, icu_hours, np.zeros(n), extra_strategies=tuple(extra_strategies),
+                       hourly_severity=hourly_severity)
     df.insert(0, "stay_id", np.arange(1, n + 1))
     df["icu_hours"] = icu_hours
     df["first_dose_hours"] = df["S_natural"]
@@ -597,3 +620,36 @@ def first_dose_summary(first_dose_hours: np.ndarray) -> dict[str, Any]:
                                        if treated.any() else {}),
     })
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Ground truth of a target trial with time zero after ICU admission
+# --------------------------------------------------------------------------------------
+
+def target_trial_truth(first_dose_hours: np.ndarray, in_icu_at_t0: np.ndarray, days_start: np.ndarray,
+                       days_no_start: np.ndarray, time_zero_hours: float,
+                       horizon_days: float = HORIZON_DAYS) -> dict[str, Any]:
+    """True contrast of "start within G h of time zero" vs "no start within G h" for a trial
+    with time zero ``t0`` = ``time_zero_hours`` after ICU admission, eligibility = alive, in the
+    ICU (``in_icu_at_t0``) and not treated before t0 in the natural course (``first_dose_hours``
+    >= t0 or none), outcome = death within ``horizon_days`` of t0.
+
+    ``days_start``/``days_no_start``: death days from ICU admission under the DGP's strategies
+    ``start_within_<t0 + G>h`` and ``no_start_within_<t0 + G>h``: for a stay untreated at t0 in
+    the natural course, the first IS the natural start in [t0, t0 + G) or a start at t0 + G,
+    the second no start before t0 + G and the natural start process after; before t0 both
+    follow the natural course, which left the stay untreated. Nobody dies before
+    ``outcome.delay_days`` (>= 1 day), so with t0 <= 24 h "alive at t0" holds for every stay;
+    otherwise a stay dead by t0 must be excluded through ``in_icu_at_t0``. Returns the keys of
+    :func:`contrast` (risks over (t0, t0 + horizon], the marginal HR with follow-up from t0).
+    """
+    f = np.asarray(first_dose_hours, dtype=float)
+    t0 = float(time_zero_hours)
+    keep = np.asarray(in_icu_at_t0, bool) & (np.isnan(f) | (f >= t0))
+    a = np.asarray(days_start, float)[keep] - t0 / 24.0
+    b = np.asarray(days_no_start, float)[keep] - t0 / 24.0
+    if np.any(a[~np.isnan(a)] <= 0) or np.any(b[~np.isnan(b)] <= 0):
+        raise ValueError("target_trial_truth: a stay of the population is dead by time zero")
+    return contrast(a, b, "start within G h of time zero", "no start within G h of time zero",
+                    f"eligible stays alive, in the ICU and untreated {t0:g} h after ICU admission",
+                    horizon=float(horizon_days))
