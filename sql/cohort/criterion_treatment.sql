@@ -37,19 +37,9 @@ WITH step AS (
 )
 
 , agent AS (
-    SELECT 'norepinephrine' AS agent, stay_id, vaso_rate, vaso_amount, starttime, endtime FROM mimiciv_derived.norepinephrine
-    UNION ALL
-    SELECT 'epinephrine', stay_id, vaso_rate, vaso_amount, starttime, endtime FROM mimiciv_derived.epinephrine
-    UNION ALL
-    SELECT 'dopamine', stay_id, vaso_rate, vaso_amount, starttime, endtime FROM mimiciv_derived.dopamine
-    UNION ALL
-    SELECT 'phenylephrine', stay_id, vaso_rate, vaso_amount, starttime, endtime FROM mimiciv_derived.phenylephrine
-    UNION ALL
-    SELECT 'vasopressin', stay_id, vaso_rate, vaso_amount, starttime, endtime FROM mimiciv_derived.vasopressin
-    UNION ALL
-    SELECT 'dobutamine', stay_id, vaso_rate, vaso_amount, starttime, endtime FROM mimiciv_derived.dobutamine
-    UNION ALL
-    SELECT 'milrinone', stay_id, vaso_rate, vaso_amount, starttime, endtime FROM mimiciv_derived.milrinone
+    -- every vasoactive infusion, one agent per row (mimiciv_derived.vasoactive_infusion)
+    SELECT agent, stay_id, vaso_rate, vaso_amount, starttime, endtime
+    FROM mimiciv_derived.vasoactive_infusion
 )
 
 SELECT DISTINCT w.name, w.stay_id
