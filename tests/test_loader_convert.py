@@ -1,4 +1,4 @@
-"""The fast conversion (ISA-L inflate piped into DuckDB): same Parquet as DuckDB's own gzip
+"""The fast conversions (ISA-L inflate piped into DuckDB; Arrow's reader): same Parquet as DuckDB's own gzip
 reader, values equal to an independent parse, bad streams named, nothing left behind."""
 
 from __future__ import annotations
@@ -55,14 +55,21 @@ def test_same_bytes_whatever_the_thread_count(synth_dir, tmp_path):
 
 
 def test_demo_tables_same_bytes_with_both_readers(mimic_demo, tmp_path):
+    """The real MIMIC-IV demo: isal and duckdb give the same bytes, Arrow's multi-core reader
+    (:mod:`icu_cohort.arrow_csv`) the same rows in the same order, every table the pipeline reads."""
+    from test_arrow_csv import _same_rows_in_order
+
     for key, spec in TABLES.items():
         src = mimic_demo / spec.relpath
         if not src.exists():
             continue
-        a, b = tmp_path / f"{spec.name}.a.parquet", tmp_path / f"{spec.name}.b.parquet"
+        a, b, c = (tmp_path / f"{spec.name}.{x}.parquet" for x in "abc")
         loader.convert_table(src, a, spec, decompressor="isal")
         loader.convert_table(src, b, spec, decompressor="duckdb")
         assert a.read_bytes() == b.read_bytes(), key
+        loader.convert_table(src, c, spec, decompressor="arrow")
+        assert loader.table_report(c)["decompressor"] == "arrow", key
+        _same_rows_in_order(b, c)
 
 
 def test_rows_and_values_in_file_order_match_pythons_csv_module(synth_dir, tmp_path):
@@ -110,7 +117,7 @@ def test_quoted_commas_quotes_and_newlines_survive(tmp_path):
     assert pq.read_table(dst).column("valueuom").to_pylist() == ['ml, "foley"\nbag', None]
 
 
-@pytest.mark.parametrize("decompressor", ["isal", "duckdb"])
+@pytest.mark.parametrize("decompressor", ["arrow", "isal", "duckdb"])
 @pytest.mark.parametrize("damage", ["truncate", "corrupt"])
 def test_damaged_gzip_is_named_and_leaves_nothing(tmp_path, decompressor, damage):
     spec = table("hosp/labevents")
@@ -129,7 +136,7 @@ def test_damaged_gzip_is_named_and_leaves_nothing(tmp_path, decompressor, damage
                        match=r"labevents\.csv\.gz: (cannot be (decompressed|read)|could not be read).*") as err:
         loader.convert_table(path, loader.parquet_path(out, "hosp/labevents"), spec, temp_directory=str(spill),
                              decompressor=decompressor)
-    if decompressor == "isal":
+    if decompressor in ("arrow", "isal"):
         assert "truncated or corrupt" in str(err.value)
     assert not _leftovers(out)
     assert not [p for p in spill.rglob("*")], "DuckDB temp folder not cleaned"

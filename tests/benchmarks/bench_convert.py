@@ -1,7 +1,7 @@
 """Benchmark: converting a synthetic MIMIC-IV download (csv.gz) to Parquet (the load stage).
 
     python tests/benchmarks/bench_convert.py --patients 364000 [--seed 1] [--threads 2]
-        [--parallel 2] [--decompressor auto|isal|duckdb] [--memory-limit 4GB]
+        [--parallel 2] [--decompressor auto|arrow|isal|duckdb] [--memory-limit 4GB]
         [--cache DIR] [--out DIR] [--tables icu/chartevents,hosp/patients]
 
 The synthetic set is generated with ``icu-cohort synth --patients N --seed S`` into

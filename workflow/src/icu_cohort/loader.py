@@ -11,9 +11,10 @@ The first stage of the pipeline:
 2. :func:`convert_table` -- one CSV to one Parquet file, with the types PhysioNet documents
    (:mod:`icu_cohort.mimic_tables`): ids as integers, times as timestamps, ``dod`` as a date.
    Columns are selected by name, so extra or reordered columns load too. The gzip stream is
-   decompressed by ISA-L (``isal``) in a thread of its own and piped into DuckDB's CSV reader
-   (the same reader, the same bytes: the Parquet file is the one DuckDB's own gzip reader
-   gives); :func:`convert_tables` converts two tables at a time. The data checks of :mod:`icu_cohort.checks` run on the new file before it is
+   inflated by ISA-L (``isal``) in blocks parsed by Arrow on two threads and written by DuckDB
+   (:mod:`icu_cohort.arrow_csv`: DuckDB's rows, in file order); a value Arrow refuses sends
+   the file to DuckDB's own CSV reader, whose casts name a bad column;
+   :func:`convert_tables` converts two tables at a time. The data checks of :mod:`icu_cohort.checks` run on the new file before it is
    renamed into place; warnings are kept beside it (:func:`table_report`). A failure leaves no
    partial Parquet and no DuckDB temporary files behind.
 3. :func:`connect` -- a DuckDB connection with views ``mimiciv_hosp.<table>`` and
@@ -41,16 +42,19 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from icu_cohort import checks
+from icu_cohort import arrow_csv, checks
 from icu_cohort.mimic_tables import (OTHER_DOIS, RELEASES, SUPPORTED_VERSIONS, TABLES, V22_ADDED_COLUMNS,
                                      TableSpec, column_aliases, table)
 
 log = logging.getLogger("icu_cohort")
 
-#: How :func:`convert_table` decompresses: ``"isal"`` (ISA-L's inflate in a thread of its
-#: own, piped into DuckDB), ``"duckdb"`` (DuckDB's own gzip reader, in DuckDB's scan thread),
-#: ``"auto"`` (isal when installed, else duckdb). All give the same Parquet bytes.
-DECOMPRESSORS = ("auto", "isal", "duckdb")
+#: How :func:`convert_table` reads: ``"arrow"`` (ISA-L's inflate in blocks, parsed by Arrow on
+#: several threads, :mod:`icu_cohort.arrow_csv`; falls back to ``"isal"`` when Arrow refuses a
+#: value), ``"isal"`` (ISA-L's inflate in a thread of its own, piped into DuckDB's CSV reader),
+#: ``"duckdb"`` (DuckDB's own gzip reader, in DuckDB's scan thread), ``"auto"`` (the first of
+#: these that is installed). All give the same rows in the same order; ``"isal"`` and
+#: ``"duckdb"`` the same Parquet bytes (``"arrow"`` cuts row groups at other rows).
+DECOMPRESSORS = ("auto", "arrow", "isal", "duckdb")
 
 #: Memory a conversion needs at most: it streams, keeping only the row groups that wait to be
 #: written in file order (DuckDB spills or waits beyond this). :func:`convert_table` uses the
@@ -362,6 +366,55 @@ def table_report(parquet: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _copy(con: duckdb.DuckDBPyConnection, query: str, tmp: Path) -> None:
+    """Write ``query`` to the Parquet file ``tmp``, rows in the query's (file) order."""
+    # File order, whatever the number of threads (same data, same Parquet rows).
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"COPY ({query}) TO {_quote_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    con.execute("SET preserve_insertion_order = false")
+
+
+def _copy_with_arrow(con: duckdb.DuckDBPyConnection, src: Path, spec: TableSpec, header: list[str],
+                     names: dict[str, str], tmp: Path, progress: Callable[[str], None] | None) -> str | None:
+    """Convert ``src`` to ``tmp`` through :mod:`icu_cohort.arrow_csv`; ``None`` when done, else
+    why Arrow refused the file (``tmp`` removed; the caller reads it again with DuckDB's reader,
+    whose error names the column). A damaged gzip stream raises :class:`MimicInputError`."""
+    from icu_cohort.console import Rate
+
+    rate = Rate("rows", PROGRESS_EVERY) if progress else None
+
+    def on_read(lines: int, share: float) -> None:
+        msg = rate.update(lines, share)
+        if msg:
+            progress(f"{src.name}: {msg}")
+
+    failure: list[BaseException] = []  # what the batches raised (DuckDB re-raises it as text)
+
+    def batches():
+        try:
+            yield from arrow_csv.record_batches(src, header, names, spec.columns,
+                                                on_read=on_read if rate else None)
+        except BaseException as exc:
+            failure.append(exc)
+            raise
+
+    import pyarrow as pa
+
+    try:
+        con.register("mimic_csv_arrow", pa.RecordBatchReader.from_batches(arrow_csv.schema(spec.columns), batches()))
+        _copy(con, "SELECT * FROM mimic_csv_arrow", tmp)
+        return None
+    except Exception as exc:  # noqa: BLE001 -- sorted below
+        cause = failure[0] if failure else exc
+        if isinstance(cause, arrow_csv.DecompressError):
+            raise _decompress_error(src, cause.__cause__ or cause) from exc
+        if tmp.exists():
+            tmp.unlink()
+        return f"{type(cause).__name__}: {str(cause).splitlines()[0][:300] if str(cause) else ''}"
+    finally:
+        con.unregister("mimic_csv_arrow")
+
+
 def convert_table(
     src: Path | None,
     dst: Path,
@@ -413,37 +466,40 @@ def convert_table(
             types = ", ".join(f"{_quote_str(c)}: 'VARCHAR'" for c in header)
             use = decompressor
             if use == "auto":
-                use = "isal" if _decompressor_available() else "duckdb"
+                use = "arrow" if arrow_csv.available() else "isal" if _decompressor_available() else "duckdb"
+            if use == "arrow":
+                why = _copy_with_arrow(con, src, spec, header, names, tmp, progress)
+                if why is not None:
+                    log.info("%s: Arrow's reader refused it (%s); reading it again with DuckDB's reader", src, why)
+                    use = "isal" if _decompressor_available() else "duckdb"
+            report["decompressor"] = use
+            query = None
             if use == "isal":
                 feeder = _Decompressor(src, progress)
                 feeder.start()
                 path, compression = feeder.path, "none"
-            else:
+            elif use == "duckdb":
                 path, compression = str(src), "gzip"
-            report["decompressor"] = use
-            reader = (
-                f"read_csv({_quote_str(path)}, header = true, delim = ',', quote = '\"', "
-                f"escape = '\"', columns = {{{types}}}, compression = {_quote_str(compression)})"
-            )
-            select = ", ".join(f"CAST({_quote_ident(names[c])} AS {t}) AS {_quote_ident(c)}" for c, t in spec.columns)
-            query = f"SELECT {select} FROM {reader}"
-        # File order, whatever the number of threads (same data, same Parquet rows).
-        con.execute("SET preserve_insertion_order = true")
-        try:
-            con.execute(
-                f"COPY ({query}) TO {_quote_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-            )
-        except duckdb.Error:
+            if use != "arrow":
+                reader = (
+                    f"read_csv({_quote_str(path)}, header = true, delim = ',', quote = '\"', "
+                    f"escape = '\"', columns = {{{types}}}, compression = {_quote_str(compression)})"
+                )
+                select = ", ".join(f"CAST({_quote_ident(names[c])} AS {t}) AS {_quote_ident(c)}" for c, t in spec.columns)
+                query = f"SELECT {select} FROM {reader}"
+        if query is not None:
+            try:
+                _copy(con, query, tmp)
+            except duckdb.Error:
+                if feeder is not None:
+                    feeder.close()
+                    if feeder.error is not None:
+                        raise _decompress_error(src, feeder.error) from feeder.error
+                raise
             if feeder is not None:
                 feeder.close()
                 if feeder.error is not None:
                     raise _decompress_error(src, feeder.error) from feeder.error
-            raise
-        if feeder is not None:
-            feeder.close()
-            if feeder.error is not None:
-                raise _decompress_error(src, feeder.error) from feeder.error
-        con.execute("SET preserve_insertion_order = false")
         n_rows = int(con.execute(f"SELECT count(*) FROM read_parquet({_quote_str(str(tmp))})").fetchone()[0])
         report["rows"] = n_rows
         if src is not None and n_rows == 0:
