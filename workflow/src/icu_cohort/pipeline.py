@@ -201,7 +201,8 @@ def run_analysis(study: Study, cohort_path: Path, out_dir: Path, design_inputs: 
         extra = {"target_trial": trial.run_stage(study, cohort_path, d["followup"], d["sofa"], threads,
                                                  d.get("truth"))}
     try:
-        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name, extra)
+        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name, extra,
+                         secondary=study["outcome"]["secondary"])
     except (ValueError, KeyError) as exc:
         raise ValueError(f"{cohort_path} (study {study.name}): {exc}") from exc
     log.info("cohort %s stays, %s matched pairs", estimates.get("n_cohort"),
