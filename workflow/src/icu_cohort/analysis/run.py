@@ -276,7 +276,7 @@ def _estimand_sentence(est: str, n_focal: int, n_matched: int, caliper) -> str:
 def _exp(x: float) -> float:
     """``e**x``, infinite beyond the float range (a pooled interval of a separated term, whose
     log-HR standard error is huge, reaches past it); written as null in estimates.json."""
-    return math.exp(x) if x < 709.0 else math.inf
+    return math.inf if x > 709.0 else math.exp(x)  # NaN stays NaN
 
 
 def _pool_effect(effects: list[dict], alpha: float) -> dict:
