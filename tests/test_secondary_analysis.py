@@ -201,3 +201,28 @@ def test_missing_secondary_keys_are_named():
     assert "secondary_outcomes[0].cox_matched" in missing
     assert "secondary_outcomes[0].n.cohort_treated" in missing
     assert "secondary_outcomes[0].risk_difference.rd" in missing
+
+
+def test_incomplete_matched_sets_weight_the_risks_and_the_model(cohort, tmp_path):
+    """1:2 matching: sets with one control get weights; the matched risks are weighted means and
+    the Cox model the weighted, clustered fit, as for the primary outcome."""
+    from lifelines import CoxPHFitter
+
+    est = run_analysis(cohort, COVARIATES, {**OPTS, "matching": {"ratio": 2}}, tmp_path, "t", secondary=[SEVEN, SAME])
+    assert est["matching"]["weighted"] is True
+    e = entry(est, "death_within_7d")
+    m = matched_sample(cohort, tmp_path)
+    assert not np.allclose(m["match_weight"], 1.0)
+    for g, arm in ((1, "treated"), (0, "control")):
+        s = m[m["treated"] == g]
+        assert e["n"][f"matched_{arm}"] == len(s) and e["deaths"][f"matched_{arm}"] == int(s["death_within_7d"].sum())
+        assert e["risk"][f"matched_{arm}"] == pytest.approx(np.average(s["death_within_7d"], weights=s["match_weight"]),
+                                                            rel=1e-12)
+    cph = CoxPHFitter().fit(pd.DataFrame({"t": m["death_within_7d_time_days"], "e": m["death_within_7d"],
+                                          "treated": m["treated"], "w": m["match_weight"], "pair": m["pair_id"]}),
+                            "t", "e", weights_col="w", cluster_col="pair", robust=True)
+    assert e["cox_matched"]["hr"] == pytest.approx(math.exp(cph.params_["treated"]), rel=1e-9)
+    assert e["cox_matched"]["weighted"] is True
+    same = entry(est, "death_within_28d")
+    assert same["cox_matched"]["hr"] == est["cox_matched"]["hr"] and same["risk_difference"] == {
+        **est["risk_difference"]}
