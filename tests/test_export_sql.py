@@ -330,3 +330,60 @@ def test_a_cohort_file_with_two_studies_is_refused(tmp_path, reference):
                            str(tmp_path / "w"), "--cores", "1", "--config", f"cohort_file={exported}"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "a cohort table belongs to one study" in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Secondary outcomes: their columns in the exported cohort
+# --------------------------------------------------------------------------------------------
+
+SECONDARY = [{"name": "death_within_7d", "kind": "death_within", "horizon_days": 7},
+             {"name": "hospital_death", "kind": "in_hospital_death"}]
+
+
+def test_the_export_carries_the_secondary_outcome_columns(reference, tmp_path):
+    """The study layer and final query of a study with secondary outcomes, in BigQuery's
+    dialect and back in DuckDB (on the reference's concepts), give the cohort with each secondary
+    outcome's columns; imported as a cohort file it is build_cohort's cohort exactly."""
+    con, raw, _ = reference
+    study = _study().replace(outcome={**_study()["outcome"], "secondary": SECONDARY})
+    study_layer = [st for st in export_sql.study_statements(study)
+                   if st.source in cohort.STUDY_FILES or st.source.startswith("(")]
+    final = study_layer[-1].sql.sql(dialect="duckdb")
+    assert "outcome_secondary" in final and "death_within_7d_time_days" in final
+    # a study without secondary outcomes keeps the plain final query
+    assert export_sql.final_query_sql(_study()) == "SELECT * FROM study.cohort ORDER BY stay_id"
+    con.execute("CREATE SCHEMA IF NOT EXISTS rt_sec")
+    pairs = export_sql.transpile(study_layer, "bigquery", hosp="mimiciv_hosp", icu="mimiciv_icu",
+                                 derived="mimiciv_derived", study_dataset="rt_sec")
+    result = None
+    for _, text in pairs:
+        for statement in back_to_duckdb(text):
+            result = con.execute(statement)
+    got = result.df()
+    assert list(got.columns) == list(raw.columns) + cohort.secondary_outcome_columns(study)
+    want, _ = cohort.build_cohort(con, study)  # the DuckDB pipeline (its own study schema)
+    assert want["hospital_death"].sum() > 0 and want["death_within_7d"].sum() > 0
+    exported = tmp_path / "cohort.parquet"
+    got.to_parquet(exported)
+    pipeline.import_cohort(study, exported, tmp_path / "out")
+    imported = pd.read_parquet(tmp_path / "out" / "cohort.parquet")
+    # exact for the secondary outcomes; the vital-sign means to rounding (summation order, as above)
+    names = cohort.secondary_outcome_columns(study)
+    pd.testing.assert_frame_equal(imported[names], want[names], check_exact=True)
+    pd.testing.assert_frame_equal(imported, want, check_exact=False, rtol=1e-12, atol=0)
+    # an export without them (made before the study declared them) is refused, naming the columns
+    from icu_cohort import sources
+
+    got.drop(columns=["hospital_death_time_days"]).to_parquet(tmp_path / "old.parquet")
+    with pytest.raises(sources.MissingColumnError, match="hospital_death_time_days of the study's secondary"):
+        pipeline.import_cohort(study, tmp_path / "old.parquet", tmp_path / "out2")
+
+
+def test_the_postgres_text_carries_the_secondary_outcome_columns():
+    study = _study().replace(outcome={**_study()["outcome"], "secondary": SECONDARY})
+    st = export_sql.Statement("(final query)", None, sqlglot.parse_one(export_sql.final_query_sql(study), read="duckdb"))
+    (_, text), = [p for p in export_sql.transpile([st], "postgres", derived="d", study_dataset="s")
+                  if p[0].source == "(final query)"]
+    for column in cohort.secondary_outcome_columns(study):
+        assert f"AS {column}" in text
+    assert "s.outcome_secondary" in text and "s.cohort" in text

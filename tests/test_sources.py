@@ -29,12 +29,18 @@ from icu_cohort.mimic_tables import TABLES, table
 from icu_cohort.study import load_study
 
 REPO = Path(__file__).resolve().parents[1]
-#: The default study with no caliper, so that matching succeeds on a small synthetic set.
+#: The default study with no caliper, so that matching succeeds on a small synthetic set, and
+#: two secondary outcomes, so that each source (and the PostgreSQL export) carries them too.
 STUDY = "sae_small"
 SMALL_STUDY = """extends: sae_mgso4
 name: sae_small
 title: sae_mgso4 without a caliper, for a small test set
 question: as sae_mgso4
+outcome:
+  horizon_days: 28
+  secondary:
+    - {name: death_within_7d, kind: death_within, horizon_days: 7}
+    - {name: hospital_death, kind: in_hospital_death}
 analysis: {matching: {caliper_sd: null}}
 """
 DUCKDB_CFG = {"threads": 2, "memory_limit": "2GB"}
@@ -469,18 +475,25 @@ def test_postgres_dialect_script_gives_duckdbs_concepts_and_study_tables(pg_mimi
     assert set(near) <= {"mimiciv_derived.first_day_vitalsign"}, near
 
 
-def test_postgres_dialect_cohort_is_the_duckdb_cohort_exactly(pg_mimic, pg_script, duckdb_reference):
-    from icu_cohort import cohort
+def test_postgres_dialect_cohort_is_the_duckdb_cohort_exactly(pg_mimic, pg_script, duckdb_reference, tmp_path):
+    from icu_cohort import cohort, export_sql
 
     pairs, rows = pg_script
     con, cohort_df = duckdb_reference
     st, text = pairs[-1]
     assert st.creates is None and f"{PG_STUDY}.cohort" in text and len(rows) == len(cohort_df) > 20
-    types = con.execute("DESCRIBE study.cohort").fetchall()
+    # study.cohort's columns, then each secondary outcome's two (export_sql.final_query_sql)
+    types = con.execute(f"DESCRIBE {export_sql.final_query_sql(_study())}").fetchall()
+    assert [c for c, *_ in types][-4:] == cohort.secondary_outcome_columns(_study())
     _pg_into_duckdb(pg_mimic["uri"], f"({text.rstrip(';')}) AS q", con, "pg_cohort", types)
-    got = cohort.analysis_table(con.execute("SELECT * FROM pg_cohort").df(), _study())
+    # the exported rows imported as a cohort file give the DuckDB pipeline's cohort exactly
+    exported = tmp_path / "cohort.parquet"
+    con.execute(f"COPY pg_cohort TO '{exported}'")
+    pipeline.import_cohort(_study(), exported, tmp_path / "out")
+    got = pd.read_parquet(tmp_path / "out" / "cohort.parquet")
     pd.testing.assert_frame_equal(got, cohort_df, check_exact=True)
     assert cohort_df["treated"].nunique() == 2
+    assert cohort_df["death_within_7d"].sum() > 0 and cohort_df["hospital_death"].sum() > 0
 
 
 @pytest.mark.parametrize("duckdb_sql", [

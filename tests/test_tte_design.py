@@ -47,15 +47,15 @@ def test_no_design_adds_nothing_to_the_analysis(monkeypatch, tmp_path):
     monkeypatch.setattr(trial, "run_stage", lambda *a, **k: called.append(a) or {})
     seen = {}
 
-    def fake_run(cohort, covariates, analysis, out_dir, name, extra=None):
-        seen["extra"] = extra
+    def fake_run(cohort, covariates, analysis, out_dir, name, extra=None, secondary=None):
+        seen["extra"], seen["secondary"] = extra, secondary
         return {"n_cohort": len(cohort)}
 
     monkeypatch.setattr("icu_cohort.analysis.run_analysis", fake_run)
     cohort = pd.DataFrame({"stay_id": [1, 2]})
     cohort.to_parquet(tmp_path / "cohort.parquet")
     pipeline.run_analysis(load_study("sae_mgso4", STUDIES), tmp_path / "cohort.parquet", tmp_path)
-    assert seen["extra"] is None and not called
+    assert seen["extra"] is None and not called and seen["secondary"] == []
 
 
 def test_tte_study_design_and_time_zero():

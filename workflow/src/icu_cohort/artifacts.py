@@ -161,23 +161,53 @@ TARGET_TRIAL_KEYS: dict[str, tuple[str, ...] | None] = {
 }
 
 
+#: The four cells of a by-arm figure of a secondary outcome: sample (the whole cohort; the
+#: matched sample) x arm.
+SAMPLE_ARMS: tuple[str, ...] = ("cohort_treated", "cohort_control", "matched_treated", "matched_control")
+
+#: ``estimates.json["secondary_outcomes"]``: a list, one entry per ``outcome.secondary`` of the
+#: study in the study file's order (icu_cohort.analysis.run); absent for a study without
+#: secondary outcomes. Entry key -> required sub-keys:
+#: ``n`` stays and ``deaths`` (events, unweighted counts) by :data:`SAMPLE_ARMS`; ``risk`` the
+#: proportion with the event (weighted by the matching weights in the matched sample);
+#: ``risk_difference`` treated minus control in the matched sample; ``cox_matched`` the matched
+#: Cox hazard ratio (``hr`` None when an arm has no events). ``km_risk`` (1 - KM at the
+#: horizon, same cells) is there for ``kind: death_within`` only.
+SECONDARY_OUTCOMES = "secondary_outcomes"
+SECONDARY_OUTCOME_KEYS: dict[str, tuple[str, ...] | None] = {
+    "name": None,
+    "kind": None,
+    "horizon_days": None,
+    "n": SAMPLE_ARMS,
+    "deaths": SAMPLE_ARMS,
+    "risk": SAMPLE_ARMS,
+    "risk_difference": ("sample", "rd", "ci95", "p"),
+    "cox_matched": ("hr", "ci95", "p"),
+}
+
+
+def _missing_in(node: Mapping[str, Any], keys: Mapping[str, tuple[str, ...] | None], prefix: str) -> list[str]:
+    missing = []
+    for key, sub in keys.items():
+        if key not in node:
+            missing.append(f"{prefix}{key}")
+        elif sub:
+            have = node[key] if isinstance(node[key], Mapping) else {}
+            missing += [f"{prefix}{key}.{s}" for s in sub if s not in have]
+    return missing
+
+
 def missing_estimate_keys(estimates: Mapping[str, Any]) -> list[str]:
     """The CONTRACT keys ``estimates`` lacks, as dotted paths (``cox_matched.ci95``)."""
-    missing = []
-    for key, sub in ESTIMATES_KEYS.items():
-        if key not in estimates:
-            missing.append(key)
-        elif sub:
-            have = estimates[key] if isinstance(estimates[key], Mapping) else {}
-            missing += [f"{key}.{s}" for s in sub if s not in have]
+    missing = _missing_in(estimates, ESTIMATES_KEYS, "")
     trial = estimates.get("target_trial")
     if isinstance(trial, Mapping):
-        for key, sub in TARGET_TRIAL_KEYS.items():
-            if key not in trial:
-                missing.append(f"target_trial.{key}")
-            elif sub:
-                have = trial[key] if isinstance(trial[key], Mapping) else {}
-                missing += [f"target_trial.{key}.{s}" for s in sub if s not in have]
+        missing += _missing_in(trial, TARGET_TRIAL_KEYS, "target_trial.")
+    secondary = estimates.get(SECONDARY_OUTCOMES)
+    if isinstance(secondary, list):
+        for i, entry in enumerate(secondary):
+            missing += _missing_in(entry if isinstance(entry, Mapping) else {}, SECONDARY_OUTCOME_KEYS,
+                                   f"{SECONDARY_OUTCOMES}[{i}].")
     return missing
 
 

@@ -7,8 +7,11 @@
 2. the study layer with the study's parameters rendered (:func:`icu_cohort.cohort.sql_params`),
    its criteria as ``final_stay`` (:func:`icu_cohort.cohort.final_stay_sql`) and ``cohort``, in
    the study dataset;
-3. the final query, ``SELECT * FROM <study dataset>.cohort ORDER BY stay_id``: export its result
-   (Parquet or CSV) and give it to the analysis stage with ``--config cohort_file=FILE``.
+3. the final query, ``SELECT * FROM <study dataset>.cohort ORDER BY stay_id`` with, for a study
+   with secondary outcomes, each one's two columns ``<name>`` and ``<name>_time_days`` from
+   ``outcome_secondary`` (:func:`final_query_sql`; the DuckDB pipeline adds the same columns in
+   :func:`icu_cohort.cohort.build_cohort`): export its result (Parquet or CSV) and give it to the
+   analysis stage with ``--config cohort_file=FILE``.
 
 Datasets. MIMIC-IV is read from PhysioNet's BigQuery datasets (``physionet-data.mimiciv_3_1_hosp``
 and ``..._icu``), or from mimic-code's PostgreSQL schemas ``mimiciv_hosp`` / ``mimiciv_icu``.
@@ -220,9 +223,27 @@ def study_statements(study: Study, sql_dir: Path | None = None) -> list[Statemen
         for tree in trees:
             made = _CREATES.search(tree.sql(dialect="duckdb"))
             out.append(Statement(source, made.group(1).lower() if made else None, expand_macros(tree, macros)))
-    out.append(Statement("(final query)", None,
-                         sqlglot.parse_one("SELECT * FROM study.cohort ORDER BY stay_id", read="duckdb")))
+    out.append(Statement("(final query)", None, sqlglot.parse_one(final_query_sql(study), read="duckdb")))
     return out
+
+
+def final_query_sql(study: Study) -> str:
+    """The script's last statement, in DuckDB SQL: every row of ``study.cohort``, and for each
+    secondary outcome of the study (``outcome.secondary``) its event (0/1, BIGINT) and time
+    (days, DOUBLE) from ``study.outcome_secondary`` under the column names of
+    :func:`icu_cohort.cohort.secondary_outcome_columns`, in the study's order; by ``stay_id``."""
+    specs = study["outcome"]["secondary"]
+    if not specs:
+        return "SELECT * FROM study.cohort ORDER BY stay_id"
+    names = cohort.secondary_outcome_columns(study)
+    columns, joins = ["c.*"], []
+    for i, spec in enumerate(specs):
+        event, time = names[2 * i], names[2 * i + 1]
+        alias = f"s{i}"
+        columns += [f"CAST({alias}.event AS BIGINT) AS {event}", f"CAST({alias}.time_days AS DOUBLE) AS {time}"]
+        joins.append(f"LEFT JOIN study.outcome_secondary AS {alias} ON {alias}.stay_id = c.stay_id "
+                     f"AND {alias}.name = '{spec['name']}'")  # a schema identifier: [a-z][a-z0-9_]*
+    return f"SELECT {', '.join(columns)} FROM study.cohort AS c {' '.join(joins)} ORDER BY c.stay_id"
 
 
 def rename_tables(tree: exp.Expression, hosp: str, icu: str, derived: str, study_dataset: str) -> exp.Expression:

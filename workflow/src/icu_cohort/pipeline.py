@@ -166,6 +166,16 @@ def import_cohort(study: Study, cohort_file: Path, out_dir: Path) -> None:
 
     raw = sources.read_cohort_file(cohort_file).sort_values("stay_id", kind="mergesort").reset_index(drop=True)
     df = cohort.analysis_table(raw, study)
+    # the secondary outcomes' columns, as build_cohort adds them (the export's final query has them)
+    names = cohort.secondary_outcome_columns(study)
+    absent = [c for c in names if c not in raw.columns]
+    if absent:
+        raise sources.MissingColumnError(
+            f"cohort_file {cohort_file}: missing column(s) {', '.join(absent)} of the study's secondary outcomes "
+            f"(outcome.secondary of {study.name}); export the cohort again with icu-cohort sql")
+    for event, time in zip(names[::2], names[1::2]):
+        df[event] = raw[event].astype("int64")
+        df[time] = raw[time].astype("float64")
     attrition = pd.DataFrame([{"step": 1, "description": f"cohort imported from {Path(cohort_file).name}",
                                "n_remaining": len(df), "n_excluded": 0}], columns=list(artifacts.ATTRITION.columns))
     cohort.write_cohort(df, attrition, Path(out_dir))
@@ -201,7 +211,8 @@ def run_analysis(study: Study, cohort_path: Path, out_dir: Path, design_inputs: 
         extra = {"target_trial": trial.run_stage(study, cohort_path, d["followup"], d["sofa"], threads,
                                                  d.get("truth"))}
     try:
-        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name, extra)
+        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name, extra,
+                         secondary=study["outcome"]["secondary"])
     except (ValueError, KeyError) as exc:
         raise ValueError(f"{cohort_path} (study {study.name}): {exc}") from exc
     log.info("cohort %s stays, %s matched pairs", estimates.get("n_cohort"),

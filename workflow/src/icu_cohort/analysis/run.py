@@ -15,6 +15,17 @@ by Rubin's rules (on the log-HR and risk-difference scales). Everything else -- 
 ``propensity.parquet``, ``matched.parquet``, balance, Table 1, Kaplan-Meier, PH tests,
 subgroups, and the crude mortality figures -- describes imputation 1; balance and Table 1 are
 always computed on the observed (unimputed) covariate values.
+
+Secondary outcomes (the study's ``outcome.secondary``; cohort columns ``<name>`` and
+``<name>_time_days``) are analysed with the same functions as the primary outcome, on the same
+samples: events and risk by arm in the cohort and in the matched sample (for ``death_within``
+also ``1 - KM`` at its horizon), the matched risk difference (cluster-robust by matched set) and
+the matched Cox hazard ratio (robust, clustered on ``pair_id``; not estimable when an arm has no
+events), pooled by Rubin's rules under multiple imputation as the primary's are. They are
+``estimates.json["secondary_outcomes"]`` (keys: :data:`icu_cohort.artifacts.SECONDARY_OUTCOME_KEYS`);
+a study without secondary outcomes has no such key and the same ``estimates.json`` as before.
+For ``in_hospital_death`` (censored at hospital discharge) the risk is the crude proportion and
+the hazard ratio is that of the cause-specific hazard of death in hospital.
 """
 
 from __future__ import annotations
@@ -108,9 +119,32 @@ def _check_cohort(cohort: pd.DataFrame, covariates: list[dict]) -> pd.DataFrame:
     return df
 
 
-def _surv_frame(cohort, rows, weights=None, extra=None):
-    d = pd.DataFrame({"time": cohort["time_days"].to_numpy(float)[rows],
-                      "event": cohort["death_28d"].to_numpy(int)[rows],
+def _check_secondary(df: pd.DataFrame, secondary: list[dict]) -> None:
+    """Each secondary outcome's two columns present, 0/1 and days >= 0, none missing."""
+    for spec in secondary:
+        name = spec["name"]
+        event, time = _secondary_columns(spec)
+        absent = [c for c in (event, time) if c not in df.columns]
+        if absent:
+            raise KeyError(f"cohort lacks the column(s) {', '.join(absent)} of the secondary outcome {name!r} "
+                           "(outcome.secondary of the study; rebuild the cohort stage)")
+        vals = set(pd.unique(df[event].dropna()))
+        if df[event].isna().any() or not vals <= {0, 1, True, False}:
+            raise ValueError(f"cohort column {event!r} (secondary outcome) must be 0/1 without missing values")
+        if df[time].isna().any() or (df[time] < 0).any():
+            raise ValueError(f"cohort column {time!r} (secondary outcome) must be >= 0 without missing values")
+
+
+def _secondary_columns(spec: dict) -> tuple[str, str]:
+    """The cohort columns of one secondary outcome: event (0/1) and time (days)."""
+    return spec["name"], f"{spec['name']}_time_days"
+
+
+def _surv_frame(cohort, rows, weights=None, extra=None, event="death_28d", time="time_days"):
+    """``time, event, treated`` (and ``weight``, ``extra`` columns) of the stays ``rows``;
+    ``event`` / ``time`` name the outcome's cohort columns (default: the primary outcome)."""
+    d = pd.DataFrame({"time": cohort[time].to_numpy(float)[rows],
+                      "event": cohort[event].to_numpy(int)[rows],
                       "treated": cohort["treated"].to_numpy(int)[rows]})
     if weights is not None:
         d["weight"] = np.asarray(weights, float)
@@ -134,8 +168,28 @@ def _multivariable(cohort, design, opts):
     return cph, d, pen, note
 
 
-def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict) -> dict:
-    """Score, matching and effect estimates in one (possibly imputed) data set."""
+def _matched_effects(msurv: pd.DataFrame, use_w: bool, alpha: float, notes: list, label: str = ""):
+    """The matched Cox fit (None when an arm has no events or the fit fails, with a note), its
+    treatment effect and the matched risk difference of one outcome (``msurv``:
+    :func:`_surv_frame` of the matched stays with ``pair_id``). ``label`` prefixes the notes."""
+    mcols = ["time", "event", "treated", "pair_id"] + (["weight"] if use_w else [])
+    cph = _fit_if_estimable(f"{label}matched Cox", notes, msurv, lambda: coxm.fit_cox(
+        msurv[mcols], "time", "event", cluster="pair_id", weights="weight" if use_w else None,
+        alpha=alpha))
+    effect = coxm.term_effect(cph, "treated") if cph is not None else dict(NA_EFFECT)
+    rd = sv.risk_difference(msurv["event"], msurv["treated"], cluster=msurv["pair_id"],
+                            weights=msurv["weight"].to_numpy() if use_w else None, alpha=alpha)
+    return cph, effect, rd
+
+
+def _secondary_label(spec: dict) -> str:
+    return f"secondary outcome {spec['name']}: "
+
+
+def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict,
+                 secondary: list[dict] | None = None) -> dict:
+    """Score, matching and effect estimates in one (possibly imputed) data set; for each
+    secondary outcome, its matched sample frame, matched Cox effect and risk difference."""
     alpha = opts["alpha"]
     treated = cohort["treated"].to_numpy(int)
     pso = opts["propensity"]
@@ -156,15 +210,16 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict) -> dict:
     rows = mf["_row"].to_numpy()
     w = mf["match_weight"].to_numpy()
     use_w = not np.allclose(w, 1.0)
-    msurv = _surv_frame(cohort, rows, w, {"pair_id": mf["pair_id"].to_numpy()})
-    mcols = ["time", "event", "treated", "pair_id"] + (["weight"] if use_w else [])
+    pairs = {"pair_id": mf["pair_id"].to_numpy()}
+    msurv = _surv_frame(cohort, rows, w, pairs)
     notes: list = []
-    cph_m = _fit_if_estimable("matched Cox", notes, msurv, lambda: coxm.fit_cox(
-        msurv[mcols], "time", "event", cluster="pair_id", weights="weight" if use_w else None,
-        alpha=alpha))
-    cox_matched = coxm.term_effect(cph_m, "treated") if cph_m is not None else dict(NA_EFFECT)
-    rd = sv.risk_difference(msurv["event"], msurv["treated"], cluster=msurv["pair_id"],
-                            weights=w if use_w else None, alpha=alpha)
+    cph_m, cox_matched, rd = _matched_effects(msurv, use_w, alpha, notes)
+    sec = []
+    for spec in secondary or []:
+        event, time = _secondary_columns(spec)
+        s_frame = _surv_frame(cohort, rows, w, pairs, event=event, time=time)
+        _, s_cox, s_rd = _matched_effects(s_frame, use_w, alpha, notes, _secondary_label(spec))
+        sec.append(dict(spec=spec, msurv=s_frame, cox_matched=s_cox, rd=s_rd))
     mv_fallback = (None, None, float(opts["cox"]["penalizer"]), None)
     mv_arm = _no_events_arm(_surv_frame(cohort, np.arange(len(cohort))))
     if mv_arm is not None:
@@ -200,7 +255,7 @@ def _one_dataset(cohort: pd.DataFrame, design: pr.Design, opts: dict) -> dict:
     out = dict(fit=fit, match=res, matched=mf, msurv=msurv, use_w=use_w, cph_matched=cph_m,
                cox_matched=cox_matched, rd=rd, cph_mv=cph_mv, mv_frame=mv_frame,
                mv_penalizer=mv_pen, mv_note=mv_note, cox_mv=cox_mv, iptw=iptw, design=design,
-               notes=notes)
+               secondary=sec, notes=notes)
     return out
 
 
@@ -218,16 +273,75 @@ def _estimand_sentence(est: str, n_focal: int, n_matched: int, caliper) -> str:
     return s
 
 
+def _exp(x: float) -> float:
+    """``e**x``, infinite beyond the float range (a pooled interval of a separated term, whose
+    log-HR standard error is huge, reaches past it); written as null in estimates.json."""
+    return math.inf if x > 709.0 else math.exp(x)  # NaN stays NaN
+
+
 def _pool_effect(effects: list[dict], alpha: float) -> dict:
     r = rubin([e["log_hr"] for e in effects], [e["se"] for e in effects], alpha)
-    return dict(hr=math.exp(r["estimate"]), ci95=[math.exp(r["ci"][0]), math.exp(r["ci"][1])],
+    return dict(hr=_exp(r["estimate"]), ci95=[_exp(r["ci"][0]), _exp(r["ci"][1])],
                 p=r["p"], log_hr=r["estimate"], se=r["se"], df=r["df"], fmi=r["fmi"],
                 pooled="Rubin's rules on the log HR over %d imputations" % r["m"],
                 by_imputation=[dict(hr=e["hr"], ci95=e["ci95"], p=e["p"]) for e in effects])
 
 
+def _pool_rd(rds: list[dict], alpha: float) -> dict:
+    """Risk differences of the imputed data sets pooled by Rubin's rules."""
+    r = rubin([x["rd"] for x in rds], [x["se"] for x in rds], alpha)
+    return dict(rd=r["estimate"], ci95=r["ci"], se=r["se"], p=r["p"], df=r["df"],
+                pooled="Rubin's rules over %d imputations" % r["m"])
+
+
+def _secondary_estimates(cohort: pd.DataFrame, results: list[dict], mw, alpha: float) -> list[dict]:
+    """``estimates.json["secondary_outcomes"]``: per secondary outcome, counts and risks by arm
+    (cohort; matched sample of imputation 1), the matched risk difference and matched Cox
+    hazard ratio (pooled over imputations when there are several)."""
+    treated = cohort["treated"].to_numpy(int)
+    out = []
+    for j, first in enumerate(results[0]["secondary"]):
+        spec, ms = first["spec"], first["msurv"]
+        event, time = _secondary_columns(spec)
+        y = cohort[event].to_numpy(int)
+        t_days = cohort[time].to_numpy(float)
+        m_t = ms["treated"].to_numpy(int)
+        m_y = ms["event"].to_numpy(int)
+        samples = {"cohort": (treated, y, t_days, None), "matched": (m_t, m_y, ms["time"].to_numpy(float), mw)}
+        n, deaths, risk, km_risk = {}, {}, {}, {}
+        for cell in A.SAMPLE_ARMS:
+            sample, lab = cell.split("_")
+            arm, ev_, tt, w = samples[sample]
+            sel = arm == {name: code for code, name in sv.GROUPS}[lab]
+            n[cell] = int(sel.sum())
+            deaths[cell] = int(ev_[sel].sum())
+            risk[cell] = sv.crude_risk(ev_, arm, w)[lab]
+            if spec["kind"] == "death_within":
+                km_risk[cell] = sv.km_at(tt[sel], ev_[sel], float(spec["horizon_days"]),
+                                         None if w is None else w[sel])
+        horizon = spec.get("horizon_days")
+        entry = dict(name=spec["name"], kind=spec["kind"],
+                     horizon_days=None if horizon is None else float(horizon),
+                     n=n, deaths=deaths, risk=risk)
+        if km_risk:
+            entry["km_risk"] = km_risk
+        if len(results) > 1:
+            cox = _pool_effect([r["secondary"][j]["cox_matched"] for r in results], alpha)
+            rd = _pool_rd([r["secondary"][j]["rd"] for r in results], alpha)
+        else:
+            cox, rd = dict(first["cox_matched"]), dict(first["rd"])
+        entry["risk_difference"] = dict(sample="matched", **rd,
+                                        variance="cluster-robust by matched set (pair_id)")
+        cox["variance"] = "robust (sandwich), clustered on pair_id"
+        cox["weighted"] = mw is not None
+        entry["cox_matched"] = cox
+        out.append(entry)
+    return out
+
+
 def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | None,
-                 out_dir: Path, study_name: str, extra: dict | None = None) -> dict:
+                 out_dir: Path, study_name: str, extra: dict | None = None,
+                 secondary: list[dict] | None = None) -> dict:
     """Run the study's analysis and write its result files into ``out_dir``.
 
     Parameters
@@ -246,6 +360,10 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
     extra : dict, optional
         Further top-level entries of ``estimates.json`` computed elsewhere (the target-trial
         analysis of a study with a design: ``{"target_trial": ...}``); None adds nothing.
+    secondary : list of dict, optional
+        The study's ``outcome.secondary`` (``{"name", "kind", "horizon_days"}``); each needs
+        the cohort columns ``<name>`` (0/1) and ``<name>_time_days``. None or empty: no
+        ``secondary_outcomes`` key in ``estimates.json``.
 
     Returns
     -------
@@ -254,6 +372,8 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
     """
     opts = with_defaults(analysis)
     cohort = _check_cohort(cohort, covariates)
+    secondary = [dict(x) for x in (secondary or [])]
+    _check_secondary(cohort, secondary)
     alpha = opts["alpha"]
     seed = int(opts["seed"])
     mi = opts["propensity"]["missing"]
@@ -263,7 +383,7 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
                                      int(mi["max_iter"]))
     else:
         designs = [pr.build_design(cohort, covariates)]
-    results = [_one_dataset(cohort, d, opts) for d in designs]
+    results = [_one_dataset(cohort, d, opts, secondary) for d in designs]
     main = results[0]
     fit, res, mf, msurv = main["fit"], main["match"], main["matched"], main["msurv"]
     rows = mf["_row"].to_numpy()
@@ -320,9 +440,7 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         cox_matched = _pool_effect([r["cox_matched"] for r in results], alpha)
         cox_mv = _pool_effect([r["cox_mv"] for r in results], alpha)
         iptw = {**results[0]["iptw"], **_pool_effect([r["iptw"] for r in results], alpha)}
-        r = rubin([x["rd"]["rd"] for x in results], [x["rd"]["se"] for x in results], alpha)
-        rd = dict(rd=r["estimate"], ci95=r["ci"], se=r["se"], p=r["p"], df=r["df"],
-                  pooled="Rubin's rules over %d imputations" % r["m"])
+        rd = _pool_rd([x["rd"] for x in results], alpha)
         tabs = [coxm.coef_table(x["cph_mv"]).set_index("term") for x in results
                 if x["cph_mv"] is not None]
         terms = [t for t in tabs[0].index if all(t in tb.index for tb in tabs)]
@@ -418,7 +536,9 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
                          "level" if mi["method"] == "median_indicator" else
                          "chained equations (scikit-learn IterativeImputer, sample_posterior, "
                          "seeded), auxiliaries: treatment, 28-day death, Nelson-Aalen hazard"),
-            pooled=(["cox_matched", "cox_multivariable", "iptw", "risk_difference"]
+            pooled=((["cox_matched", "cox_multivariable", "iptw", "risk_difference"]
+                     + ([f"{A.SECONDARY_OUTCOMES}.cox_matched", f"{A.SECONDARY_OUTCOMES}.risk_difference"]
+                        if secondary else []))
                     if len(results) > 1 else []),
             files_describe="imputation 1" if len(results) > 1 else "the single data set"),
         balance=dict(
@@ -458,6 +578,8 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         warnings=notes,
         analysis=opts,
     )
+    if secondary:
+        est[A.SECONDARY_OUTCOMES] = _secondary_estimates(cohort, results, mw, alpha)
     if extra:
         est.update(extra)
     est = A.json_clean(est)

@@ -14,6 +14,9 @@ Written into ``results/<source>/<study>/exports/`` (:data:`EXPORT_DIR`) by
   matching, then the same after matching (:func:`table1_rows`).
 * ``effects.csv`` / ``effects.xlsx``: the effect estimates -- one row per analysis, with the
   group sizes, the deaths by day 28, the hazard ratio (95% CI) and p (:func:`effects_rows`).
+* ``secondary_outcomes.csv`` / ``.xlsx`` (a study with ``outcome.secondary`` only): per
+  secondary outcome, events by arm in the whole cohort and the matched sample, the matched risk
+  difference and the matched Cox hazard ratio (:func:`secondary_rows`).
 * ``manifest.json``: every file written, with its SHA-256.
 
 Small counts: every count in the tables goes through
@@ -59,6 +62,7 @@ PNG_DPI = 300
 #: File stems of the two tables.
 TABLE1_STEM = "table1"
 EFFECTS_STEM = "effects"
+SECONDARY_STEM = "secondary_outcomes"
 MANIFEST = "manifest.json"
 #: The creation date written into every PDF (cairo would write the time of the run).
 PDF_DATE = "D:20000101000000Z"
@@ -471,17 +475,16 @@ def _sample_sizes(est: Mapping[str, Any], sample: str) -> tuple[int | None, int 
     return _count(m.get("n_matched_treated")), _count(m.get("n_matched_control"))
 
 
-def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) -> dict[tuple[str, str], tuple[str, str]]:
-    """``{(sample, side): (size text, deaths text)}`` for the cohort and the matched sample.
+Cell = tuple[str, str]  # (sample, side): ("cohort" | "matched", "treated" | "control")
+CELLS: tuple[Cell, ...] = (("cohort", "treated"), ("cohort", "control"), ("matched", "treated"), ("matched", "control"))
 
-    The rule (:func:`hide_row`) on every total a reader has: treated + control = the sample;
-    deaths + survivors = a group; and, because both samples are shown, matched + not matched
-    = a cohort group, for its stays, its deaths and its survivors -- a matched count is hidden
-    when the not-matched part it would reveal (cohort minus matched) is small.
-    """
-    n: dict[tuple[str, str], int | None] = {}
-    d: dict[tuple[str, str], int | None] = {}
-    risk: dict[tuple[str, str], float | None] = {}
+
+def _primary_counts(estimates: Mapping[str, Any]) -> tuple[dict, dict, dict]:
+    """Group sizes, deaths (the risk in ``mortality_28d`` times the size) and risks of the
+    primary outcome, by :data:`CELLS`."""
+    n: dict[Cell, int | None] = {}
+    d: dict[Cell, int | None] = {}
+    risk: dict[Cell, float | None] = {}
     for sample in ("cohort", "matched"):
         sizes = dict(zip(("treated", "control"), _sample_sizes(estimates, sample)))
         for side in ("treated", "control"):
@@ -489,6 +492,33 @@ def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) ->
             risk[(sample, side)] = _num(_get(estimates, f"mortality_28d.{sample}_{side}"))
             r, k = risk[(sample, side)], sizes[side]
             d[(sample, side)] = None if r is None or k is None else int(round(r * k))
+    return n, d, risk
+
+
+def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) -> dict[tuple[str, str], tuple[str, str]]:
+    """``{(sample, side): (size text, deaths text)}`` for the cohort and the matched sample
+    (the primary outcome; :func:`hide_group_cells`)."""
+    n, d, risk = _primary_counts(estimates)
+    hide_n, hide_d = hide_group_cells(n, d, threshold)
+    out = {}
+    for key in n:
+        k, dd, r = n[key], d[key], risk[key]
+        size = "" if k is None else (_hidden_text(k, threshold) if hide_n[key] else f"{k:,}")
+        deaths = "" if dd is None else (_hidden_text(dd, threshold) if hide_n[key] or hide_d[key]
+                                        else _count_text(dd, 100.0 * r, False, threshold))
+        out[key] = (size, deaths)
+    return out
+
+
+def hide_group_cells(n: Mapping[Cell, int | None], d: Mapping[Cell, int | None],
+                     threshold: int | None) -> tuple[dict[Cell, bool], dict[Cell, bool]]:
+    """Which group sizes ``n`` and death counts ``d`` (by :data:`CELLS`) to hide.
+
+    The rule (:func:`hide_row`) on every total a reader has: treated + control = the sample;
+    deaths + survivors = a group; and, because both samples are shown, matched + not matched
+    = a cohort group, for its stays, its deaths and its survivors -- a matched count is hidden
+    when the not-matched part it would reveal (cohort minus matched) is small.
+    """
     hide_n: dict[tuple[str, str], bool] = {}
     hide_d: dict[tuple[str, str], bool] = {}
     for sample in ("cohort", "matched"):
@@ -516,14 +546,149 @@ def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) ->
         hide_d[("matched", side)] |= dec.after[0]
         hide_n[("cohort", side)] |= dec.before_total_hidden
         hide_n[("matched", side)] |= dec.after_total_hidden
-    out = {}
-    for key in n:
-        k, dd, r = n[key], d[key], risk[key]
-        size = "" if k is None else (_hidden_text(k, threshold) if hide_n[key] else f"{k:,}")
-        deaths = "" if dd is None else (_hidden_text(dd, threshold) if hide_n[key] or hide_d[key]
-                                        else _count_text(dd, 100.0 * r, False, threshold))
-        out[key] = (size, deaths)
+    return hide_n, hide_d
+
+
+# ----------------------------------------------------------------------------- secondary outcomes
+
+
+@dataclass(frozen=True)
+class SecondaryCells:
+    """One secondary outcome's by-arm counts as a shared table may show them: ``n`` /
+    ``deaths`` / ``risk`` by :data:`CELLS`, ``hide_n`` / ``hide_deaths`` their decisions (a
+    hidden death count hides its percentage too), and ``hide_rd``: the matched risk
+    difference is not shown (it is one matched risk minus the other, so with one of them
+    shown it would give the hidden one)."""
+
+    entry: Mapping[str, Any]
+    n: dict[Cell, int | None]
+    deaths: dict[Cell, int | None]
+    risk: dict[Cell, float | None]
+    hide_n: dict[Cell, bool]
+    hide_deaths: dict[Cell, bool]
+    hide_rd: bool
+
+    def size_text(self, cell: Cell, threshold: int | None) -> str:
+        k = self.n[cell]
+        return "" if k is None else (_hidden_text(k, threshold) if self.hide_n[cell] else f"{k:,}")
+
+    def deaths_text(self, cell: Cell, threshold: int | None) -> str:
+        dd, r = self.deaths[cell], self.risk[cell]
+        if dd is None:
+            return ""
+        if self.hide_n[cell] or self.hide_deaths[cell]:
+            return _hidden_text(dd, threshold)
+        return _count_text(dd, None if r is None else 100.0 * r, False, threshold)
+
+
+def secondary_cells(estimates: Mapping[str, Any], threshold: int | None) -> list[SecondaryCells]:
+    """The suppression decisions for every secondary outcome of ``estimates.json``
+    (``secondary_outcomes``; empty list without), one rule with the primary outcome's:
+
+    * within one outcome, :func:`hide_group_cells` (the sizes of a sample, each group's deaths
+      with its survivors, cohort = matched + not matched);
+    * a group size hidden for the primary outcome stays hidden (the same stays);
+    * nested outcomes: deaths within H days and within another horizon (the primary's, another
+      secondary one's) are counted in the same group, so their difference -- the deaths between
+      the two horizons -- can be read off two shown counts; when it is 1 .. threshold-1, the
+      secondary count is hidden (the primary's is shown elsewhere and stays; it is compared
+      even where a table hides it), and a count so hidden is not compared further;
+    * the matched risk difference is hidden when a matched death count is.
+    """
+    entries = [e for e in (estimates.get("secondary_outcomes") or []) if isinstance(e, Mapping)]
+    if not entries:
+        return []
+    p_n, p_d, _ = _primary_counts(estimates)
+    p_hide_n, _ = hide_group_cells(p_n, p_d, threshold)
+    # death counts of other horizons a reader may have, per cell: the primary's first (compared
+    # even where one table hides it, as another part of the report may show it)
+    shown: dict[Cell, list[int]] = {c: [p_d[c]] if p_d[c] is not None else [] for c in CELLS}
+    out = []
+    for e in entries:
+        n = {c: _count(_get(e, f"n.{c[0]}_{c[1]}")) for c in CELLS}
+        d = {c: _count(_get(e, f"deaths.{c[0]}_{c[1]}")) for c in CELLS}
+        risk = {c: _num(_get(e, f"risk.{c[0]}_{c[1]}")) for c in CELLS}
+        hide_n, hide_d = hide_group_cells(n, d, threshold)
+        for c in CELLS:
+            hide_n[c] |= bool(p_hide_n.get(c))
+            hide_d[c] |= hide_n[c]
+        if e.get("kind") == "death_within" and threshold is not None:
+            for c in CELLS:
+                if d[c] is None or hide_d[c]:
+                    continue
+                if any(is_small(abs(d[c] - other), threshold) for other in shown[c]):
+                    hide_d[c] = True
+                else:
+                    shown[c].append(d[c])
+        hide_rd = hide_d[("matched", "treated")] or hide_d[("matched", "control")]
+        out.append(SecondaryCells(e, n, d, risk, hide_n, hide_d, hide_rd))
     return out
+
+
+def outcome_label(entry: Mapping[str, Any]) -> str:
+    """``"Death within 28 days"``, ``"In-hospital death"``: a secondary outcome in words."""
+    if entry.get("kind") == "in_hospital_death":
+        return "In-hospital death"
+    h = _num(entry.get("horizon_days"))
+    return f"Death within {h:g} days" if h is not None else str(entry.get("name", ""))
+
+
+def _pp(x: Any) -> str:
+    v = _num(x)
+    return "" if v is None else fmt_num(100.0 * v, 1)
+
+
+def secondary_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
+                   group_labels: tuple[str, str] = GROUP_LABELS) -> Layout | None:
+    """The secondary outcomes (``estimates.json["secondary_outcomes"]``) in a journal's layout,
+    or None for a study without them: per outcome a row for the whole cohort and one for the
+    matched sample, with the group sizes, the events by arm as ``n (%)``, and on the matched row
+    the risk difference (percentage points, 95% CI) and the matched Cox hazard ratio (95% CI)
+    and p. Suppression: :func:`secondary_cells`."""
+    cells = secondary_cells(estimates, threshold)
+    if not cells:
+        return None
+    tl, cl = (g.lower() for g in group_labels)
+    header = [["Outcome", "Sample", f"{group_labels[0]}, n", f"{group_labels[1]}, n", f"Events, {tl}, n (%)",
+               f"Events, {cl}, n (%)", "Risk difference, percentage points (95% CI)", "Hazard ratio (95% CI)", "p"]]
+    body = []
+    for sc in cells:
+        e = sc.entry
+        for sample in ("cohort", "matched"):
+            row = [f"{outcome_label(e)} ({e.get('name')})", "matched" if sample == "matched" else "whole cohort"]
+            row += [sc.size_text((sample, side), threshold) for side in ("treated", "control")]
+            row += [sc.deaths_text((sample, side), threshold) for side in ("treated", "control")]
+            if sample == "cohort":
+                row += ["", "", ""]
+            else:
+                rd = e.get("risk_difference") if isinstance(e.get("risk_difference"), Mapping) else {}
+                ci = rd.get("ci95") if isinstance(rd.get("ci95"), (list, tuple)) and len(rd.get("ci95")) == 2 else [None, None]
+                if sc.hide_rd:
+                    row.append(SUPPRESSED)
+                elif _num(rd.get("rd")) is None:
+                    row.append("")
+                else:
+                    row.append(f"{_pp(rd.get('rd'))} ({_pp(ci[0])} to {_pp(ci[1])})")
+                cox = e.get("cox_matched") if isinstance(e.get("cox_matched"), Mapping) else {}
+                row += _hr_cells(cox)
+            body.append(row)
+    notes = [f"Events: stays with the outcome, percent of the group's stays (weighted by the matching weights in the "
+             f"matched sample). Risk difference: {tl} minus {cl}, matched sample, cluster-robust by matched set. "
+             f"Hazard ratio: Cox model in the matched sample, {tl} versus {cl}, robust variance clustered on the matched "
+             "set; not estimable when an arm has no events. Death within H days: from ICU admission, survivors "
+             "censored at day H. In-hospital death: death before hospital discharge, censored at discharge."]
+    notes += _footnotes(threshold)
+    return Layout(header, body, notes, [])
+
+
+def _hr_cells(res: Mapping[str, Any]) -> list[str]:
+    """``[HR (95% CI), p]`` of a hazard-ratio dict, or ``["not estimable", ""]``."""
+    hr = _num(res.get("hr"))
+    ci = res.get("ci95") if isinstance(res.get("ci95"), (list, tuple)) else [None, None]
+    lo, hi = (_num(ci[0]), _num(ci[1])) if len(ci) == 2 else (None, None)
+    if hr is None or lo is None or hi is None or not all(math.isfinite(v) and v > 0 for v in (hr, lo, hi)):
+        return ["not estimable", ""]
+    return [fmt_ci(hr, lo, hi), fmt_p(res.get("p"))]
 
 
 def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
@@ -551,13 +716,7 @@ def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
         cells = [name, "matched" if sample == "matched" else "whole cohort"]
         cells += [group_cells[(sample, side)][0] for side in ("treated", "control")]
         cells += [group_cells[(sample, side)][1] for side in ("treated", "control")]
-        hr = _num(res.get("hr"))
-        ci = res.get("ci95") if isinstance(res.get("ci95"), (list, tuple)) else [None, None]
-        lo, hi = (_num(ci[0]), _num(ci[1])) if len(ci) == 2 else (None, None)
-        if hr is None or lo is None or hi is None or not all(math.isfinite(v) and v > 0 for v in (hr, lo, hi)):
-            cells += ["not estimable", ""]
-        else:
-            cells += [fmt_ci(hr, lo, hi), fmt_p(res.get("p"))]
+        cells += _hr_cells(res)
         body.append(cells)
     notes = [f"Hazard ratio of death within {horizon_days(estimates)} days of ICU admission, {tl} versus {cl}; "
              "below 1: lower hazard "
@@ -692,6 +851,9 @@ def write_exports(
         TABLE1_STEM: table1_rows(t1, threshold, covariate_labels(study)),
         EFFECTS_STEM: effects_rows(estimates, threshold),
     }
+    secondary = secondary_rows(estimates, threshold)
+    if secondary is not None:  # a study with secondary outcomes only
+        tables[SECONDARY_STEM] = secondary
 
     writers: dict[str, Any] = {}
     fig_entries = []
@@ -741,5 +903,6 @@ def write_exports(
 __all__ = [
     "EXPORT_DIR", "FIGURE_FORMATS", "TABLE_FORMATS", "PNG_DPI", "Figure", "Layout", "ExportError",
     "report_figures", "standalone_svg", "svg_to_pdf", "svg_to_png", "table1_rows", "effects_rows",
+    "secondary_rows", "secondary_cells", "hide_group_cells", "outcome_label",
     "layout_csv", "layout_xlsx", "read_xlsx_cells", "write_exports",
 ]

@@ -47,6 +47,7 @@ from icu_cohort.artifacts import atomic_path
 from icu_cohort.checks import shareable_warning
 
 from .design import section_design
+from .secondary import methods_sentence as secondary_methods
 from .disclosure import hide_row
 from .inputs import CSV_FILES, StudyResults, finite, horizon_days, load_results, synthetic_truth
 from .style import CSS
@@ -74,6 +75,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("balance", "Covariate balance"),
     ("survival", "Survival"),
     ("effects", "Effect estimates"),
+    ("secondary", "Secondary outcomes"),   # report/secondary.py
     ("design", "Target trial emulation"),
     ("subgroups", "Subgroups"),
     ("sensitivity", "Sensitivity analyses"),
@@ -693,7 +695,8 @@ def methods_paragraphs(ctx: _Ctx) -> list[str]:
     oc = s.get("outcome") if isinstance(s.get("outcome"), Mapping) else {}
     h = h or finite(oc.get("horizon_days")) or 28
     out.append(f"The outcome was death from any cause within {h:g} days of ICU admission (hospital death time, else "
-               f"the recorded date of death); survivors were censored at day {h:g}.")
+               f"the recorded date of death); survivors were censored at day {h:g}."
+               + (f" {secondary_methods(e)}" if secondary_methods(e) else ""))
     # covariates
     names = _covariate_names(ctx)
     cov = s.get("covariates") if isinstance(s.get("covariates"), Mapping) else {}
