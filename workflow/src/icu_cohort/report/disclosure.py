@@ -28,6 +28,18 @@ count may be recoverable from what is shown*:
   together. A small not-matched total hides the matched (after) total and its whole column.
   See :func:`hide_matched_split` (exact check: :func:`split_leak`).
 
+* **Group sizes with matching** (the flow diagram's groups and their matched / not matched
+  boxes, Table 1's headers, the effects table, the numbers at risk at time 0, the number of
+  matched sets, the methods and summary sentences): the cohort n, the treated and control n,
+  each group's matched and not-matched n are one system of relations, decided once by
+  :func:`hide_group_sizes` for the whole report and the exports. With matching whose matched
+  sizes are *tied* (1:1 pairs: matched treated = matched control = the number of pairs; k:1
+  with every set full: matched control = k x matched treated) a reader who knows the ratio
+  (the methods say it) gets one matched size from the other, so a small not-matched count of
+  *either* group hides both matched sizes, the number of sets, and the other group's
+  not-matched count (which would give its matched size back by subtraction); the cohort group
+  sizes stay shown whenever that is enough (exact check: :func:`group_size_leak`).
+
 **What a reader is assumed to know** (the attack the tests check by brute force): every
 shown value and total; that a cell shown as ``"<threshold"`` holds 1 .. threshold-1 (see
 :func:`cell_text`); that a cell shown as hidden otherwise (:data:`HIDDEN_TEXT`) holds at
@@ -414,6 +426,192 @@ def hide_matched_split(before: Sequence[Count], after: Sequence[Count], threshol
     return SplitDecision(hb, ha, tb_hidden, ta_hidden)
 
 
+# ----------------------------------------------------------------------------- group sizes
+
+#: Names of the group-size quantities of :func:`hide_group_sizes`, in the order of its flags.
+GROUP_SIZE_NAMES = ("treated", "control", "matched_treated", "matched_control",
+                    "unmatched_treated", "unmatched_control")
+
+
+@dataclass(frozen=True)
+class GroupSizeDecision:
+    """Hidden flags of :func:`hide_group_sizes`, each ``[treated, control]``: ``group`` (the
+    cohort's group sizes), ``matched``, ``unmatched`` (not matched); ``sets``: the number of
+    matched sets must be hidden; ``tie``: the relation between the matched sizes a reader
+    can use (``(k, "control")``: matched control = k x matched treated; ``(k, "treated")``:
+    the reverse; ``None``: no tie)."""
+
+    group: list[bool]
+    matched: list[bool]
+    unmatched: list[bool]
+    sets: bool
+    tie: tuple[int, str] | None
+
+
+def matched_tie(matched_treated: Count, matched_control: Count, ratio: Count = None) -> tuple[int, str] | None:
+    """The relation between the two matched group sizes that a reader who knows the matching
+    ratio can use: ``(k, "control")`` when matched control = k x matched treated (1:1 pairs:
+    ``k = 1``; k:1 matching with every set full: ``k = ratio``), ``(k, "treated")`` when
+    matched treated = k x matched control, else ``None`` (sets of unequal size: the sizes are
+    not tied). Only ``k = 1`` and ``k = ratio`` are considered: the two a reader is told."""
+    if matched_treated is None or matched_control is None:
+        return None
+    mt, mc = int(matched_treated), int(matched_control)
+    ks = sorted({1, int(ratio)} if ratio is not None and int(ratio) >= 1 else {1})
+    for k in ks:
+        if mc == k * mt:
+            return k, "control"
+        if mt == k * mc:
+            return k, "treated"
+    return None
+
+
+def _size_bounds(v: int, hidden: bool, threshold: int, cap: int) -> tuple[int, int]:
+    # a hidden zero never occurs here (zeros are not hidden); kept as "not negative" for safety
+    return _bounds(v, hidden, hidden and v == 0, threshold, max(cap, threshold))
+
+
+def group_size_leak(values: Sequence[int], hidden: Sequence[bool], total: int | None, tie: tuple[int, str] | None,
+                    threshold: int, cap: int | None = None, floors: Sequence[int] | None = None) -> int | None:
+    """The first group-size quantity (an index into :data:`GROUP_SIZE_NAMES`, or ``6`` for the
+    two not-matched counts together) that is a small count a reader can pin down, else ``None``.
+
+    ``values``: treated, control, matched treated, matched control, not-matched treated,
+    not-matched control. The reader's knowledge (exact, integer programming): every shown value
+    and the label range of every hidden one (``<11``: 1..10, ``hidden``: 11 or more); the
+    shown cohort ``total`` (``None``: not shown) = treated + control; each group = matched +
+    not matched; the ``tie`` (:func:`matched_tie`); ``floors``: lower bounds the reader has of
+    the two matched sizes from elsewhere (the largest number at risk shown after time 0, the
+    number of matched sets); ``cap`` bounds every count (default: treated + control)."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    v = [int(x) for x in values]
+    cap = max(int(cap) if cap is not None else v[0] + v[1], v[0] + v[1], threshold)
+    targets = [i for i in range(6) if hidden[i] and is_small(v[i], threshold)]
+    both_small = is_small(v[4] + v[5], threshold) and (hidden[4] or hidden[5])
+    if not targets and not both_small:
+        return None
+    b = [_size_bounds(x, h, threshold, cap) for x, h in zip(v, hidden)]
+    for j, f in enumerate(floors or [0, 0]):
+        if f:
+            b[2 + j] = (max(b[2 + j][0], int(f)), b[2 + j][1])
+    rows, lo_eq = [], []
+    rows.append([1, 0, -1, 0, -1, 0])  # treated = matched + not matched
+    rows.append([0, 1, 0, -1, 0, -1])  # control = matched + not matched
+    lo_eq += [0, 0]
+    if total is not None:
+        rows.append([1, 1, 0, 0, 0, 0])
+        lo_eq.append(int(total))
+    if tie is not None:
+        k, bigger = tie
+        rows.append([0, 0, -k, 1, 0, 0] if bigger == "control" else [0, 0, 1, -k, 0, 0])
+        lo_eq.append(0)
+    cons = LinearConstraint(np.array(rows, float), np.array(lo_eq, float), np.array(lo_eq, float))
+    bounds = Bounds([x[0] for x in b], [x[1] for x in b])
+
+    def pinned(obj: np.ndarray) -> bool:
+        out = []
+        for sign in (1.0, -1.0):
+            r = milp(sign * obj, constraints=cons, integrality=np.ones(6), bounds=bounds)
+            if r.status != 0:  # pragma: no cover - the true sizes are feasible
+                raise DisclosureError("hide_group_sizes: the shown group sizes admit no solution (internal error)")
+            out.append(round(sign * r.fun))
+        return out[0] == out[1]
+
+    for i in targets:
+        obj = np.zeros(6)
+        obj[i] = 1.0
+        if pinned(obj):
+            return i
+    if both_small:
+        obj = np.zeros(6)
+        obj[4] = obj[5] = 1.0
+        if pinned(obj):
+            return 6
+    return None
+
+
+def hide_group_sizes(groups: Sequence[Count], matched: Sequence[Count] | None = None, total: Count = None,
+                     threshold: int | None = DEFAULT_THRESHOLD, ratio: Count = None, n_sets: Count = None,
+                     floors: Sequence[Count] | None = None, cap: Count = None) -> GroupSizeDecision:
+    """Which group sizes the report and the exports may show: ``groups`` = [treated, control]
+    in the cohort, ``matched`` = [treated, control] in the matched sample (``None``: no
+    matching), ``total``: the cohort size where it is shown (``None``: hidden or absent),
+    ``ratio``: the matching ratio the methods state, ``n_sets``: the number of matched sets
+    shown, ``floors``: lower bounds a reader has of the matched sizes from elsewhere (the
+    numbers at risk shown after time 0).
+
+    How it decides:
+
+    1. Small sizes (1..threshold-1) are hidden; each total (the cohort = treated + control,
+       each group = matched + not matched) follows :func:`hide_row` (the smallest positive
+       shown part becomes the complement).
+    2. While :func:`group_size_leak` still pins a small count, one more positive count is
+       hidden, in this order of preference (least destructive first): a matched size, then a
+       not-matched count, then a cohort group size. Zeros are never hidden (a hidden zero's
+       label would lie). With tied matched sizes (:func:`matched_tie`) and 5 controls not
+       matched this hides the matched control n, the matched treated n (equal or k times it)
+       and the not-matched treated n (cohort treated minus it gives the matched treated n
+       back); the cohort's treated and control n stay shown.
+    3. ``sets``: the number of matched sets is hidden when small, or when it equals (or is
+       ``ratio`` times smaller than) a hidden matched size -- it is the same number.
+
+    Unknown (``None``) sizes void the relations they are in: then only small sizes are hidden.
+    ``threshold=None``: nothing hidden.
+    """
+    g = _check_counts(groups, "hide_group_sizes")
+    m = _check_counts(matched, "hide_group_sizes") if matched is not None else [None, None]
+    if len(g) != 2 or len(m) != 2:
+        raise DisclosureError("hide_group_sizes: groups and matched are [treated, control]")
+    if threshold is None:
+        return GroupSizeDecision([False] * 2, [False] * 2, [False] * 2, False, matched_tie(m[0], m[1], ratio))
+    u = [None if a is None or b is None or b > a else a - b for a, b in zip(g, m)]
+    vals: list[Count] = [g[0], g[1], m[0], m[1], u[0], u[1]]
+    hidden = [is_small(x, threshold) for x in vals]
+    tot = None if total is None else int(total)
+    if tot is not None and None not in g and sum(g) != tot:  # type: ignore[arg-type]
+        tot = None  # the groups do not partition the total shown: no subtraction relation
+    if None not in g:
+        d = hide_row(g, tot, threshold, hidden=hidden[:2])
+        hidden[0], hidden[1] = d.hidden[0] or d.total_hidden, d.hidden[1] or d.total_hidden
+    for j in (0, 1):
+        if None in (g[j], m[j], u[j]):
+            continue
+        d = hide_row([m[j], u[j]], None if hidden[j] else g[j], threshold, hidden=[hidden[2 + j], hidden[4 + j]])
+        hidden[2 + j] = hidden[2 + j] or ((d.hidden[0] or d.total_hidden) and m[j] > 0)  # type: ignore[operator]
+        hidden[4 + j] = hidden[4 + j] or ((d.hidden[1] or d.total_hidden) and u[j] > 0)  # type: ignore[operator]
+    tie = matched_tie(m[0], m[1], ratio)
+    k = max(1, int(ratio)) if ratio is not None else 1
+
+    def sets_hidden() -> bool:
+        if n_sets is None or is_small(n_sets, threshold):
+            return is_small(n_sets, threshold)
+        ns = int(n_sets)
+        return any(m[j] is not None and hidden[2 + j] and (ns == m[j] or ns * k == m[j]) for j in (0, 1))
+
+    if None not in vals:
+        base = [0 if f is None else int(f) for f in (floors or [None, None])]
+        iv = [int(x) for x in vals]  # type: ignore[arg-type]
+        while True:
+            # a shown number of sets bounds both matched sizes from below (a set holds a stay of each group)
+            fl = base if sets_hidden() or n_sets is None else [max(f, int(n_sets)) for f in base]
+            if group_size_leak(iv, hidden, tot, tie, threshold, cap, fl) is None:
+                break
+            cands = [i for i in (2, 3, 4, 5, 0, 1) if not hidden[i] and iv[i] > 0]
+            for cls in ((2, 3), (4, 5), (0, 1)):
+                pick = sorted((iv[i], i) for i in cands if i in cls)
+                if pick:
+                    hidden[pick[0][1]] = True
+                    break
+            else:
+                raise DisclosureError(
+                    f"hide_group_sizes: no choice of hidden group sizes protects a small count (sizes {iv}, cohort "
+                    f"{tot}); the cohort is too small to report")
+    sets = sets_hidden()
+    return GroupSizeDecision(hidden[:2], hidden[2:4], hidden[4:6], sets, tie)
+
+
 # ----------------------------------------------------------------------------- sequences
 
 
@@ -617,12 +815,17 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "HIDDEN_TEXT",
     "DisclosureError",
+    "GROUP_SIZE_NAMES",
+    "GroupSizeDecision",
     "RowDecision",
     "SequenceDecision",
     "SplitDecision",
     "cell_text",
     "hide_cells",
     "hide_row",
+    "hide_group_sizes",
+    "group_size_leak",
+    "matched_tie",
     "hide_matched_split",
     "hide_sequence",
     "is_small",
