@@ -482,7 +482,8 @@ def group_size_leak(values: Sequence[int], hidden: Sequence[bool], total: int | 
     shown cohort ``total`` (``None``: not shown) = treated + control; each group = matched +
     not matched; the ``tie`` (:func:`matched_tie`); ``floors``: lower bounds the reader has of
     the two matched sizes from elsewhere (the largest number at risk shown after time 0, the
-    number of matched sets); ``cap`` bounds every count (default: treated + control)."""
+    number of matched sets), ``[matched treated, matched control]`` or, with the cohort's
+    groups first, ``[treated, control, matched treated, matched control]``; ``cap`` bounds every count (default: treated + control)."""
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -493,9 +494,11 @@ def group_size_leak(values: Sequence[int], hidden: Sequence[bool], total: int | 
     if not targets and not both_small:
         return None
     b = [_size_bounds(x, h, threshold, cap) for x, h in zip(v, hidden)]
-    for j, f in enumerate(floors or [0, 0]):
+    fl = list(floors or [])
+    fl = ([0, 0] + fl) if len(fl) == 2 else (fl + [0, 0, 0, 0])[:4]
+    for j, f in enumerate(fl):
         if f:
-            b[2 + j] = (max(b[2 + j][0], int(f)), b[2 + j][1])
+            b[j] = (max(b[j][0], int(f)), b[j][1])
     rows, lo_eq = [], []
     rows.append([1, 0, -1, 0, -1, 0])  # treated = matched + not matched
     rows.append([0, 1, 0, -1, 0, -1])  # control = matched + not matched
@@ -539,8 +542,8 @@ def hide_group_sizes(groups: Sequence[Count], matched: Sequence[Count] | None = 
     in the cohort, ``matched`` = [treated, control] in the matched sample (``None``: no
     matching), ``total``: the cohort size where it is shown (``None``: hidden or absent),
     ``ratio``: the matching ratio the methods state, ``n_sets``: the number of matched sets
-    shown, ``floors``: lower bounds a reader has of the matched sizes from elsewhere (the
-    numbers at risk shown after time 0).
+    shown, ``floors``: lower bounds a reader has of the sizes from elsewhere (the numbers at
+    risk shown after time 0; see :func:`group_size_leak`).
 
     How it decides:
 
@@ -591,11 +594,12 @@ def hide_group_sizes(groups: Sequence[Count], matched: Sequence[Count] | None = 
         return any(m[j] is not None and hidden[2 + j] and (ns == m[j] or ns * k == m[j]) for j in (0, 1))
 
     if None not in vals:
-        base = [0 if f is None else int(f) for f in (floors or [None, None])]
+        base = [0 if f is None else int(f) for f in (floors or [])]
+        base = ([0, 0] + base) if len(base) == 2 else (base + [0, 0, 0, 0])[:4]
         iv = [int(x) for x in vals]  # type: ignore[arg-type]
         while True:
             # a shown number of sets bounds both matched sizes from below (a set holds a stay of each group)
-            fl = base if sets_hidden() or n_sets is None else [max(f, int(n_sets)) for f in base]
+            fl = base if sets_hidden() or n_sets is None else base[:2] + [max(f, int(n_sets)) for f in base[2:]]
             if group_size_leak(iv, hidden, tot, tie, threshold, cap, fl) is None:
                 break
             cands = [i for i in (2, 3, 4, 5, 0, 1) if not hidden[i] and iv[i] > 0]

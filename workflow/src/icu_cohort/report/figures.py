@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .disclosure import DisclosureError, hide_row, hide_sequence
+from .disclosure import DisclosureError, GroupSizeDecision, hide_group_sizes, hide_row, hide_sequence
 from .format import (
     DASH,
     NOT_ESTIMABLE,
@@ -70,25 +70,68 @@ def attrition_decisions(attrition: pd.DataFrame, threshold: int | None):
         raise DisclosureError(f"attrition.csv: {err}") from None
 
 
-def group_decisions(total: Any, groups: Sequence[tuple[str, Any, Any]], threshold: int | None):
+def group_decisions(total: Any, groups: Sequence[tuple[str, Any, Any]], threshold: int | None, ratio: Any = None,
+                    n_sets: Any = None, floors: Sequence[Any] | None = None):
     """Hidden flags of the split of the cohort into groups and of each group into matched /
-    not matched: ``(hide_group_n, [(hide_matched, hide_unmatched), ...])``. One total each
-    (the cohort n; each group's n), so a hidden count is not recovered by subtraction."""
+    not matched: ``(hide_group_n, [(hide_matched, hide_unmatched), ...])``, decided together
+    by :func:`.disclosure.hide_group_sizes` (the cohort n; each group's n; the tie of the
+    matched sizes under 1:1 or full k:1 matching, ``ratio``; ``n_sets`` and ``floors`` as
+    there). See :func:`size_decision` for the number of sets."""
+    dec = size_decision(total, groups, threshold, ratio, n_sets, floors)
+    if dec is None:  # not two groups: each group alone
+        sizes = [as_int(n) for _label, n, _m in groups]
+        tot = as_int(total)
+        if tot is not None and None not in sizes and sum(sizes) != tot:  # type: ignore[arg-type]
+            tot = None
+        split = hide_row(sizes, tot, threshold)
+        hide_n = [h or split.total_hidden for h in split.hidden]
+        out = []
+        for (_label, n, m), hn in zip(groups, hide_n):
+            k, mm = as_int(n), as_int(m)
+            if k is None or mm is None or mm > k:
+                out.append((is_small(mm, threshold), True))
+                continue
+            d = hide_row([mm, k - mm], None if hn else k, threshold)
+            out.append((d.hidden[0] or d.total_hidden, d.hidden[1] or d.total_hidden))
+        return hide_n, out
+    return list(dec.group), [(dec.matched[j], dec.unmatched[j]) for j in range(2)]
+
+
+def size_decision(total: Any, groups: Sequence[tuple[str, Any, Any]], threshold: int | None, ratio: Any = None,
+                  n_sets: Any = None, floors: Sequence[Any] | None = None) -> GroupSizeDecision | None:
+    """:func:`.disclosure.hide_group_sizes` for ``groups = [(label, n, n_matched)]`` of treated
+    and control (``None`` for any other number of groups)."""
+    if len(groups) != 2:
+        return None
     sizes = [as_int(n) for _label, n, _m in groups]
-    tot = as_int(total)
-    if tot is not None and None not in sizes and sum(sizes) != tot:  # type: ignore[arg-type]
-        tot = None  # the groups do not partition the total shown: no subtraction relation
-    split = hide_row(sizes, tot, threshold)
-    hide_n = [h or split.total_hidden for h in split.hidden]
+    matched = [as_int(m) for _label, _n, m in groups]
+    has_m = any(m is not None for m in matched)
+    return hide_group_sizes(sizes, matched if has_m else None, as_int(total), threshold, ratio=as_int(ratio),
+                            n_sets=as_int(n_sets), floors=floors)
+
+
+def at_risk_floors(at_risk: pd.DataFrame | None, sample: str, threshold: int | None) -> list[int]:
+    """What the numbers at risk of ``sample`` after time 0 tell a reader of the group sizes
+    (``[treated, control]``): each is a lower bound of the group's size. Taken as the largest
+    value that :func:`at_risk_texts` may show when time 0 is hidden (at least ``threshold``
+    below time 0), a superset of what it shows, so the bound handed to
+    :func:`.disclosure.hide_group_sizes` is never weaker than the reader's."""
     out = []
-    for (label, n, m), hn in zip(groups, hide_n):
-        k, mm = as_int(n), as_int(m)
-        if k is None or mm is None or mm > k:
-            out.append((is_small(mm, threshold), True))
+    for group in ("treated", "control"):
+        if at_risk is None or not len(at_risk):
+            out.append(0)
             continue
-        d = hide_row([mm, k - mm], None if hn else k, threshold)
-        out.append((d.hidden[0] or d.total_hidden, d.hidden[1] or d.total_hidden))
-    return hide_n, out
+        sub = at_risk[(at_risk["sample"].astype(str) == sample) & (at_risk["group"].astype(str) == group)]
+        sub = sub.assign(_t=pd.to_numeric(sub["time"], errors="coerce")).sort_values("_t", kind="mergesort")
+        vals = [as_int(v) for v in sub["n_at_risk"]]
+        vals = [v for v in vals if v is not None]
+        if len(vals) < 2:
+            out.append(0)
+            continue
+        t = threshold or 1
+        later = [v for v in vals[1:] if vals[0] - v >= t]
+        out.append(max(later) if later else 0)
+    return out
 
 
 def exclusion_reason(criterion: str) -> str:
@@ -113,6 +156,7 @@ def attrition_svg(
     groups: Sequence[tuple[str, Any, Any]] | None = None,
     key: str = "attrition",
     narrow: bool = False,
+    group_flags: tuple[list[bool], list[tuple[bool, bool]]] | None = None,
 ) -> str:
     """CONSORT-style flow: one box per step (description, n remaining), the stays each step
     excluded in a box to the side naming the reason; the study cohort split into its groups,
@@ -122,6 +166,9 @@ def attrition_svg(
     follow :mod:`.disclosure`: hidden small counts read ``<11``, counts hidden so that a small
     one cannot be derived read ``hidden``. ``narrow``: a 372-unit-wide layout for phones (the
     flow runs down the left edge, exclusion boxes indented beside it), same boxes and counts.
+    ``group_flags``: the report's one decision of the group sizes (:func:`group_decisions`
+    with the matching ratio, the number of sets and the numbers at risk); without it the flow
+    decides from its own counts (1:1 assumed where the matched sizes are equal).
     """
     if narrow:
         W = 372.0
@@ -194,7 +241,7 @@ def attrition_svg(
         total = as_int(rows[-1].n_remaining) if rows else None
         if rows and dec.remaining[-1]:
             total = None  # the cohort n itself is hidden: it gives nothing to subtract from
-        hide_n, hide_m = group_decisions(total, groups, threshold)
+        hide_n, hide_m = group_flags if group_flags is not None else group_decisions(total, groups, threshold)
         k = len(groups)
         gw = min(330.0, (W - (12 if narrow else 48) - (12 if narrow else 24) * (k - 1)) / k)
         gap_g = 12 if narrow else 24
@@ -409,11 +456,17 @@ def ps_histogram_svg(
 # ----------------------------------------------------------------------------- Kaplan-Meier
 
 
-def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None) -> dict[float, str]:
+def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None,
+                  first_hidden: bool = False) -> dict[float, str]:
     """Numbers at risk of one group as shown under the curves: between two shown times the
     drop (deaths and censorings) is 0 or at least ``threshold``, so no small count of deaths
     can be read by subtraction (:func:`.disclosure.hide_sequence`, first value kept: it is
-    the group's n, shown elsewhere)."""
+    the group's n, shown elsewhere).
+
+    ``first_hidden``: the group's n is hidden in the report (:func:`.disclosure.hide_group_sizes`,
+    e.g. the matched sizes under 1:1 matching with a few stays not matched): the value at
+    time 0 is hidden too, and so is every later value equal to it (nobody left yet: it would
+    be the n itself); the values shown are then at least ``threshold`` below the n."""
     sub = at_risk[at_risk["group"] == group]
     by_time = {float(t): as_int(n) for t, n in zip(pd.to_numeric(sub["time"], errors="coerce"), sub["n_at_risk"])}
     known = [t for t in times if by_time.get(t) is not None]
@@ -423,7 +476,8 @@ def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], thr
     dec = hide_sequence(vals, None, threshold, keep_first=True, keep_last=False) if vals else None
     out = {t: DASH for t in times}
     for i, t in enumerate(known):
-        out[t] = shown_count(by_time[t], dec.remaining[i], threshold)  # type: ignore[union-attr]
+        hide = dec.remaining[i] or (first_hidden and threshold is not None and vals[i] == vals[0])  # type: ignore[union-attr]
+        out[t] = shown_count(by_time[t], hide, threshold)
     return out
 
 
@@ -436,8 +490,12 @@ def km_plot_svg(
     labels: tuple[str, str] = ("Treated", "Control"),
     horizon: float | None = None,
     key: str = "km",
+    hidden_sizes: tuple[bool, bool] = (False, False),
 ) -> str:
-    """Kaplan-Meier curves by group with 95% CI bands, numbers at risk under the axis."""
+    """Kaplan-Meier curves by group with 95% CI bands, numbers at risk under the axis.
+
+    ``hidden_sizes``: (treated, control) group sizes the report hides: their numbers at risk
+    at time 0 are hidden too (:func:`at_risk_texts`)."""
     groups = (("treated", TREATED, "-", labels[0]), ("control", CONTROL, (0, (5, 2.5)), labels[1]))
     t_max = float(pd.to_numeric(km["time"], errors="coerce").max()) if len(km) else 28.0
     if horizon is None:
@@ -497,7 +555,8 @@ def km_plot_svg(
             rx.text(-0.045, yv, label, transform=rx.get_yaxis_transform(), ha="right", va="center", fontsize=9, color=colour, fontweight="bold")
             if at_risk is None:
                 continue
-            for k, (tv, text) in enumerate(at_risk_texts(at_risk, group, risk_times, threshold).items()):
+            for k, (tv, text) in enumerate(at_risk_texts(at_risk, group, risk_times, threshold,
+                                                         first_hidden=bool(hidden_sizes[row])).items()):
                 rx.text(tv, yv, text, ha="center", va="center", fontsize=9, gid=f"count-{row}-{k}")
         return savefig_svg(fig, key, title=title or "Kaplan-Meier curves")
 
@@ -600,13 +659,18 @@ def _forest(
     return b.render()
 
 
-def subgroup_count_flags(part: pd.DataFrame, column: str, threshold: int | None, total: Any = None) -> list[bool]:
+def subgroup_count_flags(part: pd.DataFrame, column: str, threshold: int | None, total: Any = None,
+                         total_hidden: bool = False) -> list[bool]:
     """Hidden flags of one count column (``n_treated``, ``n_control``, ``events``) over the
     levels of one subgroup: the levels (and the stays with the variable missing, not shown)
     add up to the matched sample's count, so they are one total (:func:`.disclosure.hide_row`).
     ``total``: that count if known; else the levels' own sum is taken as known (the strict
-    reading: nothing is assumed to be missing)."""
+    reading: nothing is assumed to be missing). ``total_hidden``: the report hides that count
+    (a matched group size, :func:`.disclosure.hide_group_sizes`): every positive level is
+    hidden, since the levels would add up to it."""
     vals = [as_int(v) for v in part[column]]
+    if total_hidden and threshold is not None:
+        return [v is None or v > 0 for v in vals]
     if None in vals:
         return [is_small(v, threshold) for v in vals]
     s = sum(vals)  # type: ignore[arg-type]
@@ -625,8 +689,10 @@ def forest_plot_svg(
     treated_label: str = "treatment",
     key: str = "forest",
     totals: Mapping[str, Any] | None = None,
+    hidden_totals: Sequence[str] = (),
 ) -> str:
     """Subgroup hazard ratios (log scale) with n, events and the interaction p per subgroup.
+    ``hidden_totals``: the columns of ``totals`` the report hides (their levels are hidden).
 
     ``overall``: optional ``{"label", "hr", "lo", "hi"}`` drawn first as a diamond.
     Counts (n treated / control, events) follow :func:`subgroup_count_flags` (``totals``: the
@@ -652,7 +718,8 @@ def forest_plot_svg(
         else:
             pint = fmt_p(p_int) if p_int is not None else ""
         rows.append({"kind": "header", "label": label_for(sg, labels), "pint": pint})
-        flags = {c: subgroup_count_flags(part, c, threshold, totals.get(c)) for c in ("n_treated", "n_control", "events")}
+        flags = {c: subgroup_count_flags(part, c, threshold, totals.get(c), c in hidden_totals)
+                 for c in ("n_treated", "n_control", "events")}
         for i, r in enumerate(part.itertuples(index=False)):
             est = fmt_ci(r.hr, r.ci_low, r.ci_high) if ok[i] else NOT_ESTIMABLE + "†"
             rows.append({

@@ -19,6 +19,8 @@ from .figures import (
     attrition_decisions,
     attrition_svg,
     group_decisions,
+    at_risk_floors,
+    size_decision,
     effects_plot_svg,
     forest_plot_svg,
     km_plot_svg,
@@ -117,6 +119,7 @@ class _Ctx:
         self.exposure = exposure_label(study)
         self.consumed: set[str] = set()
         self._group_flags: tuple[list[bool], list[tuple[bool, bool]]] | None = None
+        self._sets_hidden = False
         self.not_estimable: set[str] = set()
         self.truth: dict[str, Any] | None = None  # planted true effects on synthetic data
 
@@ -135,7 +138,10 @@ class _Ctx:
 
     def group_flags(self) -> tuple[list[bool], list[tuple[bool, bool]]]:
         """Hidden flags of the group sizes, one decision for the whole report (flow diagram,
-        Table 1 headers, summary): ``([treated, control], [(matched, unmatched) per group])``."""
+        Table 1 headers, numbers at risk at time 0, matched sets, effects, methods, summary):
+        ``([treated, control], [(matched, unmatched) per group])``, from
+        :func:`.disclosure.hide_group_sizes` with the matching ratio (the tie of the matched
+        sizes), the number of sets and what the numbers at risk shown after time 0 bound."""
         if self._group_flags is None:
             groups = [("treated", self.n_group("cohort", "treated"), self.n_group("matched", "treated")),
                       ("control", self.n_group("cohort", "control"), self.n_group("matched", "control"))]
@@ -145,8 +151,22 @@ class _Ctx:
                 total = att["n_remaining"].iloc[-1]
                 if attrition_decisions(att, self.t).remaining[-1]:
                     total = None
-            self._group_flags = group_decisions(total, groups, self.t)
+            m = self.est.get("matching") if isinstance(self.est.get("matching"), Mapping) else {}
+            risk = self.res.table("km_at_risk")
+            floors = at_risk_floors(risk, "cohort", self.t) + at_risk_floors(risk, "matched", self.t)
+            dec = size_decision(total, groups, self.t, m.get("ratio"), m.get("n_pairs"), floors)
+            if dec is None:  # pragma: no cover - the report always has two groups
+                self._group_flags = group_decisions(total, groups, self.t)
+            else:
+                self._sets_hidden = bool(dec.sets)
+                self._group_flags = (list(dec.group), [(dec.matched[j], dec.unmatched[j]) for j in range(2)])
         return self._group_flags
+
+    def sets_hidden(self, n_sets: Any) -> bool:
+        """The number of matched sets is hidden (small, or the same number as a hidden matched
+        size: :func:`.disclosure.hide_group_sizes`)."""
+        self.group_flags()
+        return self._sets_hidden or is_small(n_sets, self.t)
 
     def group_count(self, sample: str, group: str) -> str:
         """A group's size as the report shows it (see :meth:`group_flags`)."""
@@ -168,6 +188,14 @@ class _Ctx:
                 return v
             return self.res.group_sizes.get(("before", group))
         return self.res.group_sizes.get(("after", group))
+
+
+def shown_group_sizes(res: StudyResults, study: Mapping[str, Any], threshold: int | None) -> dict[tuple[str, str], bool]:
+    """The report's one decision of the group sizes (:meth:`_Ctx.group_flags`) for the exports:
+    ``{(sample, group): hidden}``, sample ``"before"`` (the cohort) / ``"after"`` (matched)."""
+    ctx = _Ctx(res, study, {}, threshold)
+    return {(s, g): ctx.group_hidden(sample, g) for s, sample in (("before", "cohort"), ("after", "matched"))
+            for g in ("treated", "control")}
 
 
 # ----------------------------------------------------------------------------- study helpers
@@ -443,7 +471,7 @@ def _matching_words(ctx: _Ctx) -> str:
     if n_pairs is not None:
         j = 0 if index == "treated" else 1
         hide_n, hide_m = ctx.group_flags()
-        text += f" This formed <strong>{shown_count(n_pairs, hide_m[j][0] or is_small(n_pairs, ctx.t), ctx.t)}</strong> matched sets."
+        text += f" This formed <strong>{shown_count(n_pairs, ctx.sets_hidden(n_pairs), ctx.t)}</strong> matched sets."
         left = as_int(ctx.get("n_focal_unmatched"))
         ctx.get("n_focal")
         ctx.get("n_focal_matched")
@@ -552,7 +580,7 @@ def _n_sets_text(ctx: _Ctx, n_pairs: Any) -> str:
     """Matched sets: one per matched stay of the focal group, so hidden with that count."""
     est = str(ctx.est.get("estimand") or "ATT").upper()
     j = 1 if est == "ATC" else 0
-    return shown_count(n_pairs, ctx.group_flags()[1][j][0] or is_small(n_pairs, ctx.t), ctx.t)
+    return shown_count(n_pairs, ctx.sets_hidden(n_pairs) or ctx.group_flags()[1][j][0], ctx.t)
 
 
 def _counts_in_words(ctx: _Ctx, text: str) -> str:
@@ -866,8 +894,9 @@ def section_cohort(ctx: _Ctx) -> str:
         if all(g[1] is None for g in groups):
             groups = []
         parts.append(_figure(
-            attrition_svg(att, ctx.t, groups=groups or None)
-            + attrition_svg(att, ctx.t, groups=groups or None, key="attrition-narrow", narrow=True),
+            attrition_svg(att, ctx.t, groups=groups or None, group_flags=ctx.group_flags() if groups else None)
+            + attrition_svg(att, ctx.t, groups=groups or None, key="attrition-narrow", narrow=True,
+                            group_flags=ctx.group_flags() if groups else None),
             "Flow of ICU stays from the source tables to the study cohort (CONSORT style). Each box gives the stays "
             "remaining after the criterion it names; grey boxes give the stays the step excluded and why; the cohort "
             "splits into the compared groups and each group into the stays matched and not matched. "
@@ -1130,8 +1159,9 @@ def section_survival(ctx: _Ctx) -> str:
                    "Numbers at risk are given under the time axis.")
             if lp is not None:
                 cap += " The log-rank test compares the two curves."
+            hidden = (ctx.group_hidden(sample, "treated"), ctx.group_hidden(sample, "control"))
             parts.append(_figure(km_plot_svg(sub, rsub, ctx.t, title=title, logrank_p=lp, labels=GROUP_LABELS,
-                                             key=f"km-{sample}"), cap))
+                                             key=f"km-{sample}", hidden_sizes=hidden), cap))
         if risk is None:
             parts.append(_missing(CSV_FILES["km_at_risk"][0]))
     parts.append(f"<h3>{horizon:g}-day mortality</h3>")
@@ -1372,7 +1402,9 @@ def section_subgroups(ctx: _Ctx) -> str:
         "<p>Hazard ratios of treated versus control within subgroups. The interaction p-value tests whether the hazard "
         "ratio differs between the levels of a subgroup; with several subgroups, some small p-values are expected by chance.</p>"
         + _figure(forest_plot_svg(sg, ctx.t, overall=overall, labels=ctx.labels, treated_label=GROUP_LABELS[0].lower(),
-                                  totals=totals),
+                                  totals=totals,
+                                  hidden_totals=[c for c, g in (("n_treated", "treated"), ("n_control", "control"))
+                                                 if ctx.group_hidden("matched", g)]),
                   "Subgroup hazard ratios with 95% confidence intervals (log scale); squares: subgroup estimates, diamond: "
                   "overall estimate. " + _suppression_note(ctx) + footnote)
         + note
