@@ -1019,7 +1019,10 @@ def section_matching(ctx: _Ctx) -> str:
     ps = ctx.res.table("ps_summary")
     if ps is not None:
         parts.append("<h3>Propensity score by group</h3>")
-        parts.append('<div class="scroll">' + ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]})
+        parts.append('<div class="scroll">' + ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]},
+                                                                  {(s, g): ctx.group_hidden(sample, g) for s, sample in
+                                                                   (("before", "cohort"), ("after", "matched"))
+                                                                   for g in ("treated", "control")})
                      + "</div>")
     else:
         parts.append(_missing(CSV_FILES["ps_summary"][0]))

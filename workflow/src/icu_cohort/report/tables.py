@@ -646,11 +646,23 @@ def missingness_table_html(miss: pd.DataFrame, threshold: int | None, labels: Ma
     return html_table(["Covariate", "Missing, n", "Missing, %"], rows, cls="data compact", numeric=[False, True, True])
 
 
-def ps_summary_table_html(ps: pd.DataFrame, threshold: int | None, group_labels: Mapping[str, str]) -> str:
+def ps_summary_table_html(ps: pd.DataFrame, threshold: int | None, group_labels: Mapping[str, str],
+                          hidden_sizes: Mapping[tuple[str, str], bool] | None = None) -> str:
+    """The propensity score's summary per sample and group. ``n`` is the group's size:
+    hidden where the report hides that size (``hidden_sizes``: ``{(sample, group): True}``,
+    sample ``"before"`` / ``"after"``; :func:`.disclosure.hide_group_sizes`)."""
     names = {"before": "Before matching", "cohort": "Before matching", "after": "After matching", "matched": "After matching"}
+    canon = {"cohort": "before", "matched": "after"}
     rows = []
     for _, r in ps.iterrows():
         small = is_small(r["n"], threshold)
+        sample = canon.get(str(r["sample"]).lower(), str(r["sample"]).lower())
+        if threshold is not None and (hidden_sizes or {}).get((sample, str(r["group"]).lower())):
+            rows.append([names.get(str(r["sample"]).lower(), str(r["sample"])),
+                         group_labels.get(str(r["group"]).lower(), str(r["group"])),
+                         shown_count(r["n"], True, threshold)]
+                        + ([DASH] * 5 if small else [fmt_num(r[c], 3) for c in ("mean", "sd", "q1", "median", "q3")]))
+            continue
         # The minimum and maximum are one stay's score each: row-level, so not shown.
         stats = [DASH] * 5 if small else [fmt_num(r[c], 3) for c in ("mean", "sd", "q1", "median", "q3")]
         rows.append([names.get(str(r["sample"]).lower(), str(r["sample"])), group_labels.get(str(r["group"]).lower(), str(r["group"])),
