@@ -78,9 +78,9 @@ def _km(times: np.ndarray, events: np.ndarray) -> pd.DataFrame:
             lo, hi = s ** math.exp(z), s ** math.exp(-z)
         else:
             lo = hi = s
-        rows.append((float(u), s, lo, hi))
+        rows.append((float(u), s, lo, hi, at_risk, d))
     assert n > 0
-    return pd.DataFrame(rows, columns=["time", "survival", "ci_lower", "ci_upper"])
+    return pd.DataFrame(rows, columns=["time", "survival", "ci_lower", "ci_upper", "n_at_risk", "n_events"])
 
 
 def make_results(folder: Path, *, with_optional: bool = True, extra_covariates: int = 0,

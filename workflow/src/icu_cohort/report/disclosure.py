@@ -40,6 +40,11 @@ count may be recoverable from what is shown*:
   not-matched count (which would give its matched size back by subtraction); the cohort group
   sizes stay shown whenever that is enough (exact check: :func:`group_size_leak`).
 
+* **Curves** (Kaplan-Meier curves and their confidence bands in shared figures): a step's
+  height, with the numbers at risk, gives the deaths at that time; each drawn step covers 0
+  or at least ``threshold`` deaths (:func:`coarsen_steps`). The estimates themselves (risks,
+  hazard ratios) are not coarsened, and the analyst's ``km.csv`` keeps the exact curve.
+
 **What a reader is assumed to know** (the attack the tests check by brute force): every
 shown value and total; that a cell shown as ``"<threshold"`` holds 1 .. threshold-1 (see
 :func:`cell_text`); that a cell shown as hidden otherwise (:data:`HIDDEN_TEXT`) holds at
@@ -811,6 +816,47 @@ def hide_sequence(remaining: Sequence[int], removed: Sequence[Count] | None = No
     return SequenceDecision([not s for s in shown], hide_rmv)
 
 
+# ----------------------------------------------------------------------------- curves
+
+
+def coarsen_steps(n_events: Sequence[Count], threshold: int | None = DEFAULT_THRESHOLD) -> list[bool]:
+    """Which times of a Kaplan-Meier curve a shared figure draws, so that every visible step
+    covers 0 or at least ``threshold`` deaths.
+
+    ``n_events[i]``: the deaths (people, unweighted) at the i-th time of the curve, in time
+    order. A time is drawn (``True``) when the deaths since the last drawn time, this one's
+    included, reach ``threshold``; the curve (and its confidence band) is held flat at the
+    last drawn value in between. The values drawn are the exact estimates at the drawn times,
+    so a visible step is the product of the exact factors over at least ``threshold`` deaths;
+    deaths after the last drawn time that do not reach ``threshold`` are not drawn at all (the
+    curve stays flat to the end). ``threshold=None``: every time with a death is drawn.
+
+    Why: a step's height with the numbers at risk shown gives the deaths at that time,
+    d = n x (1 - S(t) / S(t-)), and the Greenwood increment of the band gives it as well. The
+    same idea as the "rounded" Kaplan-Meier curves of OpenSAFELY's kaplan-meier-function
+    action (opensafely-actions/kaplan-meier-function, analysis/km.R, ``round_km``: cumulative
+    event counts are only updated once ``min_count`` events have accumulated, and the curve is
+    re-derived from them); here the curve is not re-estimated but sampled at those times.
+
+    >>> coarsen_steps([4, 5, 3, 0, 11, 2])
+    [False, False, True, False, True, False]
+    """
+    d = _check_counts(n_events, "coarsen_steps")
+    if any(v is None for v in d):
+        raise DisclosureError("coarsen_steps: every time needs its number of deaths")
+    if threshold is None:
+        return [int(v) > 0 for v in d]  # type: ignore[arg-type]
+    out, acc = [], 0
+    for v in d:
+        acc += int(v)  # type: ignore[arg-type]
+        if acc >= threshold:
+            out.append(True)
+            acc = 0
+        else:
+            out.append(False)
+    return out
+
+
 def _prev_shown(shown: list[bool], j: int) -> int | None:
     return next((k for k in range(j - 1, -1, -1) if shown[k]), None)
 
@@ -825,6 +871,7 @@ __all__ = [
     "SequenceDecision",
     "SplitDecision",
     "cell_text",
+    "coarsen_steps",
     "hide_cells",
     "hide_row",
     "hide_group_sizes",

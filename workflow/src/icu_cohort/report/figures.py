@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .disclosure import DisclosureError, GroupSizeDecision, hide_group_sizes, hide_row, hide_sequence
+from .disclosure import DisclosureError, GroupSizeDecision, coarsen_steps, hide_group_sizes, hide_row, hide_sequence
 from .format import (
     DASH,
     NOT_ESTIMABLE,
@@ -481,6 +481,32 @@ def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], thr
     return out
 
 
+def km_drawn_points(g: pd.DataFrame, threshold: int | None):
+    """The points of one group's curve as a shared figure draws them: ``(time, survival,
+    ci_lower, ci_upper)`` arrays at the times :func:`.disclosure.coarsen_steps` keeps (each
+    drawn step covers 0 or at least ``threshold`` deaths; held flat in between; the exact
+    estimates at those times), after a first point at time 0 (survival 1). ``None`` when the
+    rows have no ``n_events`` and suppression is on (the curve cannot be drawn safely).
+    ``threshold=None``: every row, exact."""
+    g = g.sort_values("time", kind="mergesort")
+    t = pd.to_numeric(g["time"], errors="coerce").to_numpy(float)
+    s = pd.to_numeric(g["survival"], errors="coerce").to_numpy(float)
+    lo = pd.to_numeric(g["ci_lower"], errors="coerce").to_numpy(float)
+    hi = pd.to_numeric(g["ci_upper"], errors="coerce").to_numpy(float)
+    if threshold is None:
+        return t, s, lo, hi
+    if "n_events" not in g.columns:
+        return None
+    d = [as_int(v) for v in g["n_events"]]
+    if any(v is None for v in d):
+        raise DisclosureError("km.csv: n_events must be a whole number on every row")
+    keep = np.array(coarsen_steps(d, threshold), dtype=bool)
+    before = (t <= 0) & ~keep  # the start of the curve (time 0, nobody dead yet) is drawn as 1
+    keep = keep & ~before
+    t0 = np.r_[0.0, t[keep]]
+    return t0, np.r_[1.0, s[keep]], np.r_[1.0, lo[keep]], np.r_[1.0, hi[keep]]
+
+
 def km_plot_svg(
     km: pd.DataFrame,
     at_risk: pd.DataFrame | None,
@@ -493,6 +519,11 @@ def km_plot_svg(
     hidden_sizes: tuple[bool, bool] = (False, False),
 ) -> str:
     """Kaplan-Meier curves by group with 95% CI bands, numbers at risk under the axis.
+
+    Drawn coarsened (:func:`km_drawn_points`): each visible step of a curve and of its band
+    covers 0 or at least ``threshold`` deaths; the estimates elsewhere stay exact. A curve
+    without death counts (``n_events``, from an analysis before they were written) is not
+    drawn when suppression is on; the plot says so.
 
     ``hidden_sizes``: (treated, control) group sizes the report hides: their numbers at risk
     at time 0 are hidden too (:func:`at_risk_texts`)."""
@@ -511,15 +542,17 @@ def km_plot_svg(
         gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.9], hspace=0.42)
         ax = fig.add_subplot(gs[0])
         ymin_seen = 1.0
+        undrawn = False
         for group, colour, ls, label in groups:
             g = km[km["group"] == group].copy()
             if g.empty:
                 continue
-            g = g.sort_values("time", kind="mergesort")
-            t = pd.to_numeric(g["time"], errors="coerce").to_numpy(float)
-            s = pd.to_numeric(g["survival"], errors="coerce").to_numpy(float)
-            lo = pd.to_numeric(g["ci_lower"], errors="coerce").to_numpy(float)
-            hi = pd.to_numeric(g["ci_upper"], errors="coerce").to_numpy(float)
+            pts = km_drawn_points(g, threshold)
+            if pts is None:
+                undrawn = True
+                ax.plot([], [], color=colour, lw=1.8, ls=ls, label=label)
+                continue
+            t, s, lo, hi = pts
             if t[0] > 0:
                 t, s, lo, hi = np.r_[0.0, t], np.r_[1.0, s], np.r_[1.0, lo], np.r_[1.0, hi]
             if t[-1] < horizon:
@@ -529,6 +562,10 @@ def km_plot_svg(
             ymin_seen = min(ymin_seen, float(np.nanmin(lo)))
             ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
             ax.step(t, s, where="post", color=colour, lw=1.8, ls=ls, label=label)
+        if undrawn:
+            ax.text(0.5, 0.5, "Curve not drawn: km.csv has no death counts (n_events) to draw it\n"
+                    "without revealing small counts; run the analysis again.", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=9.5, color=MUTED)
         bottom = min(0.5, math.floor(ymin_seen * 10) / 10)
         ax.set_ylim(max(0.0, bottom), 1.005)
         ax.set_xlim(0, horizon)
