@@ -45,6 +45,10 @@ count may be recoverable from what is shown*:
   or at least ``threshold`` deaths (:func:`coarsen_steps`). The estimates themselves (risks,
   hazard ratios) are not coarsened, and the analyst's ``km.csv`` keeps the exact curve.
 
+* **Shares next to their n** (the planted true risk difference on synthetic data, shown
+  beside the matched sample): a proportion times its n is a count; such a share is rounded
+  to a step of at least ``threshold`` stays (:func:`coarse_share`).
+
 **What a reader is assumed to know** (the attack the tests check by brute force): every
 shown value and total; that a cell shown as ``"<threshold"`` holds 1 .. threshold-1 (see
 :func:`cell_text`); that a cell shown as hidden otherwise (:data:`HIDDEN_TEXT`) holds at
@@ -857,6 +861,39 @@ def coarsen_steps(n_events: Sequence[Count], threshold: int | None = DEFAULT_THR
     return out
 
 
+# ----------------------------------------------------------------------------- shares
+
+#: Rounding steps of :func:`coarse_share`, as proportions (0.1 to 10 percentage points).
+SHARE_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+
+
+def coarse_share(value: float | None, n: Count, threshold: int | None = DEFAULT_THRESHOLD) -> tuple[float | None, float]:
+    """A proportion (a risk, a risk difference) rounded so that, times ``n`` (the stays it is
+    a share of), it does not give back a count: the smallest step of :data:`SHARE_STEPS` with
+    ``step x n >= threshold`` (so the counts consistent with the rounded value span at least
+    ``threshold`` whole numbers), the largest step when ``n`` is unknown or too small.
+    Returns ``(rounded value, step)``; ``(None, step)`` for a missing value.
+    ``threshold=None``: the smallest step (0.1 percentage points).
+
+    >>> coarse_share(-0.04737, 4000)   # 0.002 x 4000 = 8 < 11; 0.005 x 4000 = 20
+    (-0.045, 0.005)
+    >>> coarse_share(0.2463, 50)
+    (0.2, 0.1)
+    """
+    if threshold is None:
+        step = SHARE_STEPS[0]
+    else:
+        k = None if n is None else int(n)
+        step = next((s for s in SHARE_STEPS if k is not None and s * k >= threshold), SHARE_STEPS[-1])
+    if value is None:
+        return None, step
+    v = float(value)
+    if v != v:  # NaN
+        return None, step
+    q = round(v / step)
+    return round(q * step, 6), step
+
+
 def _prev_shown(shown: list[bool], j: int) -> int | None:
     return next((k for k in range(j - 1, -1, -1) if shown[k]), None)
 
@@ -871,6 +908,8 @@ __all__ = [
     "SequenceDecision",
     "SplitDecision",
     "cell_text",
+    "coarse_share",
+    "SHARE_STEPS",
     "coarsen_steps",
     "hide_cells",
     "hide_row",

@@ -49,8 +49,8 @@ from icu_cohort.artifacts import atomic_path
 from icu_cohort.checks import shareable_warning
 
 from .design import section_design
-from .disclosure import hide_row
-from .inputs import CSV_FILES, StudyResults, finite, horizon_days, load_results, synthetic_truth
+from .disclosure import coarse_share, hide_row
+from .inputs import CSV_FILES, StudyResults, finite, horizon_days, load_results, synthetic_source, synthetic_truth
 from .style import CSS
 from .tables import (
     Markup,
@@ -122,6 +122,7 @@ class _Ctx:
         self._sets_hidden = False
         self.not_estimable: set[str] = set()
         self.truth: dict[str, Any] | None = None  # planted true effects on synthetic data
+        self.synthetic = False  # the data folder is the generator's (inputs.synthetic_source)
 
     def get(self, path: str, default: Any = None) -> Any:
         """``estimates["a"]["b"]`` for ``"a.b"``; marks the leaf as rendered."""
@@ -1160,6 +1161,10 @@ def section_survival(ctx: _Ctx) -> str:
             rsub = risk[risk["sample"].astype(str) == sample] if risk is not None else None
             cap = (f"Kaplan-Meier estimate of survival to day {horizon:g}, {title.lower()}, with 95% confidence bands. "
                    "Numbers at risk are given under the time axis.")
+            if ctx.t is not None:
+                cap += (f" So that no small number of deaths can be read from a step, each drawn step covers 0 or at "
+                        f"least {ctx.t} deaths (the curve is held flat until that many have died); the mortality "
+                        "figures below are exact.")
             if lp is not None:
                 cap += " The log-rank test compares the two curves."
             hidden = (ctx.group_hidden(sample, "treated"), ctx.group_hidden(sample, "control"))
@@ -1298,11 +1303,18 @@ def section_effects(ctx: _Ctx) -> str:
 
         ci_txt = f" (95% CI {pp(ci[0])} to {pp(ci[1])})" if isinstance(ci, list) and len(ci) == 2 else ""
         tv, tw = true_effect(ctx, "risk_difference")
+        rd_note = ""
         if tv is not None:
-            ci_txt += f"; {esc(tw)}: <strong>{pp(tv)} percentage points</strong>"
+            # rounded so that, times the matched focal stays, it gives no exact count (disclosure.coarse_share)
+            n_true = (ctx.truth.get("matched") or {}).get("n_stays") if ctx.truth else None
+            rv, step = coarse_share(tv, n_true, ctx.t)
+            ci_txt += f"; {esc(tw)}: <strong>{pp(rv)} percentage points</strong>‡"
+            rd_note = (f'<p class="muted">‡ The true risk difference is rounded to {fmt_num(100 * step, 1)} '
+                       "percentage points, a step of at least " + (f"{ctx.t}" if ctx.t else "one")
+                       + " of the stays it is a share of, so that with the sample's size it gives no exact count.</p>")
         parts.append(f"<p><strong>Risk difference</strong> of death by day 28, treated minus control, {esc(sample)} sample: "
                      f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
-                     + (f"; variance {esc(var)}" if var else "") + ".</p>")
+                     + (f"; variance {esc(var)}" if var else "") + ".</p>" + rd_note)
     if alpha is not None:
         parts.append(f'<p class="muted">Two-sided tests at the {fmt_num(alpha, 2)} level; confidence intervals are 95%.</p>')
 
@@ -1555,10 +1567,12 @@ def render_report(
     provenance = dict(provenance or {})
     ctx = _Ctx(res, study, provenance, threshold)
     data_info = provenance.get("data") or {}
-    if data_info.get("kind") == "synthetic":
+    # planted truth only for the generator's own data folder (never for MIMIC-IV, whatever lies beside it)
+    ctx.synthetic = synthetic_source(data_info.get("source"), data_info.get("kind"))
+    if ctx.synthetic:
         mort = res.estimates.get("mortality_28d") if isinstance(res.estimates.get("mortality_28d"), Mapping) else {}
         ctx.truth = synthetic_truth(Path(results_dir), data_info.get("source"), res.estimates.get("estimand"),
-                                    finite(mort.get("horizon_days")) or 28.0)
+                                    finite(mort.get("horizon_days")) or 28.0, kind=data_info.get("kind"))
 
     bodies = []
     for sid, _title in SECTIONS:
