@@ -197,3 +197,42 @@ def test_threshold_none_and_errors() -> None:
         hide_group_sizes([5], [3, 3])
     with pytest.raises(DisclosureError, match="too small"):
         hide_group_sizes([11, 12], [11, 11], 23, ratio=1)
+
+
+# ----------------------------------------------------------------------------- numbers at risk of two samples
+
+
+def test_nested_numbers_at_risk_by_hand() -> None:
+    """Cohort treated at risk 182, 178, 162, 154 at days 0, 7, 14, 21; matched treated 177,
+    166, 155, 150 (time 0 hidden: the matched size). Day 14: 162 - 155 = 7 not-matched stays
+    still at risk: the matched 155 is hidden; day 7: the cohort's 178 is not shown, so 166
+    stays; day 21: 154 - 150 = 4: hidden."""
+    from icu_cohort.report.disclosure import hide_nested_sequences
+
+    shown = hide_nested_sequences([182, 178, 162, 154], [177, 166, 155, 150], [True, False, True, True],
+                                  [False, True, True, True])
+    assert shown == [False, True, False, False]
+    # 30 and 18 not matched at risk: both >= 11 but 12 apart -> fine; 30 then 25: 5 left between -> hidden
+    assert hide_nested_sequences([100, 80], [70, 62], [True, True], [True, True]) == [True, True]
+    assert hide_nested_sequences([100, 80], [70, 55], [True, True], [True, True]) == [True, False]
+    with pytest.raises(DisclosureError):
+        hide_nested_sequences([10], [12], [True], [True])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_nested_numbers_at_risk_property(seed: int) -> None:
+    """Random nested sequences: wherever both are shown the not-matched count at risk is 0 or
+    >= 11, consecutive ones differ by 0 or >= 11, and only inner values are hidden."""
+    from icu_cohort.report.disclosure import hide_nested_sequences
+
+    rng = np.random.default_rng(seed)
+    inner = np.sort(rng.integers(20, 200, 5))[::-1]
+    extra = np.sort(rng.integers(0, 25, 5))[::-1]
+    outer = inner + extra
+    so = [bool(x) for x in rng.random(5) < 0.8]
+    si = [bool(x) for x in rng.random(5) < 0.8]
+    out = hide_nested_sequences(outer.tolist(), inner.tolist(), so, si)
+    assert all(not o or s for o, s in zip(out, si))  # nothing new shown
+    u = [int(a - b) for a, b, x, y in zip(outer, inner, so, out) if x and y]
+    assert all(v == 0 or v >= T for v in u)
+    assert all(a - b == 0 or a - b >= T for a, b in zip(u, u[1:]))

@@ -19,7 +19,9 @@ count may be recoverable from what is shown*:
   between): the shown ``remaining`` values are chosen so that the difference between any two
   shown values is 0 or at least ``threshold``; the ``removed`` counts between two shown
   values are then one total (their difference) and follow the rule above.
-  See :func:`hide_sequence`.
+  See :func:`hide_sequence`. Two such sequences of the same group in two samples (numbers at
+  risk in the whole cohort and in the matched sample) also give their difference (the stays
+  not matched still at risk): :func:`hide_nested_sequences`.
 * **Before and after matching side by side** (a Table 1 with both samples, an effects table
   with the cohort and the matched sample): for each group and variable, the before column,
   the after column and the never printed *not matched* column (before minus after, level by
@@ -894,6 +896,39 @@ def coarse_share(value: float | None, n: Count, threshold: int | None = DEFAULT_
     return round(q * step, 6), step
 
 
+def hide_nested_sequences(outer: Sequence[int], inner: Sequence[int], shown_outer: Sequence[bool],
+                          shown_inner: Sequence[bool], threshold: int | None = DEFAULT_THRESHOLD) -> list[bool]:
+    """Two non-increasing sequences at the same times, one inside the other (the numbers at
+    risk of a group in the whole cohort, ``outer``, and in the matched sample, ``inner``):
+    their difference ``outer[i] - inner[i]`` is a third sequence never printed (the stays
+    not matched still at risk), readable wherever both are shown. Returns ``shown_inner``
+    with more values hidden, so that the derivable differences are each 0 or at least
+    ``threshold`` and differ pairwise (consecutive ones) by 0 or at least ``threshold`` (the
+    not-matched stays who died or left in between), as :func:`hide_sequence` asks of one
+    sequence. Only inner values are hidden: hiding a value of a sequence whose consecutive
+    shown values differ by 0 or >= ``threshold`` keeps that property (a sum of such drops
+    is such a drop)."""
+    o = _check_counts(outer, "hide_nested_sequences")
+    n_ = _check_counts(inner, "hide_nested_sequences")
+    if len(o) != len(n_) or len(shown_outer) != len(o) or len(shown_inner) != len(o):
+        raise DisclosureError("hide_nested_sequences: one value and one flag per time in each sequence")
+    out = [bool(s) for s in shown_inner]
+    if threshold is None:
+        return out
+    last: int | None = None
+    for i in range(len(o)):
+        if not (shown_outer[i] and out[i]) or o[i] is None or n_[i] is None:
+            continue
+        d = int(o[i]) - int(n_[i])  # type: ignore[arg-type]
+        if d < 0:
+            raise DisclosureError(f"hide_nested_sequences: the inner sequence exceeds the outer at position {i}")
+        if is_small(d, threshold) or (last is not None and 0 < last - d < threshold) or (last is not None and d > last):
+            out[i] = False
+            continue
+        last = d
+    return out
+
+
 def _prev_shown(shown: list[bool], j: int) -> int | None:
     return next((k for k in range(j - 1, -1, -1) if shown[k]), None)
 
@@ -918,6 +953,7 @@ __all__ = [
     "matched_tie",
     "hide_matched_split",
     "hide_sequence",
+    "hide_nested_sequences",
     "is_small",
     "row_ranges",
     "split_leak",

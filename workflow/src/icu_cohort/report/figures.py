@@ -19,7 +19,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .disclosure import DisclosureError, GroupSizeDecision, coarsen_steps, hide_group_sizes, hide_row, hide_sequence
+from .disclosure import (
+    DisclosureError,
+    GroupSizeDecision,
+    coarsen_steps,
+    hide_group_sizes,
+    hide_nested_sequences,
+    hide_row,
+    hide_sequence,
+)
 from .format import (
     DASH,
     NOT_ESTIMABLE,
@@ -456,8 +464,45 @@ def ps_histogram_svg(
 # ----------------------------------------------------------------------------- Kaplan-Meier
 
 
+def at_risk_shown(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None,
+                  first_hidden: bool = False) -> dict[float, tuple[int, bool]]:
+    """``{time: (number at risk, shown)}`` of one group at the ``times`` it has, as
+    :func:`at_risk_texts` decides them."""
+    sub = at_risk[at_risk["group"] == group]
+    by_time = {float(t): as_int(n) for t, n in zip(pd.to_numeric(sub["time"], errors="coerce"), sub["n_at_risk"])}
+    known = [t for t in times if by_time.get(t) is not None]
+    vals = [by_time[t] for t in known]
+    if any(b > a for a, b in zip(vals, vals[1:])):  # type: ignore[operator]
+        raise DisclosureError(f"km_at_risk.csv: the number at risk of {group} rises over time")
+    dec = hide_sequence(vals, None, threshold, keep_first=True, keep_last=False) if vals else None
+    out = {}
+    for i, t in enumerate(known):
+        hide = dec.remaining[i] or (first_hidden and threshold is not None and vals[i] == vals[0])  # type: ignore[union-attr]
+        out[t] = (int(vals[i]), not hide)  # type: ignore[arg-type]
+    return out
+
+
+def nested_hidden_times(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None,
+                        hidden_sizes: Mapping[tuple[str, str], bool] | None = None) -> set[float]:
+    """Times at which the matched sample's number at risk of ``group`` is hidden because,
+    with the whole cohort's shown beside it, the difference (stays not matched still at
+    risk) would be small (:func:`.disclosure.hide_nested_sequences`). ``hidden_sizes``:
+    ``{(sample, group): hidden}`` with sample ``"cohort"`` / ``"matched"``."""
+    hs = hidden_sizes or {}
+    coh = at_risk_shown(at_risk[at_risk["sample"].astype(str) == "cohort"], group, times, threshold,
+                        bool(hs.get(("cohort", group))))
+    mat = at_risk_shown(at_risk[at_risk["sample"].astype(str) == "matched"], group, times, threshold,
+                        bool(hs.get(("matched", group))))
+    common = [t for t in times if t in coh and t in mat]
+    if not common:
+        return set()
+    shown = hide_nested_sequences([coh[t][0] for t in common], [mat[t][0] for t in common],
+                                  [coh[t][1] for t in common], [mat[t][1] for t in common], threshold)
+    return {t for t, s in zip(common, shown) if mat[t][1] and not s}
+
+
 def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None,
-                  first_hidden: bool = False) -> dict[float, str]:
+                  first_hidden: bool = False, hidden_times: Sequence[float] = ()) -> dict[float, str]:
     """Numbers at risk of one group as shown under the curves: between two shown times the
     drop (deaths and censorings) is 0 or at least ``threshold``, so no small count of deaths
     can be read by subtraction (:func:`.disclosure.hide_sequence`, first value kept: it is
@@ -466,18 +511,12 @@ def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], thr
     ``first_hidden``: the group's n is hidden in the report (:func:`.disclosure.hide_group_sizes`,
     e.g. the matched sizes under 1:1 matching with a few stays not matched): the value at
     time 0 is hidden too, and so is every later value equal to it (nobody left yet: it would
-    be the n itself); the values shown are then at least ``threshold`` below the n."""
-    sub = at_risk[at_risk["group"] == group]
-    by_time = {float(t): as_int(n) for t, n in zip(pd.to_numeric(sub["time"], errors="coerce"), sub["n_at_risk"])}
-    known = [t for t in times if by_time.get(t) is not None]
-    vals = [by_time[t] for t in known]
-    if any(b > a for a, b in zip(vals, vals[1:])):  # type: ignore[operator]
-        raise DisclosureError(f"km_at_risk.csv: the number at risk of {group} rises over time")
-    dec = hide_sequence(vals, None, threshold, keep_first=True, keep_last=False) if vals else None
+    be the n itself); the values shown are then at least ``threshold`` below the n.
+    ``hidden_times``: times hidden for another reason (:func:`nested_hidden_times`)."""
     out = {t: DASH for t in times}
-    for i, t in enumerate(known):
-        hide = dec.remaining[i] or (first_hidden and threshold is not None and vals[i] == vals[0])  # type: ignore[union-attr]
-        out[t] = shown_count(by_time[t], hide, threshold)
+    extra = {float(t) for t in hidden_times}
+    for t, (v, shown) in at_risk_shown(at_risk, group, times, threshold, first_hidden).items():
+        out[t] = shown_count(v, not shown or (threshold is not None and t in extra), threshold)
     return out
 
 
@@ -517,6 +556,7 @@ def km_plot_svg(
     horizon: float | None = None,
     key: str = "km",
     hidden_sizes: tuple[bool, bool] = (False, False),
+    hidden_times: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
     """Kaplan-Meier curves by group with 95% CI bands, numbers at risk under the axis.
 
@@ -526,7 +566,8 @@ def km_plot_svg(
     drawn when suppression is on; the plot says so.
 
     ``hidden_sizes``: (treated, control) group sizes the report hides: their numbers at risk
-    at time 0 are hidden too (:func:`at_risk_texts`)."""
+    at time 0 are hidden too (:func:`at_risk_texts`). ``hidden_times``: ``{group: times}``
+    whose numbers at risk are hidden as well (:func:`nested_hidden_times`)."""
     groups = (("treated", TREATED, "-", labels[0]), ("control", CONTROL, (0, (5, 2.5)), labels[1]))
     t_max = float(pd.to_numeric(km["time"], errors="coerce").max()) if len(km) else 28.0
     if horizon is None:
@@ -592,8 +633,9 @@ def km_plot_svg(
             rx.text(-0.045, yv, label, transform=rx.get_yaxis_transform(), ha="right", va="center", fontsize=9, color=colour, fontweight="bold")
             if at_risk is None:
                 continue
-            for k, (tv, text) in enumerate(at_risk_texts(at_risk, group, risk_times, threshold,
-                                                         first_hidden=bool(hidden_sizes[row])).items()):
+            texts = at_risk_texts(at_risk, group, risk_times, threshold, first_hidden=bool(hidden_sizes[row]),
+                                  hidden_times=(hidden_times or {}).get(group, ()))
+            for k, (tv, text) in enumerate(texts.items()):
                 rx.text(tv, yv, text, ha="center", va="center", fontsize=9, gid=f"count-{row}-{k}")
         return savefig_svg(fig, key, title=title or "Kaplan-Meier curves")
 

@@ -25,6 +25,7 @@ from .figures import (
     forest_plot_svg,
     km_plot_svg,
     love_plot_svg,
+    nested_hidden_times,
     ps_display_bins,
     ps_histogram_svg,
 )
@@ -1168,8 +1169,14 @@ def section_survival(ctx: _Ctx) -> str:
             if lp is not None:
                 cap += " The log-rank test compares the two curves."
             hidden = (ctx.group_hidden(sample, "treated"), ctx.group_hidden(sample, "control"))
+            nested = None
+            if sample == "matched" and risk is not None and (risk["sample"].astype(str) == "cohort").any():
+                # both samples' numbers at risk are shown: their difference (not matched, at risk) stays unreadable
+                times = sorted({float(t) for t in pd.to_numeric(risk["time"], errors="coerce").dropna()})
+                sizes = {(s, g): ctx.group_hidden(s, g) for s in ("cohort", "matched") for g in ("treated", "control")}
+                nested = {g: nested_hidden_times(risk, g, times, ctx.t, sizes) for g in ("treated", "control")}
             parts.append(_figure(km_plot_svg(sub, rsub, ctx.t, title=title, logrank_p=lp, labels=GROUP_LABELS,
-                                             key=f"km-{sample}", hidden_sizes=hidden), cap))
+                                             key=f"km-{sample}", hidden_sizes=hidden, hidden_times=nested), cap))
         if risk is None:
             parts.append(_missing(CSV_FILES["km_at_risk"][0]))
     parts.append(f"<h3>{horizon:g}-day mortality</h3>")
