@@ -464,7 +464,8 @@ def test_table1_layout_shows_no_small_before_after_difference(n_unmatched: int, 
     df, matched, t1 = _cohort_with_unmatched(n_unmatched, seed)
     lay = table1_layout(t1, 11)
     if n_unmatched == 5:
-        assert lay.sizes[("after", "control")] == HIDDEN_TEXT
+        # 1:1: the matched treated n equals the matched control n, so both go (hide_group_sizes)
+        assert lay.sizes[("after", "control")] == lay.sizes[("after", "treated")] == HIDDEN_TEXT
         assert lay.sizes[("before", "control")] == "60"
     else:
         assert lay.sizes[("after", "control")] == "46"
@@ -482,7 +483,7 @@ def test_table1_layout_shows_no_small_before_after_difference(n_unmatched: int, 
             if b is not None and a is not None:
                 n_count_rows += 1
                 assert not 1 <= b - a < T, f"{row.label}: {row.cells[j]} before, {row.cells[3 + j]} after"
-    assert n_count_rows > 0  # the check looked at shown pairs
+    assert n_count_rows > 0 or n_unmatched == 5  # the check looked at shown pairs (none left with 5)
     # brute force on the male row of each group, read back from the printed cells
     from icu_cohort.report.disclosure import SplitDecision
 
@@ -529,7 +530,7 @@ def test_exported_table1_shows_no_small_before_after_difference(n_unmatched: int
             if b is not None and a is not None:
                 pairs += 1
                 assert not 1 <= b - a < T, row
-    assert pairs > 0
+    assert pairs > 0 or n_unmatched == 5  # with 5 not matched (1:1) no after column is left
     assert table1_hidden_note(11) in lay.notes
     # the same cells hidden as in the report's layout (one decision)
     rep = table1_layout(t1, 11)

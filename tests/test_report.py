@@ -567,7 +567,11 @@ def _synthetic_run(tmp_path: Path, same_outcomes: bool) -> tuple[Path, dict, dic
                      "death_day_if_treated": 10.0 if dies_treated else float("nan"),
                      "death_day_if_untreated": 10.0 if dies_untreated else float("nan")})
     pd.DataFrame(rows).to_csv(data / "ground_truth_stays.csv", index=False)
-    (data / "ground_truth.json").write_text(json.dumps({"settings": {"hazard_ratio": 0.6}}))
+    (data / "ground_truth.json").write_text(json.dumps({"generator": "icu-cohort synth (synthetic MIMIC-IV v2.2)",
+                                                        "settings": {"hazard_ratio": 0.6}}))
+    from icu_cohort.synth import MARKER
+
+    (data / MARKER).write_text("written by icu-cohort synth\n")  # the generator's marker
     prov = dict(prov)
     prov["data"] = dict(prov["data"], kind="synthetic", source=str(data))
     return results, study, prov, len(mt), len(mt) // 2 - len(mt) // 4
@@ -591,7 +595,65 @@ def test_synthetic_truth_risk_difference_by_hand(tmp_path: Path) -> None:
     effects = page[page.index('id="effects"'):page.index('id="subgroups"')]
     assert "True HR (synthetic data)" in effects and f"{m['hr']:.2f}" in effects
     assert "planted conditional HR of the generator" in effects and "0.60" in effects
-    assert f"{100 * m['rd']:.1f} percentage points" in effects.replace("\u2212", "-")
+    # the true RD rounded to a step of at least 11 matched stays (coarse_share), said in a footnote
+    from icu_cohort.report.disclosure import coarse_share
+
+    rv, step = coarse_share(m["rd"], n_mt, 11)
+    assert step * n_mt >= 11 and abs(rv - m["rd"]) <= step / 2 + 1e-12
+    assert f"{100 * rv:.1f} percentage points" in effects.replace("\u2212", "-")
+    assert f"rounded to {100 * step:.1f} percentage points" in effects
+    if abs(rv - m["rd"]) > 1e-9:
+        assert f"{100 * m['rd']:.1f} percentage points" not in effects.replace("\u2212", "-")
+
+
+def test_truth_only_for_the_generators_own_folder(tmp_path: Path) -> None:
+    """The same truth files beside a MIMIC-IV source (provenance kind "mimic"), or a
+    "synthetic" folder without the generator's marker, give no true effect anywhere."""
+    from icu_cohort.report.inputs import synthetic_source, synthetic_truth
+    from icu_cohort.synth import MARKER
+
+    results, study, prov, _n, _f = _synthetic_run(tmp_path, same_outcomes=False)
+    data = Path(prov["data"]["source"])
+    assert synthetic_source(data, "synthetic")
+    mimic = dict(prov, data=dict(prov["data"], kind="mimic"))
+    assert not synthetic_source(data, "mimic") and synthetic_truth(results, data, "ATT", kind="mimic") is None
+    page = render_report(results, study, mimic)
+    assert "True HR" not in page and "true (synthetic)" not in page and "synthetic, so the effect is known" not in page
+    (data / MARKER).unlink()
+    assert not synthetic_source(data, "synthetic") and synthetic_truth(results, data, "ATT") is None
+    assert "True HR" not in render_report(results, study, prov)
+    (data / MARKER).write_text("x")
+    (data / "ground_truth.json").write_text(json.dumps({"settings": {"hazard_ratio": 0.6}}))  # not the generator's
+    assert not synthetic_source(data, "synthetic")
+
+
+def test_design_truth_only_on_synthetic_data() -> None:
+    """The target-trial section shows its true value only when the report found the
+    generator's data (ctx.synthetic), and rounds the true risks (coarse_share, n eligible)."""
+    from icu_cohort.report import design as rd
+    from icu_cohort.report.format import suppress_count
+
+    trial = {"counts": {"n_cohort": 1500, "n_eligible": 900},
+             "truth": {"risk_strategy": 0.1337, "risk_comparator": 0.1811, "risk_difference": -0.0474,
+                       "hazard_ratio": 0.7, "source": "ground_truth_stays.csv"}}
+
+    class Ctx:
+        def __init__(self, synthetic):
+            self.est, self.t, self.study, self.exposure = {"target_trial": trial}, 11, {"name": "x"}, "MgSO4"
+            self.consumed, self.synthetic = set(), synthetic
+
+        def get(self, key, default=None):
+            return self.est.get(key, default)
+
+        def count(self, n):
+            return suppress_count(n, self.t)
+
+    assert "True value (synthetic data)" not in rd.section_design(Ctx(False))
+    html = rd.section_design(Ctx(True))
+    assert "True value (synthetic data)" in html
+    # 900 eligible: step 0.02 (0.01 x 900 = 9 < 11): 13.37 -> 14.0, 18.11 -> 18.0, -4.74 -> -4.0
+    assert ">14.0<" in html and ">18.0<" in html and "\u22124.0" in html and "13.4" not in html
+    assert "rounded to 2.0 percentage points" in html
 
 
 def test_synthetic_truth_no_effect_gives_hr_one(tmp_path: Path) -> None:

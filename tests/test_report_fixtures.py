@@ -78,13 +78,18 @@ def _km(times: np.ndarray, events: np.ndarray) -> pd.DataFrame:
             lo, hi = s ** math.exp(z), s ** math.exp(-z)
         else:
             lo = hi = s
-        rows.append((float(u), s, lo, hi))
+        rows.append((float(u), s, lo, hi, at_risk, d))
     assert n > 0
-    return pd.DataFrame(rows, columns=["time", "survival", "ci_lower", "ci_upper"])
+    return pd.DataFrame(rows, columns=["time", "survival", "ci_lower", "ci_upper", "n_at_risk", "n_events"])
 
 
-def make_results(folder: Path, *, with_optional: bool = True, extra_covariates: int = 0) -> tuple[Path, dict, dict]:
+def make_results(folder: Path, *, with_optional: bool = True, extra_covariates: int = 0,
+                 n_unmatched_treated: int | None = None) -> tuple[Path, dict, dict]:
     """Write a results folder; return (folder, study dict, provenance dict).
+
+    ``n_unmatched_treated``: match 1:1 without the fixture's caliper and keep all but that
+    many treated stays matched (the small-count case of 1:1 matching: the pairs are the
+    matched treated n and the matched control n at once).
 
     ``extra_covariates``: that many more covariates (alternately continuous and binary) in
     the balance, missingness, Table 1, Cox and propensity-model outputs, for a report of a
@@ -127,9 +132,11 @@ def make_results(folder: Path, *, with_optional: bool = True, extra_covariates: 
         if not c_idx:
             break
         j = min(c_idx, key=lambda c: abs(ps[c] - ps[i]))
-        if abs(ps[j] - ps[i]) < 0.05:
+        if abs(ps[j] - ps[i]) < 0.05 or n_unmatched_treated is not None:
             pairs.append((i, j, k))
             c_idx.remove(j)
+    if n_unmatched_treated is not None:
+        pairs = pairs[:len(t_idx) - n_unmatched_treated]
     rows = []
     for i, j, k in pairs:
         rows.append((STAY_IDS[i], 1, ps[i], k))

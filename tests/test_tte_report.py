@@ -40,6 +40,7 @@ class Ctx:
         self.study = {"name": "x"}
         self.exposure = "IV magnesium sulfate"
         self.consumed = set()
+        self.synthetic = True  # the report found the generator's data (report.inputs.synthetic_source)
 
     def get(self, key, default=None):
         return self.est.get(key, default)

@@ -36,7 +36,11 @@ def km_curve(time, event, weights=None, alpha: float = 0.05):
 
 def km_table(time, event, treated, sample: str, weights=None, alpha: float = 0.05) -> pd.DataFrame:
     """Kaplan-Meier estimates per group as rows ``sample, group, time, survival, ci_lower,
-    ci_upper``: one row at time 0 and at every distinct observed time of that group."""
+    ci_upper, n_at_risk, n_events``: one row at time 0 and at every distinct observed time of
+    that group. ``n_at_risk`` / ``n_events``: stays (people, unweighted) under observation at
+    that time / dying at it; the report's figures use them to draw each step over 0 or at
+    least 11 deaths (icu_cohort.report.disclosure.coarsen_steps). This file is the analyst's,
+    with the exact curve."""
     t = np.asarray(treated).astype(int)
     time = np.asarray(time, float)
     event = np.asarray(event, int)
@@ -49,11 +53,16 @@ def km_table(time, event, treated, sample: str, weights=None, alpha: float = 0.0
                        alpha)
         sf = kmf.survival_function_.iloc[:, 0]
         ci = kmf.confidence_interval_
+        at = sf.index.to_numpy(dtype=float)
+        ts = np.sort(time[sel])
+        te = np.sort(time[sel][event[sel] == 1])
         parts.append(pd.DataFrame({
-            "sample": sample, "group": lab, "time": sf.index.to_numpy(dtype=float),
+            "sample": sample, "group": lab, "time": at,
             "survival": sf.to_numpy(dtype=float),
             "ci_lower": ci.iloc[:, 0].to_numpy(dtype=float),
-            "ci_upper": ci.iloc[:, 1].to_numpy(dtype=float)}))
+            "ci_upper": ci.iloc[:, 1].to_numpy(dtype=float),
+            "n_at_risk": len(ts) - np.searchsorted(ts, at, side="left"),
+            "n_events": np.searchsorted(te, at, side="right") - np.searchsorted(te, at, side="left")}))
     return pd.concat(parts, ignore_index=True)
 
 

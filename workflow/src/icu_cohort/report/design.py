@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from .disclosure import coarse_share
 from .format import DASH, esc, fmt_num, is_small
 from .inputs import finite
 from .svg import INK, MUTED, TREATED, SvgBuilder
@@ -120,7 +121,21 @@ def counts_table_html(trial: Mapping[str, Any], threshold: int | None, count) ->
     return html_table(["", "Stays"], rows, numeric=[False, True])
 
 
-def estimates_table_html(trial: Mapping[str, Any]) -> str:
+def true_shares(trial: Mapping[str, Any], threshold: int | None = 11) -> tuple[dict[str, float | None], float]:
+    """The trial's true risks and risk difference as the report shows them: rounded by
+    :func:`.disclosure.coarse_share` to a step of at least ``threshold`` of the eligible stays
+    (a risk times the eligible n would otherwise be a count). Returns the rounded values
+    (``risk_strategy``, ``risk_comparator``, ``risk_difference``) and the step."""
+    truth = trial.get("truth") if isinstance(trial.get("truth"), Mapping) else {}
+    n = (trial.get("counts") or {}).get("n_eligible")
+    out: dict[str, float | None] = {}
+    step = 0.0
+    for k in ("risk_strategy", "risk_comparator", "risk_difference"):
+        out[k], step = coarse_share(finite(truth.get(k)), n, threshold)
+    return out, step
+
+
+def estimates_table_html(trial: Mapping[str, Any], threshold: int | None = 11) -> str:
     truth = trial.get("truth") or None
     rows = []
     for key, label in ANALYSES:
@@ -128,17 +143,23 @@ def estimates_table_html(trial: Mapping[str, Any]) -> str:
         rows.append([label, _ci(e.get("risk_1"), 1, True), _ci(e.get("risk_0"), 1, True), _ci(e.get("rd"), 1, True),
                      _ci(e.get("rr"), 2), _ci(e.get("hr"), 2)])
     if isinstance(truth, Mapping):
-        rows.append([Markup("<em>True value (synthetic data)</em>"), fmt_num(100 * truth["risk_strategy"], 1),
-                     fmt_num(100 * truth["risk_comparator"], 1), fmt_num(100 * truth["risk_difference"], 1),
+        shares, _step = true_shares(trial, threshold)
+
+        def pct(v: float | None) -> str:
+            return DASH if v is None else fmt_num(100 * v, 1)
+
+        rows.append([Markup("<em>True value (synthetic data)</em>‡"), pct(shares["risk_strategy"]),
+                     pct(shares["risk_comparator"]), pct(shares["risk_difference"]),
                      fmt_num(truth["risk_strategy"] / truth["risk_comparator"], 2)
                      if truth.get("risk_comparator") else DASH, fmt_num(truth.get("hazard_ratio"), 2)])
     return html_table(["Analysis", "Risk, arm 1 (%)", "Risk, arm 0 (%)", "RD (percentage points)", "RR", "HR"], rows,
                       numeric=[False, True, True, True, True, True])
 
 
-def comparison_svg(trial: Mapping[str, Any], key: str = "design-estimates") -> str:
+def comparison_svg(trial: Mapping[str, Any], key: str = "design-estimates", threshold: int | None = 11) -> str:
     """Risk differences (linear scale) and hazard ratios (log scale) of the naive, landmark and
-    clone-censor-weight analyses with 95% CIs; the true value as a dashed line when known."""
+    clone-censor-weight analyses with 95% CIs; the true value as a dashed line when known (the
+    risk difference rounded as in the table, :func:`true_shares`)."""
     truth = trial.get("truth") if isinstance(trial.get("truth"), Mapping) else None
     W, rh, top = 960.0, 30.0, 46.0
     label_w, pw, gap = 350.0, 260.0, 50.0
@@ -156,7 +177,7 @@ def comparison_svg(trial: Mapping[str, Any], key: str = "design-estimates") -> s
         return out
 
     rd, hr = values("rd"), values("hr")
-    t_rd = finite(truth.get("risk_difference")) if truth else None
+    t_rd = true_shares(trial, threshold)[0]["risk_difference"] if truth else None
     t_hr = finite(truth.get("hazard_ratio")) if truth else None
     rd_all = [v for row in rd for v in row if v is not None] + ([t_rd] if t_rd is not None else []) + [0.0]
     hr_all = [v for row in hr for v in row if v is not None and v > 0] + ([t_hr] if t_hr else []) + [1.0]
@@ -226,6 +247,10 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
 def section_design(ctx) -> str:
     """The report section (``ctx``: the renderer's context, :class:`.render._Ctx`)."""
     trial = ctx.get("target_trial")
+    if isinstance(trial, Mapping) and "truth" in trial and not getattr(ctx, "synthetic", False):
+        # a true value only for the generator's own data (report.inputs.synthetic_source)
+        ctx.consumed.add("target_trial.truth")
+        trial = {k: v for k, v in trial.items() if k != "truth"}
     if not isinstance(trial, Mapping):
         return ('<p class="muted">This study defines no target trial (no <code>design:</code> section in the study '
                 "file): its analysis is the whole-stay comparison above. See the study "
@@ -244,12 +269,15 @@ def section_design(ctx) -> str:
     for note in trial.get("warnings") or []:
         parts.append(f'<p class="warn">{esc(note)}</p>')
     parts += ["<h3>Stays at time zero</h3>", counts_table_html(trial, ctx.t, ctx.count),
-              "<h3>Estimates</h3>", estimates_table_html(trial)]
+              "<h3>Estimates</h3>", estimates_table_html(trial, ctx.t)]
     truth = trial.get("truth")
     if isinstance(truth, Mapping):
+        _shares, step = true_shares(trial, ctx.t)
         parts.append(f'<p class="muted">True value: {esc(truth.get("source", ""))}, computed for the eligible stays '
-                     "from the generator's potential outcomes (common random numbers).</p>")
-    parts.append('<figure>' + comparison_svg(trial) + "<figcaption>Naive, landmark and clone-censor-weight estimates "
+                     "from the generator's potential outcomes (common random numbers). ‡ Its risks and risk "
+                     f"difference are rounded to {fmt_num(100 * step, 1)} percentage points, a step of at least "
+                     f"{ctx.t or 1} of the eligible stays, so that with their number they give no exact count.</p>")
+    parts.append('<figure>' + comparison_svg(trial, threshold=ctx.t) + "<figcaption>Naive, landmark and clone-censor-weight estimates "
                  "with bootstrap 95% intervals. The naive comparison counts a patient as treated if treated at any "
                  "time, with follow-up from ICU admission (immortal time); the landmark compares patients by their "
                  "status at the landmark; the clone-censor-weight analysis estimates the target trial's per-protocol "

@@ -19,7 +19,9 @@ count may be recoverable from what is shown*:
   between): the shown ``remaining`` values are chosen so that the difference between any two
   shown values is 0 or at least ``threshold``; the ``removed`` counts between two shown
   values are then one total (their difference) and follow the rule above.
-  See :func:`hide_sequence`.
+  See :func:`hide_sequence`. Two such sequences of the same group in two samples (numbers at
+  risk in the whole cohort and in the matched sample) also give their difference (the stays
+  not matched still at risk): :func:`hide_nested_sequences`.
 * **Before and after matching side by side** (a Table 1 with both samples, an effects table
   with the cohort and the matched sample): for each group and variable, the before column,
   the after column and the never printed *not matched* column (before minus after, level by
@@ -27,6 +29,27 @@ count may be recoverable from what is shown*:
   of cells not shown) of 1 .. threshold-1 may be derivable from the rows and columns
   together. A small not-matched total hides the matched (after) total and its whole column.
   See :func:`hide_matched_split` (exact check: :func:`split_leak`).
+
+* **Group sizes with matching** (the flow diagram's groups and their matched / not matched
+  boxes, Table 1's headers, the effects table, the numbers at risk at time 0, the number of
+  matched sets, the methods and summary sentences): the cohort n, the treated and control n,
+  each group's matched and not-matched n are one system of relations, decided once by
+  :func:`hide_group_sizes` for the whole report and the exports. With matching whose matched
+  sizes are *tied* (1:1 pairs: matched treated = matched control = the number of pairs; k:1
+  with every set full: matched control = k x matched treated) a reader who knows the ratio
+  (the methods say it) gets one matched size from the other, so a small not-matched count of
+  *either* group hides both matched sizes, the number of sets, and the other group's
+  not-matched count (which would give its matched size back by subtraction); the cohort group
+  sizes stay shown whenever that is enough (exact check: :func:`group_size_leak`).
+
+* **Curves** (Kaplan-Meier curves and their confidence bands in shared figures): a step's
+  height, with the numbers at risk, gives the deaths at that time; each drawn step covers 0
+  or at least ``threshold`` deaths (:func:`coarsen_steps`). The estimates themselves (risks,
+  hazard ratios) are not coarsened, and the analyst's ``km.csv`` keeps the exact curve.
+
+* **Shares next to their n** (the planted true risk difference on synthetic data, shown
+  beside the matched sample): a proportion times its n is a count; such a share is rounded
+  to a step of at least ``threshold`` stays (:func:`coarse_share`).
 
 **What a reader is assumed to know** (the attack the tests check by brute force): every
 shown value and total; that a cell shown as ``"<threshold"`` holds 1 .. threshold-1 (see
@@ -414,6 +437,196 @@ def hide_matched_split(before: Sequence[Count], after: Sequence[Count], threshol
     return SplitDecision(hb, ha, tb_hidden, ta_hidden)
 
 
+# ----------------------------------------------------------------------------- group sizes
+
+#: Names of the group-size quantities of :func:`hide_group_sizes`, in the order of its flags.
+GROUP_SIZE_NAMES = ("treated", "control", "matched_treated", "matched_control",
+                    "unmatched_treated", "unmatched_control")
+
+
+@dataclass(frozen=True)
+class GroupSizeDecision:
+    """Hidden flags of :func:`hide_group_sizes`, each ``[treated, control]``: ``group`` (the
+    cohort's group sizes), ``matched``, ``unmatched`` (not matched); ``sets``: the number of
+    matched sets must be hidden; ``tie``: the relation between the matched sizes a reader
+    can use (``(k, "control")``: matched control = k x matched treated; ``(k, "treated")``:
+    the reverse; ``None``: no tie)."""
+
+    group: list[bool]
+    matched: list[bool]
+    unmatched: list[bool]
+    sets: bool
+    tie: tuple[int, str] | None
+
+
+def matched_tie(matched_treated: Count, matched_control: Count, ratio: Count = None) -> tuple[int, str] | None:
+    """The relation between the two matched group sizes that a reader who knows the matching
+    ratio can use: ``(k, "control")`` when matched control = k x matched treated (1:1 pairs:
+    ``k = 1``; k:1 matching with every set full: ``k = ratio``), ``(k, "treated")`` when
+    matched treated = k x matched control, else ``None`` (sets of unequal size: the sizes are
+    not tied). Only ``k = 1`` and ``k = ratio`` are considered: the two a reader is told."""
+    if matched_treated is None or matched_control is None:
+        return None
+    mt, mc = int(matched_treated), int(matched_control)
+    ks = sorted({1, int(ratio)} if ratio is not None and int(ratio) >= 1 else {1})
+    for k in ks:
+        if mc == k * mt:
+            return k, "control"
+        if mt == k * mc:
+            return k, "treated"
+    return None
+
+
+def _size_bounds(v: int, hidden: bool, threshold: int, cap: int) -> tuple[int, int]:
+    # a hidden zero never occurs here (zeros are not hidden); kept as "not negative" for safety
+    return _bounds(v, hidden, hidden and v == 0, threshold, max(cap, threshold))
+
+
+def group_size_leak(values: Sequence[int], hidden: Sequence[bool], total: int | None, tie: tuple[int, str] | None,
+                    threshold: int, cap: int | None = None, floors: Sequence[int] | None = None) -> int | None:
+    """The first group-size quantity (an index into :data:`GROUP_SIZE_NAMES`, or ``6`` for the
+    two not-matched counts together) that is a small count a reader can pin down, else ``None``.
+
+    ``values``: treated, control, matched treated, matched control, not-matched treated,
+    not-matched control. The reader's knowledge (exact, integer programming): every shown value
+    and the label range of every hidden one (``<11``: 1..10, ``hidden``: 11 or more); the
+    shown cohort ``total`` (``None``: not shown) = treated + control; each group = matched +
+    not matched; the ``tie`` (:func:`matched_tie`); ``floors``: lower bounds the reader has of
+    the two matched sizes from elsewhere (the largest number at risk shown after time 0, the
+    number of matched sets), ``[matched treated, matched control]`` or, with the cohort's
+    groups first, ``[treated, control, matched treated, matched control]``; ``cap`` bounds every count (default: treated + control)."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    v = [int(x) for x in values]
+    cap = max(int(cap) if cap is not None else v[0] + v[1], v[0] + v[1], threshold)
+    targets = [i for i in range(6) if hidden[i] and is_small(v[i], threshold)]
+    both_small = is_small(v[4] + v[5], threshold) and (hidden[4] or hidden[5])
+    if not targets and not both_small:
+        return None
+    b = [_size_bounds(x, h, threshold, cap) for x, h in zip(v, hidden)]
+    fl = list(floors or [])
+    fl = ([0, 0] + fl) if len(fl) == 2 else (fl + [0, 0, 0, 0])[:4]
+    for j, f in enumerate(fl):
+        if f:
+            b[j] = (max(b[j][0], int(f)), b[j][1])
+    rows, lo_eq = [], []
+    rows.append([1, 0, -1, 0, -1, 0])  # treated = matched + not matched
+    rows.append([0, 1, 0, -1, 0, -1])  # control = matched + not matched
+    lo_eq += [0, 0]
+    if total is not None:
+        rows.append([1, 1, 0, 0, 0, 0])
+        lo_eq.append(int(total))
+    if tie is not None:
+        k, bigger = tie
+        rows.append([0, 0, -k, 1, 0, 0] if bigger == "control" else [0, 0, 1, -k, 0, 0])
+        lo_eq.append(0)
+    cons = LinearConstraint(np.array(rows, float), np.array(lo_eq, float), np.array(lo_eq, float))
+    bounds = Bounds([x[0] for x in b], [x[1] for x in b])
+
+    def pinned(obj: np.ndarray) -> bool:
+        out = []
+        for sign in (1.0, -1.0):
+            r = milp(sign * obj, constraints=cons, integrality=np.ones(6), bounds=bounds)
+            if r.status != 0:  # pragma: no cover - the true sizes are feasible
+                raise DisclosureError("hide_group_sizes: the shown group sizes admit no solution (internal error)")
+            out.append(round(sign * r.fun))
+        return out[0] == out[1]
+
+    for i in targets:
+        obj = np.zeros(6)
+        obj[i] = 1.0
+        if pinned(obj):
+            return i
+    if both_small:
+        obj = np.zeros(6)
+        obj[4] = obj[5] = 1.0
+        if pinned(obj):
+            return 6
+    return None
+
+
+def hide_group_sizes(groups: Sequence[Count], matched: Sequence[Count] | None = None, total: Count = None,
+                     threshold: int | None = DEFAULT_THRESHOLD, ratio: Count = None, n_sets: Count = None,
+                     floors: Sequence[Count] | None = None, cap: Count = None) -> GroupSizeDecision:
+    """Which group sizes the report and the exports may show: ``groups`` = [treated, control]
+    in the cohort, ``matched`` = [treated, control] in the matched sample (``None``: no
+    matching), ``total``: the cohort size where it is shown (``None``: hidden or absent),
+    ``ratio``: the matching ratio the methods state, ``n_sets``: the number of matched sets
+    shown, ``floors``: lower bounds a reader has of the sizes from elsewhere (the numbers at
+    risk shown after time 0; see :func:`group_size_leak`).
+
+    How it decides:
+
+    1. Small sizes (1..threshold-1) are hidden; each total (the cohort = treated + control,
+       each group = matched + not matched) follows :func:`hide_row` (the smallest positive
+       shown part becomes the complement).
+    2. While :func:`group_size_leak` still pins a small count, one more positive count is
+       hidden, in this order of preference (least destructive first): a matched size, then a
+       not-matched count, then a cohort group size. Zeros are never hidden (a hidden zero's
+       label would lie). With tied matched sizes (:func:`matched_tie`) and 5 controls not
+       matched this hides the matched control n, the matched treated n (equal or k times it)
+       and the not-matched treated n (cohort treated minus it gives the matched treated n
+       back); the cohort's treated and control n stay shown.
+    3. ``sets``: the number of matched sets is hidden when small, or when it equals (or is
+       ``ratio`` times smaller than) a hidden matched size -- it is the same number.
+
+    Unknown (``None``) sizes void the relations they are in: then only small sizes are hidden.
+    ``threshold=None``: nothing hidden.
+    """
+    g = _check_counts(groups, "hide_group_sizes")
+    m = _check_counts(matched, "hide_group_sizes") if matched is not None else [None, None]
+    if len(g) != 2 or len(m) != 2:
+        raise DisclosureError("hide_group_sizes: groups and matched are [treated, control]")
+    if threshold is None:
+        return GroupSizeDecision([False] * 2, [False] * 2, [False] * 2, False, matched_tie(m[0], m[1], ratio))
+    u = [None if a is None or b is None or b > a else a - b for a, b in zip(g, m)]
+    vals: list[Count] = [g[0], g[1], m[0], m[1], u[0], u[1]]
+    hidden = [is_small(x, threshold) for x in vals]
+    tot = None if total is None else int(total)
+    if tot is not None and None not in g and sum(g) != tot:  # type: ignore[arg-type]
+        tot = None  # the groups do not partition the total shown: no subtraction relation
+    if None not in g:
+        d = hide_row(g, tot, threshold, hidden=hidden[:2])
+        hidden[0], hidden[1] = d.hidden[0] or d.total_hidden, d.hidden[1] or d.total_hidden
+    for j in (0, 1):
+        if None in (g[j], m[j], u[j]):
+            continue
+        d = hide_row([m[j], u[j]], None if hidden[j] else g[j], threshold, hidden=[hidden[2 + j], hidden[4 + j]])
+        hidden[2 + j] = hidden[2 + j] or ((d.hidden[0] or d.total_hidden) and m[j] > 0)  # type: ignore[operator]
+        hidden[4 + j] = hidden[4 + j] or ((d.hidden[1] or d.total_hidden) and u[j] > 0)  # type: ignore[operator]
+    tie = matched_tie(m[0], m[1], ratio)
+    k = max(1, int(ratio)) if ratio is not None else 1
+
+    def sets_hidden() -> bool:
+        if n_sets is None or is_small(n_sets, threshold):
+            return is_small(n_sets, threshold)
+        ns = int(n_sets)
+        return any(m[j] is not None and hidden[2 + j] and (ns == m[j] or ns * k == m[j]) for j in (0, 1))
+
+    if None not in vals:
+        base = [0 if f is None else int(f) for f in (floors or [])]
+        base = ([0, 0] + base) if len(base) == 2 else (base + [0, 0, 0, 0])[:4]
+        iv = [int(x) for x in vals]  # type: ignore[arg-type]
+        while True:
+            # a shown number of sets bounds both matched sizes from below (a set holds a stay of each group)
+            fl = base if sets_hidden() or n_sets is None else base[:2] + [max(f, int(n_sets)) for f in base[2:]]
+            if group_size_leak(iv, hidden, tot, tie, threshold, cap, fl) is None:
+                break
+            cands = [i for i in (2, 3, 4, 5, 0, 1) if not hidden[i] and iv[i] > 0]
+            for cls in ((2, 3), (4, 5), (0, 1)):
+                pick = sorted((iv[i], i) for i in cands if i in cls)
+                if pick:
+                    hidden[pick[0][1]] = True
+                    break
+            else:
+                raise DisclosureError(
+                    f"hide_group_sizes: no choice of hidden group sizes protects a small count (sizes {iv}, cohort "
+                    f"{tot}); the cohort is too small to report")
+    sets = sets_hidden()
+    return GroupSizeDecision(hidden[:2], hidden[2:4], hidden[4:6], sets, tie)
+
+
 # ----------------------------------------------------------------------------- sequences
 
 
@@ -609,6 +822,113 @@ def hide_sequence(remaining: Sequence[int], removed: Sequence[Count] | None = No
     return SequenceDecision([not s for s in shown], hide_rmv)
 
 
+# ----------------------------------------------------------------------------- curves
+
+
+def coarsen_steps(n_events: Sequence[Count], threshold: int | None = DEFAULT_THRESHOLD) -> list[bool]:
+    """Which times of a Kaplan-Meier curve a shared figure draws, so that every visible step
+    covers 0 or at least ``threshold`` deaths.
+
+    ``n_events[i]``: the deaths (people, unweighted) at the i-th time of the curve, in time
+    order. A time is drawn (``True``) when the deaths since the last drawn time, this one's
+    included, reach ``threshold``; the curve (and its confidence band) is held flat at the
+    last drawn value in between. The values drawn are the exact estimates at the drawn times,
+    so a visible step is the product of the exact factors over at least ``threshold`` deaths;
+    deaths after the last drawn time that do not reach ``threshold`` are not drawn at all (the
+    curve stays flat to the end). ``threshold=None``: every time with a death is drawn.
+
+    Why: a step's height with the numbers at risk shown gives the deaths at that time,
+    d = n x (1 - S(t) / S(t-)), and the Greenwood increment of the band gives it as well. The
+    same idea as the "rounded" Kaplan-Meier curves of OpenSAFELY's kaplan-meier-function
+    action (opensafely-actions/kaplan-meier-function, analysis/km.R, ``round_km``: cumulative
+    event counts are only updated once ``min_count`` events have accumulated, and the curve is
+    re-derived from them); here the curve is not re-estimated but sampled at those times.
+
+    >>> coarsen_steps([4, 5, 3, 0, 11, 2])
+    [False, False, True, False, True, False]
+    """
+    d = _check_counts(n_events, "coarsen_steps")
+    if any(v is None for v in d):
+        raise DisclosureError("coarsen_steps: every time needs its number of deaths")
+    if threshold is None:
+        return [int(v) > 0 for v in d]  # type: ignore[arg-type]
+    out, acc = [], 0
+    for v in d:
+        acc += int(v)  # type: ignore[arg-type]
+        if acc >= threshold:
+            out.append(True)
+            acc = 0
+        else:
+            out.append(False)
+    return out
+
+
+# ----------------------------------------------------------------------------- shares
+
+#: Rounding steps of :func:`coarse_share`, as proportions (0.1 to 10 percentage points).
+SHARE_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+
+
+def coarse_share(value: float | None, n: Count, threshold: int | None = DEFAULT_THRESHOLD) -> tuple[float | None, float]:
+    """A proportion (a risk, a risk difference) rounded so that, times ``n`` (the stays it is
+    a share of), it does not give back a count: the smallest step of :data:`SHARE_STEPS` with
+    ``step x n >= threshold`` (so the counts consistent with the rounded value span at least
+    ``threshold`` whole numbers), the largest step when ``n`` is unknown or too small.
+    Returns ``(rounded value, step)``; ``(None, step)`` for a missing value.
+    ``threshold=None``: the smallest step (0.1 percentage points).
+
+    >>> coarse_share(-0.04737, 4000)   # 0.002 x 4000 = 8 < 11; 0.005 x 4000 = 20
+    (-0.045, 0.005)
+    >>> coarse_share(0.2463, 50)
+    (0.2, 0.1)
+    """
+    if threshold is None:
+        step = SHARE_STEPS[0]
+    else:
+        k = None if n is None else int(n)
+        step = next((s for s in SHARE_STEPS if k is not None and s * k >= threshold), SHARE_STEPS[-1])
+    if value is None:
+        return None, step
+    v = float(value)
+    if v != v:  # NaN
+        return None, step
+    q = round(v / step)
+    return round(q * step, 6), step
+
+
+def hide_nested_sequences(outer: Sequence[int], inner: Sequence[int], shown_outer: Sequence[bool],
+                          shown_inner: Sequence[bool], threshold: int | None = DEFAULT_THRESHOLD) -> list[bool]:
+    """Two non-increasing sequences at the same times, one inside the other (the numbers at
+    risk of a group in the whole cohort, ``outer``, and in the matched sample, ``inner``):
+    their difference ``outer[i] - inner[i]`` is a third sequence never printed (the stays
+    not matched still at risk), readable wherever both are shown. Returns ``shown_inner``
+    with more values hidden, so that the derivable differences are each 0 or at least
+    ``threshold`` and differ pairwise (consecutive ones) by 0 or at least ``threshold`` (the
+    not-matched stays who died or left in between), as :func:`hide_sequence` asks of one
+    sequence. Only inner values are hidden: hiding a value of a sequence whose consecutive
+    shown values differ by 0 or >= ``threshold`` keeps that property (a sum of such drops
+    is such a drop)."""
+    o = _check_counts(outer, "hide_nested_sequences")
+    n_ = _check_counts(inner, "hide_nested_sequences")
+    if len(o) != len(n_) or len(shown_outer) != len(o) or len(shown_inner) != len(o):
+        raise DisclosureError("hide_nested_sequences: one value and one flag per time in each sequence")
+    out = [bool(s) for s in shown_inner]
+    if threshold is None:
+        return out
+    last: int | None = None
+    for i in range(len(o)):
+        if not (shown_outer[i] and out[i]) or o[i] is None or n_[i] is None:
+            continue
+        d = int(o[i]) - int(n_[i])  # type: ignore[arg-type]
+        if d < 0:
+            raise DisclosureError(f"hide_nested_sequences: the inner sequence exceeds the outer at position {i}")
+        if is_small(d, threshold) or (last is not None and 0 < last - d < threshold) or (last is not None and d > last):
+            out[i] = False
+            continue
+        last = d
+    return out
+
+
 def _prev_shown(shown: list[bool], j: int) -> int | None:
     return next((k for k in range(j - 1, -1, -1) if shown[k]), None)
 
@@ -617,14 +937,23 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "HIDDEN_TEXT",
     "DisclosureError",
+    "GROUP_SIZE_NAMES",
+    "GroupSizeDecision",
     "RowDecision",
     "SequenceDecision",
     "SplitDecision",
     "cell_text",
+    "coarse_share",
+    "SHARE_STEPS",
+    "coarsen_steps",
     "hide_cells",
     "hide_row",
+    "hide_group_sizes",
+    "group_size_leak",
+    "matched_tie",
     "hide_matched_split",
     "hide_sequence",
+    "hide_nested_sequences",
     "is_small",
     "row_ranges",
     "split_leak",

@@ -47,7 +47,7 @@ import pandas as pd
 
 from icu_cohort.artifacts import ESTIMATES, TABLE1, atomic_path
 
-from .disclosure import HIDDEN_TEXT, hide_matched_split, hide_row, is_small
+from .disclosure import HIDDEN_TEXT, hide_group_sizes, hide_matched_split, hide_row, is_small
 from .format import fmt_ci, fmt_num, fmt_p, label_for
 from .inputs import horizon_days
 
@@ -306,6 +306,7 @@ def table1_rows(
     threshold: int | None = 11,
     labels: Mapping[str, str] | None = None,
     group_labels: tuple[str, str] = GROUP_LABELS,
+    hidden_sizes: Mapping[tuple[str, str], bool] | None = None,
 ) -> Layout:
     """Table 1 from ``table1.csv`` (:func:`icu_cohort.analysis.balance.table1`, long form) in
     a journal's layout.
@@ -317,8 +318,11 @@ def table1_rows(
     one a heading row and one row per level; a row ``Missing, n`` follows wherever values are
     missing. The headers carry each group's number of stays.
 
-    Suppression: the group sizes of a sample together (:func:`hide_row`), and each matched
-    group size with its derivable unmatched remainder; every count cell as the report's
+    Suppression: the group sizes before and after matching together
+    (:func:`icu_cohort.report.disclosure.hide_group_sizes`: treated + control, each group's
+    matched + not matched, and the tie of 1:1 matched sizes), or, from :func:`write_exports`,
+    the report's own decision (``hidden_sizes``: ``{(sample, group): hidden}``, which also
+    knows the flow diagram, the numbers at risk and the matching ratio); every count cell as the report's
     Table 1 decides it (:func:`icu_cohort.report.tables.table1_suppression`: per group and
     variable, the cells before and after matching together, so neither a hidden count nor a
     count of stays not matched -- before minus after -- of 1 to ``threshold - 1`` can be
@@ -341,24 +345,14 @@ def table1_rows(
         row = t1[(t1["sample"] == s) & (t1["kind"].astype(str) == "count")]
         for side in sides:
             sizes[(s, side)] = _count(row[f"{side}_n"].iloc[0]) if len(row) else None
-    size_hidden: dict[tuple[str, str], bool] = {}
-    for s in samples:
-        # treated + control = the sample (the cohort's size is in the flow diagram)
-        flags = _hide([sizes[(s, "treated")], sizes[(s, "control")]], threshold)
-        size_hidden[(s, "treated")], size_hidden[(s, "control")] = flags
-    for side in sides:
-        before, after = sizes[("before", side)], sizes[("after", side)]
-        if before is not None and after is not None and not size_hidden[("before", side)]:
-            # matched + not matched = the group: a small unmatched count must not be derivable
-            f_after = _hide([after, before - after], threshold, [False, True])[0]
-            size_hidden[("after", side)] = size_hidden[("after", side)] or f_after
-
-    # every count of the table: one decision for the report and the exports (before and after
-    # matching together, so the stays not matched cannot be read by subtraction either)
+    # every count of the table, and the group sizes: one decision for the report and the
+    # exports (tables.table1_suppression: the sizes as one system, disclosure.hide_group_sizes;
+    # before and after matching together, so the stays not matched cannot be read by
+    # subtraction either)
     from .tables import table1_hidden_note, table1_suppression
 
-    sup = table1_suppression(table1, threshold, hidden_sizes=size_hidden)
-    size_hidden = {key: size_hidden.get(key, False) or sup.size_hidden.get(key, False) for key in sizes}
+    sup = table1_suppression(table1, threshold, hidden_sizes=dict(hidden_sizes or {}))
+    size_hidden = {key: sup.size_hidden.get(key, False) for key in sizes}
 
     def size_text(s: str, side: str) -> str:
         n = sizes[(s, side)]
@@ -495,11 +489,18 @@ def _primary_counts(estimates: Mapping[str, Any]) -> tuple[dict, dict, dict]:
     return n, d, risk
 
 
-def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) -> dict[tuple[str, str], tuple[str, str]]:
+def _matching(estimates: Mapping[str, Any]) -> Mapping[str, Any]:
+    m = estimates.get("matching")
+    return m if isinstance(m, Mapping) else {}
+
+
+def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None,
+                         hidden_sizes: Mapping[Cell, bool] | None = None) -> dict[tuple[str, str], tuple[str, str]]:
     """``{(sample, side): (size text, deaths text)}`` for the cohort and the matched sample
-    (the primary outcome; :func:`hide_group_cells`)."""
+    (the primary outcome; :func:`hide_group_cells`; ``hidden_sizes`` as the report decided
+    them, ``{(sample, group): hidden}``, sample ``"cohort"`` / ``"matched"``)."""
     n, d, risk = _primary_counts(estimates)
-    hide_n, hide_d = hide_group_cells(n, d, threshold)
+    hide_n, hide_d = hide_group_cells(n, d, threshold, matching=_matching(estimates), hidden_sizes=hidden_sizes)
     out = {}
     for key in n:
         k, dd, r = n[key], d[key], risk[key]
@@ -510,20 +511,30 @@ def _effects_group_cells(estimates: Mapping[str, Any], threshold: int | None) ->
     return out
 
 
-def hide_group_cells(n: Mapping[Cell, int | None], d: Mapping[Cell, int | None],
-                     threshold: int | None) -> tuple[dict[Cell, bool], dict[Cell, bool]]:
+def hide_group_cells(n: Mapping[Cell, int | None], d: Mapping[Cell, int | None], threshold: int | None, *,
+                     matching: Mapping[str, Any] | None = None,
+                     hidden_sizes: Mapping[Cell, bool] | None = None) -> tuple[dict[Cell, bool], dict[Cell, bool]]:
     """Which group sizes ``n`` and death counts ``d`` (by :data:`CELLS`) to hide.
 
     The rule (:func:`hide_row`) on every total a reader has: treated + control = the sample;
     deaths + survivors = a group; and, because both samples are shown, matched + not matched
     = a cohort group, for its stays, its deaths and its survivors -- a matched count is hidden
-    when the not-matched part it would reveal (cohort minus matched) is small.
+    when the not-matched part it would reveal (cohort minus matched) is small. The group sizes
+    are decided together by :func:`icu_cohort.report.disclosure.hide_group_sizes` (with the
+    tie of 1:1 / full k:1 matched sizes: ``matching`` is ``estimates.json["matching"]``, with
+    the ratio and the number of sets), or as the report decided them (``hidden_sizes``).
     """
     hide_n: dict[tuple[str, str], bool] = {}
     hide_d: dict[tuple[str, str], bool] = {}
+    m = matching or {}
+    g_sizes = [n[("cohort", "treated")], n[("cohort", "control")]]
+    m_sizes = [n[("matched", "treated")], n[("matched", "control")]]
+    dec = hide_group_sizes(g_sizes, m_sizes if None not in m_sizes else None, None, threshold,
+                           ratio=_count(m.get("ratio")), n_sets=_count(m.get("n_pairs")))
+    for j, side in enumerate(("treated", "control")):
+        hide_n[("cohort", side)] = dec.group[j] or bool((hidden_sizes or {}).get(("cohort", side)))
+        hide_n[("matched", side)] = dec.matched[j] or bool((hidden_sizes or {}).get(("matched", side)))
     for sample in ("cohort", "matched"):
-        h = _hide([n[(sample, "treated")], n[(sample, "control")]], threshold)
-        hide_n[(sample, "treated")], hide_n[(sample, "control")] = h
         for side in ("treated", "control"):
             k, dd = n[(sample, side)], d[(sample, side)]
             hide_d[(sample, side)] = dd is not None and (hide_n[(sample, side)] or _hide([dd, k - dd], threshold, [False, True])[0])
@@ -533,8 +544,6 @@ def hide_group_cells(n: Mapping[Cell, int | None], d: Mapping[Cell, int | None],
         nc, nm, dc, dm = n[("cohort", side)], n[("matched", side)], d[("cohort", side)], d[("matched", side)]
         if None in (nc, nm):
             continue
-        if not hide_n[("cohort", side)]:
-            hide_n[("matched", side)] |= _hide([nm, nc - nm], threshold, [False, True])[0]
         if None in (dc, dm):
             continue
         # deaths and survivors (derivable) of the cohort and of the matched sample: one
@@ -581,7 +590,8 @@ class SecondaryCells:
         return _count_text(dd, None if r is None else 100.0 * r, False, threshold)
 
 
-def secondary_cells(estimates: Mapping[str, Any], threshold: int | None) -> list[SecondaryCells]:
+def secondary_cells(estimates: Mapping[str, Any], threshold: int | None,
+                    hidden_sizes: Mapping[Cell, bool] | None = None) -> list[SecondaryCells]:
     """The suppression decisions for every secondary outcome of ``estimates.json``
     (``secondary_outcomes``; empty list without), one rule with the primary outcome's:
 
@@ -599,7 +609,7 @@ def secondary_cells(estimates: Mapping[str, Any], threshold: int | None) -> list
     if not entries:
         return []
     p_n, p_d, _ = _primary_counts(estimates)
-    p_hide_n, _ = hide_group_cells(p_n, p_d, threshold)
+    p_hide_n, _ = hide_group_cells(p_n, p_d, threshold, matching=_matching(estimates), hidden_sizes=hidden_sizes)
     # death counts of other horizons a reader may have, per cell: the primary's first (compared
     # even where one table hides it, as another part of the report may show it)
     shown: dict[Cell, list[int]] = {c: [p_d[c]] if p_d[c] is not None else [] for c in CELLS}
@@ -608,7 +618,7 @@ def secondary_cells(estimates: Mapping[str, Any], threshold: int | None) -> list
         n = {c: _count(_get(e, f"n.{c[0]}_{c[1]}")) for c in CELLS}
         d = {c: _count(_get(e, f"deaths.{c[0]}_{c[1]}")) for c in CELLS}
         risk = {c: _num(_get(e, f"risk.{c[0]}_{c[1]}")) for c in CELLS}
-        hide_n, hide_d = hide_group_cells(n, d, threshold)
+        hide_n, hide_d = hide_group_cells(n, d, threshold, matching=_matching(estimates), hidden_sizes=hidden_sizes)
         for c in CELLS:
             hide_n[c] |= bool(p_hide_n.get(c))
             hide_d[c] |= hide_n[c]
@@ -639,13 +649,14 @@ def _pp(x: Any) -> str:
 
 
 def secondary_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
-                   group_labels: tuple[str, str] = GROUP_LABELS) -> Layout | None:
+                   group_labels: tuple[str, str] = GROUP_LABELS,
+                   hidden_sizes: Mapping[Cell, bool] | None = None) -> Layout | None:
     """The secondary outcomes (``estimates.json["secondary_outcomes"]``) in a journal's layout,
     or None for a study without them: per outcome a row for the whole cohort and one for the
     matched sample, with the group sizes, the events by arm as ``n (%)``, and on the matched row
     the risk difference (percentage points, 95% CI) and the matched Cox hazard ratio (95% CI)
     and p. Suppression: :func:`secondary_cells`."""
-    cells = secondary_cells(estimates, threshold)
+    cells = secondary_cells(estimates, threshold, hidden_sizes)
     if not cells:
         return None
     tl, cl = (g.lower() for g in group_labels)
@@ -692,7 +703,8 @@ def _hr_cells(res: Mapping[str, Any]) -> list[str]:
 
 
 def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
-                 group_labels: tuple[str, str] = GROUP_LABELS) -> Layout:
+                 group_labels: tuple[str, str] = GROUP_LABELS,
+                 hidden_sizes: Mapping[tuple[str, str], bool] | None = None) -> Layout:
     """The effect estimates (``estimates.json``) in a journal's layout.
 
     One row per analysis (:data:`ANALYSES`, those present): its sample, the stays treated and
@@ -707,7 +719,7 @@ def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
     tl, cl = (g.lower() for g in group_labels)
     header = [["Analysis", "Sample", f"{group_labels[0]}, n", f"{group_labels[1]}, n",
                f"Deaths by day 28, {tl}, n (%)", f"Deaths by day 28, {cl}, n (%)", "Hazard ratio (95% CI)", "p"]]
-    group_cells = _effects_group_cells(estimates, threshold)
+    group_cells = _effects_group_cells(estimates, threshold, hidden_sizes)
     body = []
     for key, name, sample in ANALYSES:
         res = estimates.get(key)
@@ -830,7 +842,8 @@ def write_exports(
     """
     from icu_cohort.artifacts import REPORT, write_files
 
-    from .render import covariate_labels
+    from .inputs import load_results
+    from .render import covariate_labels, shown_group_sizes
 
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / EXPORT_DIR
@@ -847,11 +860,14 @@ def write_exports(
         estimates = json.loads((results_dir / ESTIMATES.name).read_text())
     except json.JSONDecodeError as exc:
         raise ExportError(f"{results_dir / ESTIMATES.name}: not valid JSON ({exc})") from exc
+    # the group sizes as the report decided them (flow, numbers at risk, matching ratio)
+    sizes = shown_group_sizes(load_results(results_dir), study, threshold)
+    by_sample = {("cohort" if s == "before" else "matched", g): h for (s, g), h in sizes.items()}
     tables = {
-        TABLE1_STEM: table1_rows(t1, threshold, covariate_labels(study)),
-        EFFECTS_STEM: effects_rows(estimates, threshold),
+        TABLE1_STEM: table1_rows(t1, threshold, covariate_labels(study), hidden_sizes=sizes),
+        EFFECTS_STEM: effects_rows(estimates, threshold, hidden_sizes=by_sample),
     }
-    secondary = secondary_rows(estimates, threshold)
+    secondary = secondary_rows(estimates, threshold, hidden_sizes=by_sample)
     if secondary is not None:  # a study with secondary outcomes only
         tables[SECONDARY_STEM] = secondary
 

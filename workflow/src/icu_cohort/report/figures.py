@@ -19,7 +19,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .disclosure import DisclosureError, hide_row, hide_sequence
+from .disclosure import (
+    DisclosureError,
+    GroupSizeDecision,
+    coarsen_steps,
+    hide_group_sizes,
+    hide_nested_sequences,
+    hide_row,
+    hide_sequence,
+)
 from .format import (
     DASH,
     NOT_ESTIMABLE,
@@ -70,25 +78,68 @@ def attrition_decisions(attrition: pd.DataFrame, threshold: int | None):
         raise DisclosureError(f"attrition.csv: {err}") from None
 
 
-def group_decisions(total: Any, groups: Sequence[tuple[str, Any, Any]], threshold: int | None):
+def group_decisions(total: Any, groups: Sequence[tuple[str, Any, Any]], threshold: int | None, ratio: Any = None,
+                    n_sets: Any = None, floors: Sequence[Any] | None = None):
     """Hidden flags of the split of the cohort into groups and of each group into matched /
-    not matched: ``(hide_group_n, [(hide_matched, hide_unmatched), ...])``. One total each
-    (the cohort n; each group's n), so a hidden count is not recovered by subtraction."""
+    not matched: ``(hide_group_n, [(hide_matched, hide_unmatched), ...])``, decided together
+    by :func:`.disclosure.hide_group_sizes` (the cohort n; each group's n; the tie of the
+    matched sizes under 1:1 or full k:1 matching, ``ratio``; ``n_sets`` and ``floors`` as
+    there). See :func:`size_decision` for the number of sets."""
+    dec = size_decision(total, groups, threshold, ratio, n_sets, floors)
+    if dec is None:  # not two groups: each group alone
+        sizes = [as_int(n) for _label, n, _m in groups]
+        tot = as_int(total)
+        if tot is not None and None not in sizes and sum(sizes) != tot:  # type: ignore[arg-type]
+            tot = None
+        split = hide_row(sizes, tot, threshold)
+        hide_n = [h or split.total_hidden for h in split.hidden]
+        out = []
+        for (_label, n, m), hn in zip(groups, hide_n):
+            k, mm = as_int(n), as_int(m)
+            if k is None or mm is None or mm > k:
+                out.append((is_small(mm, threshold), True))
+                continue
+            d = hide_row([mm, k - mm], None if hn else k, threshold)
+            out.append((d.hidden[0] or d.total_hidden, d.hidden[1] or d.total_hidden))
+        return hide_n, out
+    return list(dec.group), [(dec.matched[j], dec.unmatched[j]) for j in range(2)]
+
+
+def size_decision(total: Any, groups: Sequence[tuple[str, Any, Any]], threshold: int | None, ratio: Any = None,
+                  n_sets: Any = None, floors: Sequence[Any] | None = None) -> GroupSizeDecision | None:
+    """:func:`.disclosure.hide_group_sizes` for ``groups = [(label, n, n_matched)]`` of treated
+    and control (``None`` for any other number of groups)."""
+    if len(groups) != 2:
+        return None
     sizes = [as_int(n) for _label, n, _m in groups]
-    tot = as_int(total)
-    if tot is not None and None not in sizes and sum(sizes) != tot:  # type: ignore[arg-type]
-        tot = None  # the groups do not partition the total shown: no subtraction relation
-    split = hide_row(sizes, tot, threshold)
-    hide_n = [h or split.total_hidden for h in split.hidden]
+    matched = [as_int(m) for _label, _n, m in groups]
+    has_m = any(m is not None for m in matched)
+    return hide_group_sizes(sizes, matched if has_m else None, as_int(total), threshold, ratio=as_int(ratio),
+                            n_sets=as_int(n_sets), floors=floors)
+
+
+def at_risk_floors(at_risk: pd.DataFrame | None, sample: str, threshold: int | None) -> list[int]:
+    """What the numbers at risk of ``sample`` after time 0 tell a reader of the group sizes
+    (``[treated, control]``): each is a lower bound of the group's size. Taken as the largest
+    value that :func:`at_risk_texts` may show when time 0 is hidden (at least ``threshold``
+    below time 0), a superset of what it shows, so the bound handed to
+    :func:`.disclosure.hide_group_sizes` is never weaker than the reader's."""
     out = []
-    for (label, n, m), hn in zip(groups, hide_n):
-        k, mm = as_int(n), as_int(m)
-        if k is None or mm is None or mm > k:
-            out.append((is_small(mm, threshold), True))
+    for group in ("treated", "control"):
+        if at_risk is None or not len(at_risk):
+            out.append(0)
             continue
-        d = hide_row([mm, k - mm], None if hn else k, threshold)
-        out.append((d.hidden[0] or d.total_hidden, d.hidden[1] or d.total_hidden))
-    return hide_n, out
+        sub = at_risk[(at_risk["sample"].astype(str) == sample) & (at_risk["group"].astype(str) == group)]
+        sub = sub.assign(_t=pd.to_numeric(sub["time"], errors="coerce")).sort_values("_t", kind="mergesort")
+        vals = [as_int(v) for v in sub["n_at_risk"]]
+        vals = [v for v in vals if v is not None]
+        if len(vals) < 2:
+            out.append(0)
+            continue
+        t = threshold or 1
+        later = [v for v in vals[1:] if vals[0] - v >= t]
+        out.append(max(later) if later else 0)
+    return out
 
 
 def exclusion_reason(criterion: str) -> str:
@@ -113,6 +164,7 @@ def attrition_svg(
     groups: Sequence[tuple[str, Any, Any]] | None = None,
     key: str = "attrition",
     narrow: bool = False,
+    group_flags: tuple[list[bool], list[tuple[bool, bool]]] | None = None,
 ) -> str:
     """CONSORT-style flow: one box per step (description, n remaining), the stays each step
     excluded in a box to the side naming the reason; the study cohort split into its groups,
@@ -122,6 +174,9 @@ def attrition_svg(
     follow :mod:`.disclosure`: hidden small counts read ``<11``, counts hidden so that a small
     one cannot be derived read ``hidden``. ``narrow``: a 372-unit-wide layout for phones (the
     flow runs down the left edge, exclusion boxes indented beside it), same boxes and counts.
+    ``group_flags``: the report's one decision of the group sizes (:func:`group_decisions`
+    with the matching ratio, the number of sets and the numbers at risk); without it the flow
+    decides from its own counts (1:1 assumed where the matched sizes are equal).
     """
     if narrow:
         W = 372.0
@@ -194,7 +249,7 @@ def attrition_svg(
         total = as_int(rows[-1].n_remaining) if rows else None
         if rows and dec.remaining[-1]:
             total = None  # the cohort n itself is hidden: it gives nothing to subtract from
-        hide_n, hide_m = group_decisions(total, groups, threshold)
+        hide_n, hide_m = group_flags if group_flags is not None else group_decisions(total, groups, threshold)
         k = len(groups)
         gw = min(330.0, (W - (12 if narrow else 48) - (12 if narrow else 24) * (k - 1)) / k)
         gap_g = 12 if narrow else 24
@@ -409,11 +464,10 @@ def ps_histogram_svg(
 # ----------------------------------------------------------------------------- Kaplan-Meier
 
 
-def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None) -> dict[float, str]:
-    """Numbers at risk of one group as shown under the curves: between two shown times the
-    drop (deaths and censorings) is 0 or at least ``threshold``, so no small count of deaths
-    can be read by subtraction (:func:`.disclosure.hide_sequence`, first value kept: it is
-    the group's n, shown elsewhere)."""
+def at_risk_shown(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None,
+                  first_hidden: bool = False) -> dict[float, tuple[int, bool]]:
+    """``{time: (number at risk, shown)}`` of one group at the ``times`` it has, as
+    :func:`at_risk_texts` decides them."""
     sub = at_risk[at_risk["group"] == group]
     by_time = {float(t): as_int(n) for t, n in zip(pd.to_numeric(sub["time"], errors="coerce"), sub["n_at_risk"])}
     known = [t for t in times if by_time.get(t) is not None]
@@ -421,10 +475,75 @@ def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], thr
     if any(b > a for a, b in zip(vals, vals[1:])):  # type: ignore[operator]
         raise DisclosureError(f"km_at_risk.csv: the number at risk of {group} rises over time")
     dec = hide_sequence(vals, None, threshold, keep_first=True, keep_last=False) if vals else None
-    out = {t: DASH for t in times}
+    out = {}
     for i, t in enumerate(known):
-        out[t] = shown_count(by_time[t], dec.remaining[i], threshold)  # type: ignore[union-attr]
+        hide = dec.remaining[i] or (first_hidden and threshold is not None and vals[i] == vals[0])  # type: ignore[union-attr]
+        out[t] = (int(vals[i]), not hide)  # type: ignore[arg-type]
     return out
+
+
+def nested_hidden_times(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None,
+                        hidden_sizes: Mapping[tuple[str, str], bool] | None = None) -> set[float]:
+    """Times at which the matched sample's number at risk of ``group`` is hidden because,
+    with the whole cohort's shown beside it, the difference (stays not matched still at
+    risk) would be small (:func:`.disclosure.hide_nested_sequences`). ``hidden_sizes``:
+    ``{(sample, group): hidden}`` with sample ``"cohort"`` / ``"matched"``."""
+    hs = hidden_sizes or {}
+    coh = at_risk_shown(at_risk[at_risk["sample"].astype(str) == "cohort"], group, times, threshold,
+                        bool(hs.get(("cohort", group))))
+    mat = at_risk_shown(at_risk[at_risk["sample"].astype(str) == "matched"], group, times, threshold,
+                        bool(hs.get(("matched", group))))
+    common = [t for t in times if t in coh and t in mat]
+    if not common:
+        return set()
+    shown = hide_nested_sequences([coh[t][0] for t in common], [mat[t][0] for t in common],
+                                  [coh[t][1] for t in common], [mat[t][1] for t in common], threshold)
+    return {t for t, s in zip(common, shown) if mat[t][1] and not s}
+
+
+def at_risk_texts(at_risk: pd.DataFrame, group: str, times: Sequence[float], threshold: int | None,
+                  first_hidden: bool = False, hidden_times: Sequence[float] = ()) -> dict[float, str]:
+    """Numbers at risk of one group as shown under the curves: between two shown times the
+    drop (deaths and censorings) is 0 or at least ``threshold``, so no small count of deaths
+    can be read by subtraction (:func:`.disclosure.hide_sequence`, first value kept: it is
+    the group's n, shown elsewhere).
+
+    ``first_hidden``: the group's n is hidden in the report (:func:`.disclosure.hide_group_sizes`,
+    e.g. the matched sizes under 1:1 matching with a few stays not matched): the value at
+    time 0 is hidden too, and so is every later value equal to it (nobody left yet: it would
+    be the n itself); the values shown are then at least ``threshold`` below the n.
+    ``hidden_times``: times hidden for another reason (:func:`nested_hidden_times`)."""
+    out = {t: DASH for t in times}
+    extra = {float(t) for t in hidden_times}
+    for t, (v, shown) in at_risk_shown(at_risk, group, times, threshold, first_hidden).items():
+        out[t] = shown_count(v, not shown or (threshold is not None and t in extra), threshold)
+    return out
+
+
+def km_drawn_points(g: pd.DataFrame, threshold: int | None):
+    """The points of one group's curve as a shared figure draws them: ``(time, survival,
+    ci_lower, ci_upper)`` arrays at the times :func:`.disclosure.coarsen_steps` keeps (each
+    drawn step covers 0 or at least ``threshold`` deaths; held flat in between; the exact
+    estimates at those times), after a first point at time 0 (survival 1). ``None`` when the
+    rows have no ``n_events`` and suppression is on (the curve cannot be drawn safely).
+    ``threshold=None``: every row, exact."""
+    g = g.sort_values("time", kind="mergesort")
+    t = pd.to_numeric(g["time"], errors="coerce").to_numpy(float)
+    s = pd.to_numeric(g["survival"], errors="coerce").to_numpy(float)
+    lo = pd.to_numeric(g["ci_lower"], errors="coerce").to_numpy(float)
+    hi = pd.to_numeric(g["ci_upper"], errors="coerce").to_numpy(float)
+    if threshold is None:
+        return t, s, lo, hi
+    if "n_events" not in g.columns:
+        return None
+    d = [as_int(v) for v in g["n_events"]]
+    if any(v is None for v in d):
+        raise DisclosureError("km.csv: n_events must be a whole number on every row")
+    keep = np.array(coarsen_steps(d, threshold), dtype=bool)
+    before = (t <= 0) & ~keep  # the start of the curve (time 0, nobody dead yet) is drawn as 1
+    keep = keep & ~before
+    t0 = np.r_[0.0, t[keep]]
+    return t0, np.r_[1.0, s[keep]], np.r_[1.0, lo[keep]], np.r_[1.0, hi[keep]]
 
 
 def km_plot_svg(
@@ -436,8 +555,19 @@ def km_plot_svg(
     labels: tuple[str, str] = ("Treated", "Control"),
     horizon: float | None = None,
     key: str = "km",
+    hidden_sizes: tuple[bool, bool] = (False, False),
+    hidden_times: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
-    """Kaplan-Meier curves by group with 95% CI bands, numbers at risk under the axis."""
+    """Kaplan-Meier curves by group with 95% CI bands, numbers at risk under the axis.
+
+    Drawn coarsened (:func:`km_drawn_points`): each visible step of a curve and of its band
+    covers 0 or at least ``threshold`` deaths; the estimates elsewhere stay exact. A curve
+    without death counts (``n_events``, from an analysis before they were written) is not
+    drawn when suppression is on; the plot says so.
+
+    ``hidden_sizes``: (treated, control) group sizes the report hides: their numbers at risk
+    at time 0 are hidden too (:func:`at_risk_texts`). ``hidden_times``: ``{group: times}``
+    whose numbers at risk are hidden as well (:func:`nested_hidden_times`)."""
     groups = (("treated", TREATED, "-", labels[0]), ("control", CONTROL, (0, (5, 2.5)), labels[1]))
     t_max = float(pd.to_numeric(km["time"], errors="coerce").max()) if len(km) else 28.0
     if horizon is None:
@@ -453,15 +583,17 @@ def km_plot_svg(
         gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.9], hspace=0.42)
         ax = fig.add_subplot(gs[0])
         ymin_seen = 1.0
+        undrawn = False
         for group, colour, ls, label in groups:
             g = km[km["group"] == group].copy()
             if g.empty:
                 continue
-            g = g.sort_values("time", kind="mergesort")
-            t = pd.to_numeric(g["time"], errors="coerce").to_numpy(float)
-            s = pd.to_numeric(g["survival"], errors="coerce").to_numpy(float)
-            lo = pd.to_numeric(g["ci_lower"], errors="coerce").to_numpy(float)
-            hi = pd.to_numeric(g["ci_upper"], errors="coerce").to_numpy(float)
+            pts = km_drawn_points(g, threshold)
+            if pts is None:
+                undrawn = True
+                ax.plot([], [], color=colour, lw=1.8, ls=ls, label=label)
+                continue
+            t, s, lo, hi = pts
             if t[0] > 0:
                 t, s, lo, hi = np.r_[0.0, t], np.r_[1.0, s], np.r_[1.0, lo], np.r_[1.0, hi]
             if t[-1] < horizon:
@@ -471,6 +603,10 @@ def km_plot_svg(
             ymin_seen = min(ymin_seen, float(np.nanmin(lo)))
             ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
             ax.step(t, s, where="post", color=colour, lw=1.8, ls=ls, label=label)
+        if undrawn:
+            ax.text(0.5, 0.5, "Curve not drawn: km.csv has no death counts (n_events) to draw it\n"
+                    "without revealing small counts; run the analysis again.", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=9.5, color=MUTED)
         bottom = min(0.5, math.floor(ymin_seen * 10) / 10)
         ax.set_ylim(max(0.0, bottom), 1.005)
         ax.set_xlim(0, horizon)
@@ -497,7 +633,9 @@ def km_plot_svg(
             rx.text(-0.045, yv, label, transform=rx.get_yaxis_transform(), ha="right", va="center", fontsize=9, color=colour, fontweight="bold")
             if at_risk is None:
                 continue
-            for k, (tv, text) in enumerate(at_risk_texts(at_risk, group, risk_times, threshold).items()):
+            texts = at_risk_texts(at_risk, group, risk_times, threshold, first_hidden=bool(hidden_sizes[row]),
+                                  hidden_times=(hidden_times or {}).get(group, ()))
+            for k, (tv, text) in enumerate(texts.items()):
                 rx.text(tv, yv, text, ha="center", va="center", fontsize=9, gid=f"count-{row}-{k}")
         return savefig_svg(fig, key, title=title or "Kaplan-Meier curves")
 
@@ -600,13 +738,18 @@ def _forest(
     return b.render()
 
 
-def subgroup_count_flags(part: pd.DataFrame, column: str, threshold: int | None, total: Any = None) -> list[bool]:
+def subgroup_count_flags(part: pd.DataFrame, column: str, threshold: int | None, total: Any = None,
+                         total_hidden: bool = False) -> list[bool]:
     """Hidden flags of one count column (``n_treated``, ``n_control``, ``events``) over the
     levels of one subgroup: the levels (and the stays with the variable missing, not shown)
     add up to the matched sample's count, so they are one total (:func:`.disclosure.hide_row`).
     ``total``: that count if known; else the levels' own sum is taken as known (the strict
-    reading: nothing is assumed to be missing)."""
+    reading: nothing is assumed to be missing). ``total_hidden``: the report hides that count
+    (a matched group size, :func:`.disclosure.hide_group_sizes`): every positive level is
+    hidden, since the levels would add up to it."""
     vals = [as_int(v) for v in part[column]]
+    if total_hidden and threshold is not None:
+        return [v is None or v > 0 for v in vals]
     if None in vals:
         return [is_small(v, threshold) for v in vals]
     s = sum(vals)  # type: ignore[arg-type]
@@ -625,8 +768,10 @@ def forest_plot_svg(
     treated_label: str = "treatment",
     key: str = "forest",
     totals: Mapping[str, Any] | None = None,
+    hidden_totals: Sequence[str] = (),
 ) -> str:
     """Subgroup hazard ratios (log scale) with n, events and the interaction p per subgroup.
+    ``hidden_totals``: the columns of ``totals`` the report hides (their levels are hidden).
 
     ``overall``: optional ``{"label", "hr", "lo", "hi"}`` drawn first as a diamond.
     Counts (n treated / control, events) follow :func:`subgroup_count_flags` (``totals``: the
@@ -652,7 +797,8 @@ def forest_plot_svg(
         else:
             pint = fmt_p(p_int) if p_int is not None else ""
         rows.append({"kind": "header", "label": label_for(sg, labels), "pint": pint})
-        flags = {c: subgroup_count_flags(part, c, threshold, totals.get(c)) for c in ("n_treated", "n_control", "events")}
+        flags = {c: subgroup_count_flags(part, c, threshold, totals.get(c), c in hidden_totals)
+                 for c in ("n_treated", "n_control", "events")}
         for i, r in enumerate(part.itertuples(index=False)):
             est = fmt_ci(r.hr, r.ci_low, r.ci_high) if ok[i] else NOT_ESTIMABLE + "†"
             rows.append({

@@ -179,15 +179,39 @@ def finite(x: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-#: The generator's per-stay truth beside hosp/ and icu/ of a synthetic set (synth.OUTPUT_FILES).
-TRUTH_STAYS = "ground_truth_stays.csv"
-TRUTH_JSON = "ground_truth.json"
+#: The generator's truth beside hosp/ and icu/ of a synthetic set (its one owner: synth.OUTPUT_FILES).
+from icu_cohort.synth import MARKER as SYNTH_MARKER  # noqa: E402
+from icu_cohort.synth import OUTPUT_FILES as _SYNTH_FILES  # noqa: E402
+
+TRUTH_JSON, TRUTH_STAYS = _SYNTH_FILES
+#: How ground_truth.json names its writer ("generator": "icu-cohort synth (synthetic MIMIC-IV v2.2)").
+GENERATOR_PREFIX = "icu-cohort synth"
+
+
+def synthetic_source(data_dir: Path | str | None, kind: str | None) -> bool:
+    """Whether a run's data may carry planted true effects: only a data folder the generator
+    wrote. All of: the provenance says ``kind == "synthetic"`` (the loader's manifest; a
+    MIMIC-IV source is ``"mimic"``), the folder holds the generator's marker file
+    (``icu_cohort.synth.MARKER``) and both its truth files (``icu_cohort.synth.OUTPUT_FILES``),
+    and ``ground_truth.json`` names the generator. So a ``ground_truth.json`` dropped beside a
+    MIMIC-IV download never puts a "true effect" into its report (synthetic data have no
+    patients; real data have no truth, and a number shown as one could reveal a count)."""
+    if kind != "synthetic" or not data_dir:
+        return False
+    folder = Path(data_dir)
+    if not (folder / SYNTH_MARKER).is_file() or not all((folder / f).is_file() for f in _SYNTH_FILES):
+        return False
+    try:
+        gen = json.loads((folder / TRUTH_JSON).read_text(encoding="utf-8")).get("generator")
+    except (ValueError, AttributeError, OSError):
+        return False
+    return isinstance(gen, str) and gen.startswith(GENERATOR_PREFIX)
 
 
 def synthetic_truth(results_dir: Path, data_dir: Path | str | None, estimand: str | None,
-                    horizon: float = 28.0) -> dict[str, Any] | None:
-    """The planted true effects behind a run on synthetic data, or ``None`` when the data
-    folder holds no generator truth (real data).
+                    horizon: float = 28.0, kind: str | None = "synthetic") -> dict[str, Any] | None:
+    """The planted true effects behind a run on synthetic data, or ``None`` unless the data
+    folder is the generator's (:func:`synthetic_source`, with the provenance's ``kind``).
 
     From both potential death days of each stay (``ground_truth_stays.csv``) the true
     marginal 28-day risk difference and hazard ratio (:func:`icu_cohort.analysis.truth.true_effects`)
@@ -203,12 +227,10 @@ def synthetic_truth(results_dir: Path, data_dir: Path | str | None, estimand: st
     covariates), the quantity a covariate-adjusted Cox model approaches. Stay ids are read
     only to join the truth to the cohort and are not kept.
     """
-    if not data_dir:
+    if not synthetic_source(data_dir, kind):
         return None
-    folder = Path(data_dir)
+    folder = Path(data_dir)  # type: ignore[arg-type]
     stays_path = folder / TRUTH_STAYS
-    if not stays_path.is_file():
-        return None
     from icu_cohort.analysis.truth import true_effects
 
     truth = pd.read_csv(stays_path, usecols=["stay_id", "death_day_if_treated", "death_day_if_untreated"])

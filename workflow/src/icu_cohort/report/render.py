@@ -19,10 +19,13 @@ from .figures import (
     attrition_decisions,
     attrition_svg,
     group_decisions,
+    at_risk_floors,
+    size_decision,
     effects_plot_svg,
     forest_plot_svg,
     km_plot_svg,
     love_plot_svg,
+    nested_hidden_times,
     ps_display_bins,
     ps_histogram_svg,
 )
@@ -48,8 +51,8 @@ from icu_cohort.checks import shareable_warning
 
 from .design import section_design
 from .secondary import methods_sentence as secondary_methods
-from .disclosure import hide_row
-from .inputs import CSV_FILES, StudyResults, finite, horizon_days, load_results, synthetic_truth
+from .disclosure import coarse_share, hide_row
+from .inputs import CSV_FILES, StudyResults, finite, horizon_days, load_results, synthetic_source, synthetic_truth
 from .style import CSS
 from .tables import (
     Markup,
@@ -119,8 +122,10 @@ class _Ctx:
         self.exposure = exposure_label(study)
         self.consumed: set[str] = set()
         self._group_flags: tuple[list[bool], list[tuple[bool, bool]]] | None = None
+        self._sets_hidden = False
         self.not_estimable: set[str] = set()
         self.truth: dict[str, Any] | None = None  # planted true effects on synthetic data
+        self.synthetic = False  # the data folder is the generator's (inputs.synthetic_source)
 
     def get(self, path: str, default: Any = None) -> Any:
         """``estimates["a"]["b"]`` for ``"a.b"``; marks the leaf as rendered."""
@@ -137,7 +142,10 @@ class _Ctx:
 
     def group_flags(self) -> tuple[list[bool], list[tuple[bool, bool]]]:
         """Hidden flags of the group sizes, one decision for the whole report (flow diagram,
-        Table 1 headers, summary): ``([treated, control], [(matched, unmatched) per group])``."""
+        Table 1 headers, numbers at risk at time 0, matched sets, effects, methods, summary):
+        ``([treated, control], [(matched, unmatched) per group])``, from
+        :func:`.disclosure.hide_group_sizes` with the matching ratio (the tie of the matched
+        sizes), the number of sets and what the numbers at risk shown after time 0 bound."""
         if self._group_flags is None:
             groups = [("treated", self.n_group("cohort", "treated"), self.n_group("matched", "treated")),
                       ("control", self.n_group("cohort", "control"), self.n_group("matched", "control"))]
@@ -147,8 +155,22 @@ class _Ctx:
                 total = att["n_remaining"].iloc[-1]
                 if attrition_decisions(att, self.t).remaining[-1]:
                     total = None
-            self._group_flags = group_decisions(total, groups, self.t)
+            m = self.est.get("matching") if isinstance(self.est.get("matching"), Mapping) else {}
+            risk = self.res.table("km_at_risk")
+            floors = at_risk_floors(risk, "cohort", self.t) + at_risk_floors(risk, "matched", self.t)
+            dec = size_decision(total, groups, self.t, m.get("ratio"), m.get("n_pairs"), floors)
+            if dec is None:  # pragma: no cover - the report always has two groups
+                self._group_flags = group_decisions(total, groups, self.t)
+            else:
+                self._sets_hidden = bool(dec.sets)
+                self._group_flags = (list(dec.group), [(dec.matched[j], dec.unmatched[j]) for j in range(2)])
         return self._group_flags
+
+    def sets_hidden(self, n_sets: Any) -> bool:
+        """The number of matched sets is hidden (small, or the same number as a hidden matched
+        size: :func:`.disclosure.hide_group_sizes`)."""
+        self.group_flags()
+        return self._sets_hidden or is_small(n_sets, self.t)
 
     def group_count(self, sample: str, group: str) -> str:
         """A group's size as the report shows it (see :meth:`group_flags`)."""
@@ -170,6 +192,14 @@ class _Ctx:
                 return v
             return self.res.group_sizes.get(("before", group))
         return self.res.group_sizes.get(("after", group))
+
+
+def shown_group_sizes(res: StudyResults, study: Mapping[str, Any], threshold: int | None) -> dict[tuple[str, str], bool]:
+    """The report's one decision of the group sizes (:meth:`_Ctx.group_flags`) for the exports:
+    ``{(sample, group): hidden}``, sample ``"before"`` (the cohort) / ``"after"`` (matched)."""
+    ctx = _Ctx(res, study, {}, threshold)
+    return {(s, g): ctx.group_hidden(sample, g) for s, sample in (("before", "cohort"), ("after", "matched"))
+            for g in ("treated", "control")}
 
 
 # ----------------------------------------------------------------------------- study helpers
@@ -445,7 +475,7 @@ def _matching_words(ctx: _Ctx) -> str:
     if n_pairs is not None:
         j = 0 if index == "treated" else 1
         hide_n, hide_m = ctx.group_flags()
-        text += f" This formed <strong>{shown_count(n_pairs, hide_m[j][0] or is_small(n_pairs, ctx.t), ctx.t)}</strong> matched sets."
+        text += f" This formed <strong>{shown_count(n_pairs, ctx.sets_hidden(n_pairs), ctx.t)}</strong> matched sets."
         left = as_int(ctx.get("n_focal_unmatched"))
         ctx.get("n_focal")
         ctx.get("n_focal_matched")
@@ -554,7 +584,7 @@ def _n_sets_text(ctx: _Ctx, n_pairs: Any) -> str:
     """Matched sets: one per matched stay of the focal group, so hidden with that count."""
     est = str(ctx.est.get("estimand") or "ATT").upper()
     j = 1 if est == "ATC" else 0
-    return shown_count(n_pairs, ctx.group_flags()[1][j][0] or is_small(n_pairs, ctx.t), ctx.t)
+    return shown_count(n_pairs, ctx.sets_hidden(n_pairs) or ctx.group_flags()[1][j][0], ctx.t)
 
 
 def _counts_in_words(ctx: _Ctx, text: str) -> str:
@@ -869,8 +899,9 @@ def section_cohort(ctx: _Ctx) -> str:
         if all(g[1] is None for g in groups):
             groups = []
         parts.append(_figure(
-            attrition_svg(att, ctx.t, groups=groups or None)
-            + attrition_svg(att, ctx.t, groups=groups or None, key="attrition-narrow", narrow=True),
+            attrition_svg(att, ctx.t, groups=groups or None, group_flags=ctx.group_flags() if groups else None)
+            + attrition_svg(att, ctx.t, groups=groups or None, key="attrition-narrow", narrow=True,
+                            group_flags=ctx.group_flags() if groups else None),
             "Flow of ICU stays from the source tables to the study cohort (CONSORT style). Each box gives the stays "
             "remaining after the criterion it names; grey boxes give the stays the step excluded and why; the cohort "
             "splits into the compared groups and each group into the stays matched and not matched. "
@@ -993,7 +1024,10 @@ def section_matching(ctx: _Ctx) -> str:
     ps = ctx.res.table("ps_summary")
     if ps is not None:
         parts.append("<h3>Propensity score by group</h3>")
-        parts.append('<div class="scroll">' + ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]})
+        parts.append('<div class="scroll">' + ps_summary_table_html(ps, ctx.t, {"treated": GROUP_LABELS[0], "control": GROUP_LABELS[1]},
+                                                                  {(s, g): ctx.group_hidden(sample, g) for s, sample in
+                                                                   (("before", "cohort"), ("after", "matched"))
+                                                                   for g in ("treated", "control")})
                      + "</div>")
     else:
         parts.append(_missing(CSV_FILES["ps_summary"][0]))
@@ -1131,10 +1165,21 @@ def section_survival(ctx: _Ctx) -> str:
             rsub = risk[risk["sample"].astype(str) == sample] if risk is not None else None
             cap = (f"Kaplan-Meier estimate of survival to day {horizon:g}, {title.lower()}, with 95% confidence bands. "
                    "Numbers at risk are given under the time axis.")
+            if ctx.t is not None:
+                cap += (f" So that no small number of deaths can be read from a step, each drawn step covers 0 or at "
+                        f"least {ctx.t} deaths (the curve is held flat until that many have died); the mortality "
+                        "figures below are exact.")
             if lp is not None:
                 cap += " The log-rank test compares the two curves."
+            hidden = (ctx.group_hidden(sample, "treated"), ctx.group_hidden(sample, "control"))
+            nested = None
+            if sample == "matched" and risk is not None and (risk["sample"].astype(str) == "cohort").any():
+                # both samples' numbers at risk are shown: their difference (not matched, at risk) stays unreadable
+                times = sorted({float(t) for t in pd.to_numeric(risk["time"], errors="coerce").dropna()})
+                sizes = {(s, g): ctx.group_hidden(s, g) for s in ("cohort", "matched") for g in ("treated", "control")}
+                nested = {g: nested_hidden_times(risk, g, times, ctx.t, sizes) for g in ("treated", "control")}
             parts.append(_figure(km_plot_svg(sub, rsub, ctx.t, title=title, logrank_p=lp, labels=GROUP_LABELS,
-                                             key=f"km-{sample}"), cap))
+                                             key=f"km-{sample}", hidden_sizes=hidden, hidden_times=nested), cap))
         if risk is None:
             parts.append(_missing(CSV_FILES["km_at_risk"][0]))
     parts.append(f"<h3>{horizon:g}-day mortality</h3>")
@@ -1268,11 +1313,18 @@ def section_effects(ctx: _Ctx) -> str:
 
         ci_txt = f" (95% CI {pp(ci[0])} to {pp(ci[1])})" if isinstance(ci, list) and len(ci) == 2 else ""
         tv, tw = true_effect(ctx, "risk_difference")
+        rd_note = ""
         if tv is not None:
-            ci_txt += f"; {esc(tw)}: <strong>{pp(tv)} percentage points</strong>"
+            # rounded so that, times the matched focal stays, it gives no exact count (disclosure.coarse_share)
+            n_true = (ctx.truth.get("matched") or {}).get("n_stays") if ctx.truth else None
+            rv, step = coarse_share(tv, n_true, ctx.t)
+            ci_txt += f"; {esc(tw)}: <strong>{pp(rv)} percentage points</strong>‡"
+            rd_note = (f'<p class="muted">‡ The true risk difference is rounded to {fmt_num(100 * step, 1)} '
+                       "percentage points, a step of at least " + (f"{ctx.t}" if ctx.t else "one")
+                       + " of the stays it is a share of, so that with the sample's size it gives no exact count.</p>")
         parts.append(f"<p><strong>Risk difference</strong> of death by day 28, treated minus control, {esc(sample)} sample: "
                      f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
-                     + (f"; variance {esc(var)}" if var else "") + ".</p>")
+                     + (f"; variance {esc(var)}" if var else "") + ".</p>" + rd_note)
     if alpha is not None:
         parts.append(f'<p class="muted">Two-sided tests at the {fmt_num(alpha, 2)} level; confidence intervals are 95%.</p>')
 
@@ -1375,7 +1427,9 @@ def section_subgroups(ctx: _Ctx) -> str:
         "<p>Hazard ratios of treated versus control within subgroups. The interaction p-value tests whether the hazard "
         "ratio differs between the levels of a subgroup; with several subgroups, some small p-values are expected by chance.</p>"
         + _figure(forest_plot_svg(sg, ctx.t, overall=overall, labels=ctx.labels, treated_label=GROUP_LABELS[0].lower(),
-                                  totals=totals),
+                                  totals=totals,
+                                  hidden_totals=[c for c, g in (("n_treated", "treated"), ("n_control", "control"))
+                                                 if ctx.group_hidden("matched", g)]),
                   "Subgroup hazard ratios with 95% confidence intervals (log scale); squares: subgroup estimates, diamond: "
                   "overall estimate. " + _suppression_note(ctx) + footnote)
         + note
@@ -1523,10 +1577,12 @@ def render_report(
     provenance = dict(provenance or {})
     ctx = _Ctx(res, study, provenance, threshold)
     data_info = provenance.get("data") or {}
-    if data_info.get("kind") == "synthetic":
+    # planted truth only for the generator's own data folder (never for MIMIC-IV, whatever lies beside it)
+    ctx.synthetic = synthetic_source(data_info.get("source"), data_info.get("kind"))
+    if ctx.synthetic:
         mort = res.estimates.get("mortality_28d") if isinstance(res.estimates.get("mortality_28d"), Mapping) else {}
         ctx.truth = synthetic_truth(Path(results_dir), data_info.get("source"), res.estimates.get("estimand"),
-                                    finite(mort.get("horizon_days")) or 28.0)
+                                    finite(mort.get("horizon_days")) or 28.0, kind=data_info.get("kind"))
 
     bodies = []
     for sid, _title in SECTIONS:

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .disclosure import HIDDEN_TEXT, hide_matched_split, hide_row
+from .disclosure import HIDDEN_TEXT, hide_group_sizes, hide_matched_split, hide_row
 from .format import (
     DASH,
     as_int,
@@ -327,7 +327,9 @@ def table1_suppression(
     stays either); a variable known in one sample only is decided per column by
     :func:`.disclosure.hide_row`. A group whose not-matched total is small gets its matched
     size hidden (``size_hidden``), and then its whole after column (zeros stay shown), as
-    the flow diagram hides the matched box. ``hidden_sizes``: sizes already hidden by the
+    the flow diagram hides the matched box; the sizes are first decided together by
+    :func:`.disclosure.hide_group_sizes`, so with 1:1 matching (equal matched sizes) both
+    matched sizes and after columns go. ``hidden_sizes``: sizes already hidden by the
     caller (the flow diagram's decision). ``group_sizes``: sizes when there is no ``N`` row."""
     hidden_sizes = dict(hidden_sizes or {})
     t1 = table1.copy()
@@ -354,6 +356,27 @@ def table1_suppression(
                 hidden_sizes[(sample, side)] = True
     cohort = (None if None in (raw.get(("before", "treated")), raw.get(("before", "control")))
               else raw[("before", "treated")] + raw[("before", "control")])  # type: ignore[operator]
+    # The group sizes as one system (treated + control; matched + not matched; 1:1 matched
+    # sizes equal, so hiding one hides the other): .disclosure.hide_group_sizes
+    tie = None
+    if samples == ("before", "after") and threshold is not None:
+        g = [raw[("before", side)] for side in SIDES]
+        m = [raw[("after", side)] for side in SIDES]
+        if None not in g:
+            dec = hide_group_sizes(g, m if None not in m else None, None, threshold)
+            tie = dec.tie
+            for j, side in enumerate(SIDES):
+                hidden_sizes[("before", side)] = bool(hidden_sizes.get(("before", side))) or dec.group[j]
+                hidden_sizes[("after", side)] = bool(hidden_sizes.get(("after", side))) or dec.matched[j]
+
+    def tie_sizes() -> bool:
+        """With tied matched sizes one hidden matched size hides the other (it gives it back)."""
+        if tie is None or not any(hidden_sizes.get(("after", side)) for side in SIDES):
+            return False
+        changed = not all(hidden_sizes.get(("after", side)) for side in SIDES)
+        for side in SIDES:
+            hidden_sizes[("after", side)] = True
+        return changed
 
     variables = list(dict.fromkeys(t1["variable"].astype(str)))
     by = {s: t1[t1["sample"] == s] for s in samples}
@@ -399,6 +422,7 @@ def table1_suppression(
                     if th and not hidden_sizes.get((s, side)):
                         hidden_sizes[(s, side)] = True
                         more = True
+        more = tie_sizes() or more
         if not more:
             break
     levels = {var: list(dict.fromkeys(next(p for p in parts_of[var].values() if len(p))["level"].astype(str)))
@@ -622,11 +646,23 @@ def missingness_table_html(miss: pd.DataFrame, threshold: int | None, labels: Ma
     return html_table(["Covariate", "Missing, n", "Missing, %"], rows, cls="data compact", numeric=[False, True, True])
 
 
-def ps_summary_table_html(ps: pd.DataFrame, threshold: int | None, group_labels: Mapping[str, str]) -> str:
+def ps_summary_table_html(ps: pd.DataFrame, threshold: int | None, group_labels: Mapping[str, str],
+                          hidden_sizes: Mapping[tuple[str, str], bool] | None = None) -> str:
+    """The propensity score's summary per sample and group. ``n`` is the group's size:
+    hidden where the report hides that size (``hidden_sizes``: ``{(sample, group): True}``,
+    sample ``"before"`` / ``"after"``; :func:`.disclosure.hide_group_sizes`)."""
     names = {"before": "Before matching", "cohort": "Before matching", "after": "After matching", "matched": "After matching"}
+    canon = {"cohort": "before", "matched": "after"}
     rows = []
     for _, r in ps.iterrows():
         small = is_small(r["n"], threshold)
+        sample = canon.get(str(r["sample"]).lower(), str(r["sample"]).lower())
+        if threshold is not None and (hidden_sizes or {}).get((sample, str(r["group"]).lower())):
+            rows.append([names.get(str(r["sample"]).lower(), str(r["sample"])),
+                         group_labels.get(str(r["group"]).lower(), str(r["group"])),
+                         shown_count(r["n"], True, threshold)]
+                        + ([DASH] * 5 if small else [fmt_num(r[c], 3) for c in ("mean", "sd", "q1", "median", "q3")]))
+            continue
         # The minimum and maximum are one stay's score each: row-level, so not shown.
         stats = [DASH] * 5 if small else [fmt_num(r[c], 3) for c in ("mean", "sd", "q1", "median", "q3")]
         rows.append([names.get(str(r["sample"]).lower(), str(r["sample"])), group_labels.get(str(r["group"]).lower(), str(r["group"])),
