@@ -293,6 +293,24 @@ def test_mortality_implying_a_small_death_count_is_hidden(tmp_path: Path) -> Non
     page = render_report(results, study, prov)
     surv = page[page.index('id="survival"'):page.index('id="effects"')]
     assert "&lt;11 deaths" in surv and "5.0%" not in page
+    # the matched risk difference is the treated risk minus the control risk, which is shown:
+    # with it, the hidden treated risk (and its deaths) would come back
+    eff = page[page.index('id="effects"'):]
+    rd_sentence = eff[eff.index("<strong>Risk difference</strong>"):]
+    rd_sentence = rd_sentence[:rd_sentence.index("</p>")]
+    assert "hidden" in rd_sentence and "4.7" not in rd_sentence and "percentage points" not in rd_sentence
+
+
+def test_risk_difference_names_the_horizon_and_shows_when_risks_are_shown(tmp_path: Path) -> None:
+    results, study, prov = make_results(tmp_path / "r")
+    est = json.loads((results / "estimates.json").read_text())
+    est["mortality_28d"]["horizon_days"] = 90
+    (results / "estimates.json").write_text(json.dumps(est))
+    page = render_report(results, study, prov)
+    eff = page[page.index('id="effects"'):]
+    rd_sentence = eff[eff.index("<strong>Risk difference</strong>"):]
+    rd_sentence = rd_sentence[:rd_sentence.index("</p>")]
+    assert "death by day 90" in rd_sentence and "\u22124.7 percentage points" in rd_sentence, rd_sentence
 
 
 # ----------------------------------------------------------------------------- privacy and network

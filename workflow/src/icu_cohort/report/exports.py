@@ -718,7 +718,8 @@ def effects_rows(estimates: Mapping[str, Any], threshold: int | None = 11,
     """
     tl, cl = (g.lower() for g in group_labels)
     header = [["Analysis", "Sample", f"{group_labels[0]}, n", f"{group_labels[1]}, n",
-               f"Deaths by day 28, {tl}, n (%)", f"Deaths by day 28, {cl}, n (%)", "Hazard ratio (95% CI)", "p"]]
+               f"Deaths by day {horizon_days(estimates)}, {tl}, n (%)", f"Deaths by day {horizon_days(estimates)}, {cl}, n (%)",
+               "Hazard ratio (95% CI)", "p"]]
     group_cells = _effects_group_cells(estimates, threshold, hidden_sizes)
     body = []
     for key, name, sample in ANALYSES:

@@ -614,25 +614,42 @@ def _ratio_words(ctx: _Ctx) -> str:
     return f"1:{r} propensity-score matching" if r else "propensity-score matching"
 
 
+def _mort_hidden(ctx: _Ctx, sample: str, group: str, frac: Any) -> str | None:
+    """Why a mortality fraction of the horizon is not shown (its text), or None: the group
+    size is hidden, or the deaths it implies (fraction x group n) or the survivors are a
+    small count."""
+    if ctx.t is None or is_missing(frac):
+        return None
+    n = ctx.n_group(sample, group)
+    if n is None or ctx.group_hidden(sample, group):
+        return '<span class="muted">hidden</span>'
+    try:
+        deaths = round(float(frac) * n)
+    except (TypeError, ValueError):
+        deaths = None
+    if deaths is not None and 0 <= deaths <= n:
+        # deaths and survivors are one total (the group n): neither may be small
+        dec = hide_row([deaths, n - deaths], n, ctx.t, unpublished=[False, True])
+        if dec.hidden[0] or dec.total_hidden:
+            return f"&lt;{ctx.t} deaths" if is_small(deaths, ctx.t) else '<span class="muted">hidden</span>'
+    return None
+
+
 def _mort_cell(ctx: _Ctx, sample: str, group: str, frac: Any, key: str | None = None) -> str:
-    """A 28-day mortality fraction; hidden when the deaths it implies are a small count."""
+    """A mortality fraction of the horizon; hidden when the deaths it implies are a small count."""
     if is_missing(frac):
         return DASH
     ctx.consumed.add(f"mortality_28d.{key or f'{sample}_{group}'}")
-    n = ctx.n_group(sample, group)
-    if ctx.t is not None:
-        if n is None or ctx.group_hidden(sample, group):
-            return '<span class="muted">hidden</span>'
-        try:
-            deaths = round(float(frac) * n)
-        except (TypeError, ValueError):
-            deaths = None
-        if deaths is not None and 0 <= deaths <= n:
-            # deaths and survivors are one total (the group n): neither may be small
-            dec = hide_row([deaths, n - deaths], n, ctx.t, unpublished=[False, True])
-            if dec.hidden[0] or dec.total_hidden:
-                return f"&lt;{ctx.t} deaths" if is_small(deaths, ctx.t) else '<span class="muted">hidden</span>'
-    return fmt_frac_pct(frac)
+    return _mort_hidden(ctx, sample, group, frac) or fmt_frac_pct(frac)
+
+
+def _risk_difference_hidden(ctx: _Ctx, sample: str) -> bool:
+    """True when a risk of ``sample`` is hidden (:func:`_mort_hidden`, crude or Kaplan-Meier):
+    the risk difference is one risk minus the other, so with the other shown it would give
+    the hidden one back, and the deaths with it."""
+    mort = ctx.est.get("mortality_28d") if isinstance(ctx.est.get("mortality_28d"), Mapping) else {}
+    return any(_mort_hidden(ctx, sample, g, mort.get(f"{pre}{sample}_{g}")) is not None
+               for g in ("treated", "control") for pre in ("", "km_"))
 
 
 def _sentence_case(text: str) -> str:
@@ -1322,9 +1339,14 @@ def section_effects(ctx: _Ctx) -> str:
             rd_note = (f'<p class="muted">‡ The true risk difference is rounded to {fmt_num(100 * step, 1)} '
                        "percentage points, a step of at least " + (f"{ctx.t}" if ctx.t else "one")
                        + " of the stays it is a share of, so that with the sample's size it gives no exact count.</p>")
-        parts.append(f"<p><strong>Risk difference</strong> of death by day 28, treated minus control, {esc(sample)} sample: "
-                     f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
-                     + (f"; variance {esc(var)}" if var else "") + ".</p>" + rd_note)
+        what = (f"<p><strong>Risk difference</strong> of death by day {horizon_days(ctx.est)}, treated minus control, "
+                f"{esc(sample)} sample: ")
+        if _risk_difference_hidden(ctx, "matched" if sample == "matched" else "cohort"):
+            parts.append(what + '<span class="muted">hidden</span>: a risk it is made of is hidden (a small count of '
+                         "deaths or survivors, or a hidden group size), and the difference would give it back.</p>")
+        else:
+            parts.append(what + f"<strong>{pp(val)} percentage points</strong>{ci_txt}, p = {fmt_p(rp)}"
+                         + (f"; variance {esc(var)}" if var else "") + ".</p>" + rd_note)
     if alpha is not None:
         parts.append(f'<p class="muted">Two-sided tests at the {fmt_num(alpha, 2)} level; confidence intervals are 95%.</p>')
 
