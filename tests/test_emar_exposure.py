@@ -88,8 +88,8 @@ def db():
     m.given(s["mixed"], "magnesium sulfate (premix)", h(10), event_txt="Delayed Administered",
             doses=[("2000", "mg")])
     m.given(s["mixed"], "Magnesium Sulfate", h(30), event_txt="Started ", doses=[("1", "GM")])
-    # a dose that is not a number, and one in mL: given, grams unknown
-    m.given(s["unknown"], "Magnesium Sulfate", h(1), doses=[("see MAR", "gm"), ("50", "mL")])
+    # doses that are not a number, and one in mL: given, grams unknown
+    m.given(s["unknown"], "Magnesium Sulfate", h(1), doses=[("see MAR", "gm"), ("1-2", "g"), ("50", "mL")])
     # window edges: at intime, 2 h before it, at +24 h, after outtime (72 h)
     m.given(s["edges"], "Magnesium Sulfate", h(0), doses=[("1", "gm")])
     m.given(s["edges"], "Magnesium Sulfate", h(-2), doses=[("1", "gm")])
@@ -216,7 +216,9 @@ def pandas_exposure(demo: Path, patterns, excluded=(), routes=(), start=0.0, end
     det["route_u"] = det["route"].str.strip().str.upper()
     unit = det["dose_given_unit"].str.strip().str.lower()
     factor = unit.map(lambda u: 1.0 if u in ("g", "gm", "gram", "grams") else 0.001 if u == "mg" else None)
-    det["grams"] = pd.to_numeric(det["dose_given"].str.strip(), errors="coerce") * factor.astype(float)
+    dose = det["dose_given"].str.strip()
+    number = dose.str.fullmatch(r"[0-9]*\.?[0-9]+", na=False)  # '1-2', 'see MAR': no number
+    det["grams"] = dose.where(number).astype(float) * factor.astype(float)
     det.loc[det["parent_field_ordinal"].isna(), "grams"] = float("nan")
     per = det.groupby("emar_id").agg(
         grams=("grams", lambda g: g.sum(min_count=1)),

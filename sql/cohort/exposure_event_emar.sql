@@ -10,28 +10,31 @@
 -- An event counts when
 --   * emar.medication matches one of the study's patterns (case-insensitive regular
 --     expressions, anywhere in the name, e.g. '^magnesium sulfate');
---   * trim(emar.event_txt) is one of ${emar_administered_events} (the events that record a dose
---     given: icu_cohort.cohort.EMAR_ADMINISTERED_EVENTS, which says why). 'Not Given', 'Hold
---     Dose', 'Delayed' (not yet given), 'Stopped' (the end of an infusion already counted at its
---     start), 'Confirmed', 'Assessed', 'Flushed' and a NULL event_txt do not count;
+--   * trim(emar.event_txt) is one of the events that record a dose given
+--     (icu_cohort.cohort.EMAR_ADMINISTERED_EVENTS, which says why: ${emar_administered_events}).
+--     'Not Given', 'Hold Dose', 'Delayed' (not yet given), 'Stopped' (the end of an infusion
+--     already counted at its start), 'Confirmed', 'Assessed', 'Flushed' and a NULL event_txt
+--     do not count;
 --   * its route passes the study's route rule. MIMIC-IV records the route in emar_detail, on
 --     the event's parent row (parent_field_ordinal NULL), and only for some routes: on the open
 --     demo PO, NG, SC, IM and PR, never IV (an IV magnesium sulfate bag has no route at all); the
 --     formulary-dose rows ('1.1', '1.2', ...) never carry one. So the routes of an event are
 --     those on any of its emar_detail rows (the parent row's, in practice), a NULL route is
---     "not recorded", and: an event with a recorded route in (${exposure_excluded_routes}) does
---     not count (how an IV study leaves out oral magnesium: PO, NG, ...); when the study lists
---     routes (${exposure_routes}; ${exposure_routes_listed}), only events with one of them
---     recorded count (so an event without a recorded route never does). Routes are compared
---     after trim and upper case;
+--     "not recorded", and: an event with a recorded route in the study's excluded_routes
+--     (${exposure_excluded_routes}) does not count (how an IV study leaves out oral magnesium:
+--     PO, NG, ...); when the study lists routes, only events with one of them recorded count
+--     (so an event without a recorded route never does). Routes are compared after trim and
+--     upper case;
 --   * its admission (emar.hadm_id) has the ICU stay and charttime < the stay's outtime (emar
 --     rows without hadm_id are not linked to a stay).
 -- grams: the sum, over the event's formulary-dose rows (parent_field_ordinal NOT NULL: the
 -- doses given; the parent row holds the dose due, e.g. 4 gm for two 2 gm bags, and is not
 -- added), of dose_given in 'g' / 'gm' / 'gram' / 'grams' (case-insensitive) or 'mg' / 1000;
--- dose_given is text: a value that is not a number, or a row in another unit (mL, mEq, TAB),
--- adds nothing, and an event with none in grams has NULL grams (it counts as exposed, and 0
--- towards a minimum dose).
+-- dose_given is text: a value that is not a plain number (digits with an optional decimal
+-- point, as mimic-code's mimic-iv/concepts/medication/heparin.sql casts dose_val_rx; tested
+-- before the cast, so that no engine fails on text such as '1-2'), or a row in another unit
+-- (mL, mEq, TAB), adds nothing, and an event with none in grams has NULL grams (it counts as
+-- exposed, and 0 towards a minimum dose).
 -- Source: MIMIC-IV documentation of hosp.emar (event_txt: "Most frequently 'Administered', but
 -- other possible values are 'Applied', 'Confirmed', 'Delayed', 'Not Given'"; charttime: "the
 -- time at which the medication was administered") and hosp.emar_detail (one parent row per
@@ -65,9 +68,10 @@ WITH drug_pattern AS (
         , SUM(
             CASE
                 WHEN d.parent_field_ordinal IS NULL THEN NULL
+                WHEN NOT regexp_matches(trim(d.dose_given), '^[0-9]*\.?[0-9]+$') THEN NULL
                 WHEN lower(trim(d.dose_given_unit)) IN ('g', 'gm', 'gram', 'grams')
-                    THEN TRY_CAST(trim(d.dose_given) AS DOUBLE)
-                WHEN lower(trim(d.dose_given_unit)) = 'mg' THEN TRY_CAST(trim(d.dose_given) AS DOUBLE) / 1000.0
+                    THEN CAST(trim(d.dose_given) AS DOUBLE)
+                WHEN lower(trim(d.dose_given_unit)) = 'mg' THEN CAST(trim(d.dose_given) AS DOUBLE) / 1000.0
             END
         ) AS grams
     FROM mimiciv_hosp.emar_detail AS d
