@@ -19,6 +19,7 @@ from icu_cohort.config import ConfigError
 from icu_cohort.mimic_tables import OPTIONAL_TABLES, TABLES, table
 from icu_cohort.study import Study, load_study, study_from_definition
 from test_cohort_support import REPO, Mimic, h, query
+from test_sources import pg_server  # noqa: F401  (the PostgreSQL server fixture)
 
 BASE = {"name": "t", "title": "t", "question": "q"}
 IV = {"source": "emar", "drug_patterns": ["^magnesium sulfate"], "excluded_routes": ["PO", "NG"]}
@@ -271,3 +272,46 @@ def test_the_demo_exposure_equals_a_pandas_computation(demo_con, section):
     assert len(got) >= 3  # the demo has magnesium administrations: the comparison can fail
     assert got == expected
     assert query(con, "SELECT count(*) FROM study.exposure")[0][0] == 140  # every demo ICU stay
+
+
+# --------------------------------------------------------------------------------------------
+# The exported SQL (icu-cohort sql --dialect postgres) of an emar study, on a real server
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_postgres_export_of_an_emar_study_gives_duckdbs_exposure(demo_con, pg_server, tmp_path):  # noqa: F811
+    """The emar event and exposure statements of the study's PostgreSQL script, run on a
+    PostgreSQL server over the demo's emar, emar_detail and icustays, equal DuckDB's tables row
+    for row."""
+    from test_sources import PG_DERIVED, PG_STUDY, PG_TYPES, _pg_into_duckdb, _pg_run
+
+    from icu_cohort import export_sql
+
+    import psycopg
+
+    pg = pg_server  # skips when PostgreSQL is not installed
+
+    con, _ = demo_con
+    with psycopg.connect(pg["uri"], autocommit=True) as conn:
+        for key in ("hosp/emar", "hosp/emar_detail", "icu/icustays"):
+            spec = table(key)
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {spec.schema}")
+            conn.execute(f"CREATE TABLE {spec.qualified} (" + ", ".join(f"{c} {PG_TYPES[t]}" for c, t in spec.columns) + ")")
+            csv = tmp_path / f"{spec.name}.csv"
+            con.execute(f"COPY (SELECT * FROM {spec.qualified}) TO '{csv}' (HEADER, DELIMITER ',')")
+            with conn.cursor() as cur, open(csv, "rb") as src, \
+                    cur.copy(f"COPY {spec.qualified} FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                copy.write(src.read())
+    st = emar_study(**IV, window_end_hours=72, min_dose_g=2)
+    statements = [x for x in export_sql.study_statements(st)
+                  if x.source in ("cohort/exposure_event_emar.sql", "cohort/exposure.sql")]
+    assert [x.creates for x in statements] == ["study.exposure_event", "study.exposure"]
+    _pg_run(pg["uri"], export_sql.transpile(statements, "postgres", hosp="mimiciv_hosp", icu="mimiciv_icu",
+                                            derived=PG_DERIVED, study_dataset=PG_STUDY))
+    cohort.run_exposure(con, st)
+    for name in ("exposure_event", "exposure"):
+        types = con.execute(f"DESCRIBE study.{name}").fetchall()
+        _pg_into_duckdb(pg["uri"], f"{PG_STUDY}.{name}", con, "pg_copy", types)
+        assert [con.execute(f"SELECT count(*) FROM ({x} EXCEPT ALL {y})").fetchone()[0]
+                for x, y in ((f"FROM study.{name}", "FROM pg_copy"), ("FROM pg_copy", f"FROM study.{name}"))] == [0, 0]
+    assert query(con, "SELECT count(*) FROM study.exposure WHERE treated = 1")[0][0] >= 10
