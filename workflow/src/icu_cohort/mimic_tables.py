@@ -15,6 +15,10 @@ Column lists are the MIMIC-IV v2.2 headers as PhysioNet distributes them (checke
 the open demo, ``mimic-iv-demo-2.2``, whose files are byte-identical to PhysioNet's). For the
 other releases see :data:`VERSION_CHANGES`.
 
+:data:`TABLES` are the tables every run reads; :data:`OPTIONAL_TABLES` (hosp.emar,
+hosp.emar_detail) are read only by the studies whose SQL reads them (an exposure from hosp.emar),
+so a run without such a study never requires, checks or converts them; :func:`table` knows both.
+
 Tables that may be empty (header, no rows) -- everything else must have rows:
 
 * ``icu/outputevents`` -- read only for urine output, one input of the SOFA renal score
@@ -157,7 +161,8 @@ TABLES: dict[str, TableSpec] = {f"{s.module}/{s.name}": s for s in _SPECS}
 
 # Tables only some studies read: an exposure from hosp.emar (sql/cohort/exposure_event_emar.sql).
 # A run whose studies do not read them neither requires, checks nor converts them (hosp.emar has
-# about 27 million rows and emar_detail about 55 million in MIMIC-IV v2.2). Only the columns the
+# 27-28 million rows and emar_detail 55-57 million in MIMIC-IV v2.x, 43 and 87 million in v3.x:
+# mimic-code's buildmimic validate.sql row counts). Only the columns the
 # SQL reads are listed (the loader selects columns by name); types from MIMIC-IV's
 # documentation of the tables (mimic.mit.edu/docs/IV/modules/hosp/emar and .../emar_detail) and
 # mimic-code's buildmimic/postgres/create.sql. ``emar_id`` ('<subject_id>-<emar_seq>') is text
