@@ -315,3 +315,39 @@ def test_the_postgres_export_of_an_emar_study_gives_duckdbs_exposure(demo_con, p
         assert [con.execute(f"SELECT count(*) FROM ({x} EXCEPT ALL {y})").fetchone()[0]
                 for x, y in ((f"FROM study.{name}", "FROM pg_copy"), ("FROM pg_copy", f"FROM study.{name}"))] == [0, 0]
     assert query(con, "SELECT count(*) FROM study.exposure WHERE treated = 1")[0][0] >= 10
+
+
+def test_a_synthetic_run_of_an_emar_study_stops_naming_the_study_and_tables():
+    from icu_cohort import sources
+
+    default = {"sae_mgso4": load_study("sae_mgso4", REPO / "config" / "studies")}
+    pipeline.check_synthetic_tables(default)  # the generator writes every table these read
+    with pytest.raises(sources.SourceError, match=r"no hosp/emar, hosp/emar_detail \(read by study t: "
+                                                  r"hosp/emar, hosp/emar_detail\)"):
+        pipeline.check_synthetic_tables({**default, "t": emar_study(**IV)})
+
+
+def test_snakemake_gives_the_emar_tables_to_the_emar_study_only(mimic_demo, tmp_path):
+    """The DAG on the demo with an emar study beside sae_mgso4 (a dry run): the two emar tables
+    are converted and are inputs of the emar study's cohort job, not of sae_mgso4's."""
+    import subprocess
+    import sys
+
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    (studies / "sae_mgso4.yaml").write_text((REPO / "config" / "studies" / "sae_mgso4.yaml").read_text())
+    (studies / "emar_iv.yaml").write_text(yaml.safe_dump({**BASE, "name": "emar_iv", "exposure": IV}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n",
+         "--config", f"study_dir={studies}", 'studies=["emar_iv","sae_mgso4"]', f"mimic_dir={mimic_demo}",
+         'allow_missing_tables=["icu/chartevents"]'], capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    converted = set(re.findall(r"data/parquet/[^/\s]+/((?:hosp|icu)/\w+)\.parquet", out))
+    assert converted == set(TABLES) | set(EMAR_KEYS)
+    inputs = {m.group(2): m.group(1) for m in re.finditer(r"rule cohort:\n\s+input: ([^\n]*)\n\s+output: results/[^/]+/(\w+)/", out)}
+    assert set(inputs) == {"emar_iv", "sae_mgso4"}
+    assert "hosp/emar.parquet" in inputs["emar_iv"] and "hosp/emar_detail.parquet" in inputs["emar_iv"]
+    assert "cohort/exposure_event_emar.sql" in inputs["emar_iv"] and "cohort/exposure_event.sql" not in inputs["emar_iv"]
+    assert "hosp/emar" not in inputs["sae_mgso4"] and "exposure_event_emar.sql" not in inputs["sae_mgso4"]
+    assert "cohort/exposure_event.sql" in inputs["sae_mgso4"]

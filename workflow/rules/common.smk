@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 from icu_cohort import artifacts, cohort, concepts, loader, sources
 from icu_cohort.config import ConfigError, validate_config
 from icu_cohort.mimic_tables import TABLES, table
-from icu_cohort.pipeline import required_tables
+from icu_cohort.pipeline import check_synthetic_tables, required_tables
 from icu_cohort.resources import sql_dir
 from icu_cohort.study import load_study
 
@@ -98,14 +98,7 @@ try:
         SOURCE = sources.cohort_file_source(COHORT_FILE)
     else:
         SOURCE_KIND = "synthetic"
-        _not_generated = {name: [k for k in keys if k not in TABLES] for name, keys in STUDY_TABLES.items()}
-        _not_generated = {name: keys for name, keys in _not_generated.items() if keys}
-        if _not_generated:
-            raise sources.SourceError(
-                "the synthetic data set has no " + ", ".join(sorted({k for v in _not_generated.values() for k in v}))
-                + " (read by " + ", ".join(f"study {n}: {', '.join(v)}" for n, v in _not_generated.items())
-                + "); run these studies on MIMIC-IV (mimic_dir, source or duckdb_database)"
-            )
+        check_synthetic_tables(STUDIES, SQL_DIR)  # no study may read a table the generator does not write
         _syn = CFG["synthetic"]
         SOURCE = artifacts.synthetic_source(
             _syn["patients"], _syn["seed"], _syn["dgp"], _syn["mimic_version"], _syn["chart_rows_per_stay"]

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import pandas as pd
 
@@ -70,6 +70,23 @@ def required_tables(sql_dir: Path | None = None, studies: Iterable[Study] | None
     for study in (None,) if studies is None else tuple(studies):
         keys |= set(cohort.required_tables(sql_dir, study))
     return sorted(keys)
+
+
+def check_synthetic_tables(studies: Mapping[str, Study], sql_dir: Path | None = None) -> None:
+    """Raise :class:`icu_cohort.sources.SourceError` naming each study that reads a MIMIC-IV
+    table the synthetic generator does not write (:data:`icu_cohort.mimic_tables.OPTIONAL_TABLES`:
+    an exposure from hosp.emar), before any job runs on the synthetic set."""
+    from icu_cohort import cohort, sources
+    from icu_cohort.mimic_tables import TABLES
+
+    missing = {name: [k for k in cohort.required_tables(sql_dir, st) if k not in TABLES] for name, st in studies.items()}
+    missing = {name: keys for name, keys in missing.items() if keys}
+    if missing:
+        raise sources.SourceError(
+            "the synthetic data set has no " + ", ".join(sorted({k for keys in missing.values() for k in keys}))
+            + " (read by " + "; ".join(f"study {name}: {', '.join(keys)}" for name, keys in missing.items())
+            + "): run these studies on MIMIC-IV (mimic_dir, source or duckdb_database)"
+        )
 
 
 def check_mimic(mimic_dir: Path, kind: str, tables: list[str], allow_missing: list[str],
