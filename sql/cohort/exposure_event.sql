@@ -11,7 +11,10 @@
 --                    study's patterns (case-insensitive regular expressions) and whose route
 --                    (trimmed, upper case) is one of (${exposure_routes}), starting before the
 --                    stay's outtime: so oral magnesium (route PO) never counts as IV; grams from
---                    dose_val_rx in g / gm / mg (a range such as '1-2' or text: NULL grams)
+--                    dose_val_rx in g / gm / mg when it is a plain number (digits, an optional
+--                    decimal point: mimic-code's medication/heparin.sql test; a range such as
+--                    '1-2' or text: NULL grams; tested before the cast, because the exported
+--                    PostgreSQL SQL has no TRY_CAST and its CAST fails on such text)
 -- grams: inputevents rows documented in grams (or mg / 1000); ml: inputevents rows documented as
 -- a volume (cohort/exposure.sql converts an order documented only in mL).
 -- The window and the minimum dose are applied by cohort/exposure.sql.
@@ -58,8 +61,9 @@ SELECT
     , 'rx-' || CAST(rx.pharmacy_id AS VARCHAR) || '-' || CAST(ROW_NUMBER() OVER () AS VARCHAR) AS order_key
     , date_diff('second', ie.intime, rx.starttime) / 3600.0 AS hours_from_intime
     , CASE
-        WHEN lower(trim(rx.dose_unit_rx)) IN ('g', 'gm', 'gram', 'grams') THEN TRY_CAST(trim(rx.dose_val_rx) AS DOUBLE)
-        WHEN lower(trim(rx.dose_unit_rx)) = 'mg' THEN TRY_CAST(trim(rx.dose_val_rx) AS DOUBLE) / 1000.0
+        WHEN NOT regexp_matches(trim(rx.dose_val_rx), '^[0-9]*\.?[0-9]+$') THEN NULL
+        WHEN lower(trim(rx.dose_unit_rx)) IN ('g', 'gm', 'gram', 'grams') THEN CAST(trim(rx.dose_val_rx) AS DOUBLE)
+        WHEN lower(trim(rx.dose_unit_rx)) = 'mg' THEN CAST(trim(rx.dose_val_rx) AS DOUBLE) / 1000.0
     END AS grams
     , CAST(NULL AS DOUBLE) AS ml
 FROM mimiciv_hosp.prescriptions AS rx

@@ -32,7 +32,8 @@
 -- added), of dose_given in 'g' / 'gm' / 'gram' / 'grams' (case-insensitive) or 'mg' / 1000;
 -- dose_given is text: a value that is not a plain number (digits with an optional decimal
 -- point, as mimic-code's mimic-iv/concepts/medication/heparin.sql casts dose_val_rx; tested
--- before the cast, so that no engine fails on text such as '1-2'), or a row in another unit
+-- before the cast: the exported PostgreSQL SQL has no TRY_CAST and its CAST fails on text such
+-- as '1-2'), or a row in another unit
 -- (mL, mEq, TAB), adds nothing, and an event with none in grams has NULL grams (it counts as
 -- exposed, and 0 towards a minimum dose).
 -- Source: MIMIC-IV documentation of hosp.emar (event_txt: "Most frequently 'Administered', but
