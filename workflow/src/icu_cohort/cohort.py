@@ -122,8 +122,8 @@ def study_files(study: Study | None = None) -> tuple[str, ...]:
     return MACROS + tuple(path for path, _ in ELIGIBILITY + covariate_steps(study))
 
 
-#: Every study-layer file any study may run (the concepts the study layer reads, the SQL a
-#: change to which rebuilds cohorts, are found from these).
+#: Every study-layer file any study may run (icu_cohort.export_sql finds the concepts the study
+#: layer may read from these; a study's own files, its Snakemake inputs, are :func:`study_files`).
 STUDY_FILES = study_files() + tuple(path for path in EXPOSURE_EVENT_FILES.values())
 
 
