@@ -7,14 +7,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from icu_cohort import cohort
-from icu_cohort.sqlrun import run_file
 from icu_cohort.study import Study
 from test_cohort_support import SQL_DIR, Mimic, h, query, run_until, study
 
 
 def _exposure(con, study_name: str) -> dict[int, tuple]:
     st = Study(study(study_name))
-    run_file(con, SQL_DIR / "cohort/exposure.sql", cohort.sql_params(st), "study.exposure")
+    cohort.run_exposure(con, st)
     return {r[0]: r[1:] for r in query(con, "SELECT stay_id, treated, first_dose_hours, total_dose_g FROM study.exposure")}
 
 
@@ -80,7 +79,7 @@ def test_excluded_statuses_do_not_count():
     st = study()
     assert _exposure(con, "sae_mgso4")[s["stay_id"]][0] == 1
     st["exposure"]["excluded_statuses"] = ["Rewritten"]
-    run_file(con, SQL_DIR / "cohort/exposure.sql", cohort.sql_params(Study(st)), "study.exposure")
+    cohort.run_exposure(con, Study(st))
     assert query(con, "SELECT treated FROM study.exposure") == [(0,)]
 
 

@@ -1,6 +1,7 @@
-"""Exposure from each source (sql/cohort/exposure.sql: inputevents, prescriptions,
-procedureevents), with its window and minimum dose, on hand-built stays; and the exposure keys
-each source needs (icu_cohort.study.check_exposure)."""
+"""Exposure from each source (sql/cohort/exposure_event.sql and exposure.sql: inputevents,
+prescriptions, procedureevents; hosp.emar: tests/test_emar_exposure.py), with its window and
+minimum dose, on hand-built stays; and the exposure keys each source needs
+(icu_cohort.study.check_exposure)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,15 @@ import pytest
 
 from icu_cohort import cohort
 from icu_cohort.config import ConfigError
-from icu_cohort.sqlrun import run_file
 from icu_cohort.study import study_from_definition
-from test_cohort_support import SQL_DIR, Mimic, h, query, run_until
+from test_cohort_support import Mimic, h, query, run_until
 
 BASE = {"name": "t", "title": "t", "question": "q"}
 
 
 def exposure(con, stays, **section) -> dict[str, tuple]:
     st = study_from_definition({**BASE, "exposure": section})
-    run_file(con, SQL_DIR / "cohort/exposure.sql", cohort.sql_params(st), "study.exposure")
+    cohort.run_exposure(con, st)
     by_id = {v["stay_id"]: k for k, v in stays.items()}
     return {by_id[r[0]]: tuple(r[1:]) for r in query(
         con, "SELECT stay_id, treated, first_dose_hours, total_dose_g FROM study.exposure") if r[1]}
@@ -88,8 +88,8 @@ def test_procedureevents_by_itemid_and_window(db):
     ({"source": "prescriptions", "routes": ["IV"]}, r"exposure\.drug_patterns: required for source prescriptions"),
     ({"source": "prescriptions", "drug_patterns": ["x"]}, r"exposure\.routes: required for source prescriptions"),
     ({"source": "inputevents"}, r"exposure\.itemids: required for source inputevents"),
-    ({"itemids": [1], "routes": ["IV"]}, r"exposure\.routes: not read for source inputevents \(only for prescriptions\)"),
-    ({"source": "emar", "itemids": [1]}, r"exposure\.source: 'emar' is not one of"),
+    ({"itemids": [1], "routes": ["IV"]}, r"exposure\.routes: not read for source inputevents \(only for prescriptions, emar\)"),
+    ({"source": "hosp_emar", "itemids": [1]}, r"exposure\.source: 'hosp_emar' is not one of"),
 ])
 def test_each_source_names_the_keys_it_needs(section, message):
     with pytest.raises(ConfigError, match=message):

@@ -6,11 +6,12 @@ if SOURCE_KIND != "cohort_file":
     rule cohort:
         """Eligibility, exposure, outcome and covariates for one study; the attrition table."""
         input:
-            tables=parquet_files(STUDY_TABLES),
+            # the study's own MIMIC-IV tables and SQL files (an emar exposure adds hosp/emar)
+            tables=lambda w: parquet_files(STUDY_TABLES[w.study]),
             manifest=f"{PARQUET}/manifest.json",
             concepts=CONCEPTS,
             study=study_files,
-            sql=STUDY_SQL,
+            sql=lambda w: STUDY_SQL[w.study],
         output:
             cohort=f"{RESULTS_SOURCE}/{{study}}/{artifacts.COHORT.name}",
             # exact counts, for the analyst: not embedded in snakemake --report (the exports are)

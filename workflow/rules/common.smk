@@ -10,7 +10,7 @@ from snakemake.exceptions import WorkflowError
 from icu_cohort import artifacts, cohort, concepts, loader, sources
 from icu_cohort.config import ConfigError, validate_config
 from icu_cohort.mimic_tables import TABLES, table
-from icu_cohort.pipeline import required_tables
+from icu_cohort.pipeline import check_synthetic_tables, required_tables
 from icu_cohort.resources import sql_dir
 from icu_cohort.study import load_study
 
@@ -37,12 +37,15 @@ DATA = CFG["data_dir"]
 RESULTS = CFG["results_dir"]
 DUCKDB = CFG["duckdb"]
 
-# The SQL each stage runs, found once at start-up: the concepts' run list and the study layer.
+# The SQL each stage runs, found once at start-up: the concepts' run list and, per study, its
+# study-layer files. The MIMIC-IV tables are per study too: a table only some studies read
+# (hosp/emar, hosp/emar_detail: an exposure from hosp.emar) is required, checked and converted
+# only when a configured study reads it.
 CONCEPT_SQL = [str(SQL_DIR / f.path) for f in concepts.concept_files(SQL_DIR)] + [str(SQL_DIR / concepts.RUN_LIST)]
-STUDY_SQL = [str(SQL_DIR / path) for path in cohort.STUDY_FILES]
+STUDY_SQL = {name: [str(SQL_DIR / path) for path in cohort.study_files(st)] for name, st in STUDIES.items()}
 CONCEPT_TABLES = concepts.required_tables(SQL_DIR)
-STUDY_TABLES = cohort.required_tables(SQL_DIR)
-NEEDED_TABLES = required_tables(SQL_DIR)
+STUDY_TABLES = {name: cohort.required_tables(SQL_DIR, st) for name, st in STUDIES.items()}
+NEEDED_TABLES = required_tables(SQL_DIR, STUDIES.values())
 
 try:
     sources.exclusive_source_keys(CFG)
@@ -95,6 +98,7 @@ try:
         SOURCE = sources.cohort_file_source(COHORT_FILE)
     else:
         SOURCE_KIND = "synthetic"
+        check_synthetic_tables(STUDIES, SQL_DIR)  # no study may read a table the generator does not write
         _syn = CFG["synthetic"]
         SOURCE = artifacts.synthetic_source(
             _syn["patients"], _syn["seed"], _syn["dgp"], _syn["mimic_version"], _syn["chart_rows_per_stay"]

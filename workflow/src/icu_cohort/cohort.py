@@ -59,8 +59,12 @@ ELIGIBILITY = (
     ("cohort/criterion_cam_icu.sql", "study.criterion_cam_icu"),
     ("cohort/stay_eligibility.sql", "study.stay_eligibility"),
 )
-#: ... and after it (``study.final_stay``): exposure, outcome, covariates, the cohort.
+#: ... and after it (``study.final_stay``): exposure, outcome, covariates, the cohort. The first
+#: file gives the exposure's candidate rows (``study.exposure_event``) for the sources of
+#: cohort/exposure_event.sql; a study whose source has its own file (:data:`EXPOSURE_EVENT_FILES`)
+#: runs that one instead (:func:`covariate_steps`).
 COVARIATES = (
+    ("cohort/exposure_event.sql", "study.exposure_event"),
     ("cohort/exposure.sql", "study.exposure"),
     ("cohort/outcome.sql", "study.outcome"),
     ("cohort/outcome_secondary.sql", "study.outcome_secondary"),
@@ -71,7 +75,56 @@ COVARIATES = (
     ("cohort/covariate_comorbidities.sql", "study.covariate_comorbidities"),
     ("cohort/cohort.sql", "study.cohort"),
 )
-STUDY_FILES = MACROS + tuple(path for path, _ in ELIGIBILITY + COVARIATES)
+#: Exposure sources whose candidate rows come from their own file (which reads tables that only
+#: the studies using that source need: :data:`icu_cohort.mimic_tables.OPTIONAL_TABLES`), in place
+#: of ``COVARIATES[0]``.
+EXPOSURE_EVENT_FILES = {"emar": "cohort/exposure_event_emar.sql"}
+
+#: hosp.emar ``event_txt`` values that record a dose given (cohort/exposure_event_emar.sql), the
+#: one list of them. MIMIC-IV's documentation of emar names 'Administered' (the most frequent),
+#: 'Applied', 'Confirmed', 'Delayed' and 'Not Given' "and so on"; the others are the values on
+#: the MIMIC-IV demo v2.2 (hosp/emar.csv.gz, 44 distinct values). Counted: a dose given
+#: (Administered, late or partly, or as a bolus from a drip, or in another location), an infusion
+#: started, a patch or topical dose applied. Not counted: Not Given (also "per Sliding Scale"),
+#: Hold Dose, Not Applied / Started / ..., 'Delayed' alone (not given yet), Stopped and Restarted
+#: (an infusion's stop and resumption: its dose is counted once, at its start), Rate Change,
+#: Confirmed, Assessed, Read, Infusion Reconciliation, Flushed (a line flush), Removed, the
+#: truncated ' in Other Location', and a NULL event_txt (nothing says the dose was given).
+EMAR_ADMINISTERED_EVENTS = (
+    "Administered",
+    "Delayed Administered",
+    "Partial Administered",
+    "Administered Bolus from IV Drip",
+    "Administered in Other Location",
+    "Started",
+    "Delayed Started",
+    "Started in Other Location",
+    "Applied",
+    "Delayed Applied",
+    "Applied in Other Location",
+    "Removed Existing / Applied New",
+)
+
+
+def covariate_steps(study: Study | None = None) -> tuple[tuple[str, str], ...]:
+    """``(file, table)`` after ``study.final_stay`` for ``study``: :data:`COVARIATES`, with the
+    exposure-event file of the study's source (:data:`EXPOSURE_EVENT_FILES`) in place of
+    ``cohort/exposure_event.sql``. ``None``: :data:`COVARIATES` (sources without their own file)."""
+    source = study["exposure"]["source"] if study is not None else None
+    if source in EXPOSURE_EVENT_FILES:
+        return ((EXPOSURE_EVENT_FILES[source], COVARIATES[0][1]),) + COVARIATES[1:]
+    return COVARIATES
+
+
+def study_files(study: Study | None = None) -> tuple[str, ...]:
+    """The study-layer files (under ``sql/``) that ``study`` runs, in order (``None``: those of a
+    study whose exposure source has no file of its own)."""
+    return MACROS + tuple(path for path, _ in ELIGIBILITY + covariate_steps(study))
+
+
+#: Every study-layer file any study may run (icu_cohort.export_sql finds the concepts the study
+#: layer may read from these; a study's own files, its Snakemake inputs, are :func:`study_files`).
+STUDY_FILES = study_files() + tuple(path for path in EXPOSURE_EVENT_FILES.values())
 
 
 class CohortError(SqlError):
@@ -126,6 +179,9 @@ def sql_params(study: Study) -> dict[str, Any]:
         "exposure_itemids": [int(i) for i in e.get("itemids") or []],
         "exposure_drug_pattern_rows": Rows([(str(p),) for p in e.get("drug_patterns") or []], 1),
         "exposure_routes": [str(r).strip().upper() for r in e.get("routes") or []],
+        "exposure_routes_listed": bool(e.get("routes")),
+        "exposure_excluded_routes": [str(r).strip().upper() for r in e.get("excluded_routes") or []],
+        "emar_administered_events": list(EMAR_ADMINISTERED_EVENTS),
         "exposure_min_dose_g": e["min_dose_g"],
         "exposure_window_start_hours": e["window_start_hours"],
         "exposure_window_end_hours": e["window_end_hours"],
@@ -154,6 +210,16 @@ def sql_params(study: Study) -> dict[str, Any]:
     }
 
 
+def run_exposure(con: duckdb.DuckDBPyConnection, study: Study, sql_dir: Path | None = None) -> None:
+    """Run ``study``'s two exposure files on ``con``: ``study.exposure_event`` (the file of its
+    source, :func:`covariate_steps`), then ``study.exposure``. They read MIMIC-IV tables only."""
+    sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
+    params = sql_params(study)
+    con.execute("CREATE SCHEMA IF NOT EXISTS study")
+    for path, target in covariate_steps(study)[:2]:
+        run_file(con, sql_dir / path, params, target)
+
+
 def icd_covariate_names(study: Study) -> list[str]:
     """The 0/1 ICD-group covariates the cohort SQL computes (cohort/covariate_comorbidities.sql):
     ``covariates.comorbidities`` (diagnoses), then ``covariates.procedures`` (procedures), in
@@ -167,27 +233,29 @@ def icd_covariate_names(study: Study) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def required_tables(sql_dir: Path | None = None) -> list[str]:
-    """The MIMIC-IV tables (``"icu/icustays"``) the study-layer SQL reads directly."""
+def required_tables(sql_dir: Path | None = None, study: Study | None = None) -> list[str]:
+    """The MIMIC-IV tables (``"icu/icustays"``) the study-layer SQL of ``study`` reads directly
+    (:func:`study_files`; ``None``: a study whose exposure source has no file of its own, i.e.
+    without hosp.emar / emar_detail)."""
     sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
-    return mimic_tables_read(sql_dir / path for path in STUDY_FILES)
+    return mimic_tables_read(sql_dir / path for path in study_files(study))
 
 
-def required_concepts(sql_dir: Path | None = None) -> list[str]:
-    """The concept tables (``mimiciv_derived.<name>``) the study-layer SQL reads."""
+def required_concepts(sql_dir: Path | None = None, study: Study | None = None) -> list[str]:
+    """The concept tables (``mimiciv_derived.<name>``) the study-layer SQL of ``study`` reads."""
     sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
     names: set[str] = set()
-    for path in STUDY_FILES:
+    for path in study_files(study):
         names |= set(re.findall(r"\bmimiciv_derived\.([a-z_][a-z0-9_]*)", strip_comments((sql_dir / path).read_text())))
     return sorted(names)
 
 
-def check_tables(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None) -> None:
-    """Raise :class:`MissingTableError` naming every MIMIC-IV table or concept the study needs
+def check_tables(con: duckdb.DuckDBPyConnection, sql_dir: Path | None = None, study: Study | None = None) -> None:
+    """Raise :class:`MissingTableError` naming every MIMIC-IV table or concept ``study`` needs
     that the connection lacks."""
     have = relations(con)
-    needed = [table(k).qualified for k in required_tables(sql_dir)]
-    needed += [f"mimiciv_derived.{name}" for name in required_concepts(sql_dir)]
+    needed = [table(k).qualified for k in required_tables(sql_dir, study)]
+    needed += [f"mimiciv_derived.{name}" for name in required_concepts(sql_dir, study)]
     missing = [name for name in needed if name.lower() not in have]
     if missing:
         raise MissingTableError(
@@ -254,7 +322,7 @@ def build_cohort(
     """Run the study's SQL on ``con``; return ``(cohort, attrition)``.
 
     ``con`` must hold the MIMIC-IV tables of :func:`required_tables` and the concepts of
-    :func:`required_concepts`. ``cohort`` has one row per ICU stay of the final cohort:
+    :func:`required_concepts` (of ``study``). ``cohort`` has one row per ICU stay of the final cohort:
     ``subject_id, hadm_id, stay_id, intime, treated, time_days, death_28d``, the study's
     covariates (continuous, binary, categorical, in the study file's order) and
     ``<exposure>_first_dose_hours, <exposure>_total_dose_g``. ``attrition`` has ``step,
@@ -263,7 +331,7 @@ def build_cohort(
     """
     sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
     params = sql_params(study)
-    check_tables(con, sql_dir)
+    check_tables(con, sql_dir, study)
     con.execute("CREATE SCHEMA IF NOT EXISTS study")
 
     start = time.perf_counter()
@@ -273,7 +341,7 @@ def build_cohort(
         run_file(con, sql_dir / path, params, target)
     con.execute(final_stay_sql(study))
     attrition = attrition_table(con, study)
-    for path, target in COVARIATES:
+    for path, target in covariate_steps(study):
         run_file(con, sql_dir / path, params, target)
     cohort = analysis_table(con.execute("SELECT * FROM study.cohort ORDER BY stay_id").df(), study)
     cohort = _add_secondary_outcomes(con, cohort, study)

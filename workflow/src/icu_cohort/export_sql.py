@@ -200,19 +200,20 @@ def study_statements(study: Study, sql_dir: Path | None = None) -> list[Statemen
     texts: list[tuple[str, str | None, str]] = []  # (source, table for a query file, text)
     for path in needed_concept_files(sql_dir):
         texts.append((path, files[path].qualified, (sql_dir / path).read_text()))
-    eligibility = dict(cohort.ELIGIBILITY)
-    for path in cohort.STUDY_FILES:
+    after_criteria = cohort.covariate_steps(study)  # the study's own exposure-event file
+    targets = dict(cohort.ELIGIBILITY + after_criteria)
+    for path in cohort.study_files(study):
         if path in files and path in dict((t[0], 1) for t in texts):
             continue  # a macro file already listed among the concepts
         text = render_sql((sql_dir / path).read_text(), params, path)
-        texts.append((path, eligibility.get(path) or dict(cohort.COVARIATES).get(path), text))
+        texts.append((path, targets.get(path), text))
     out: list[Statement] = []
     for source, target, text in texts:
         file_macros = read_macros(text)
         if file_macros:
             macros.update(file_macros)
             continue
-        if source == cohort.COVARIATES[0][0]:
+        if source == after_criteria[0][0]:
             out.append(Statement("(criteria)", "study.final_stay",
                                  sqlglot.parse_one(cohort.final_stay_sql(study), read="duckdb")))
         if is_query(text):
@@ -516,13 +517,13 @@ class DryRun:
     def __init__(self, statements: list[Statement]) -> None:
         import duckdb
 
-        from icu_cohort.mimic_tables import TABLES
+        from icu_cohort.mimic_tables import KNOWN_TABLES
 
         self.con = duckdb.connect()
         self._types: dict[str, str | None] = {}
         for schema in ("mimiciv_hosp", "mimiciv_icu", "mimiciv_derived", "study", "stage"):
             self.con.execute(f"CREATE SCHEMA {schema}")
-        for spec in TABLES.values():
+        for spec in KNOWN_TABLES.values():
             self.con.execute(f"CREATE TABLE {spec.qualified} (" + ", ".join(f'"{c}" {t}' for c, t in spec.columns) + ")")
         for st in statements:
             if st.creates:

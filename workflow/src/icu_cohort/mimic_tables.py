@@ -15,6 +15,10 @@ Column lists are the MIMIC-IV v2.2 headers as PhysioNet distributes them (checke
 the open demo, ``mimic-iv-demo-2.2``, whose files are byte-identical to PhysioNet's). For the
 other releases see :data:`VERSION_CHANGES`.
 
+:data:`TABLES` are the tables every run reads; :data:`OPTIONAL_TABLES` (hosp.emar,
+hosp.emar_detail) are read only by the studies whose SQL reads them (an exposure from hosp.emar),
+so a run without such a study never requires, checks or converts them; :func:`table` knows both.
+
 Tables that may be empty (header, no rows) -- everything else must have rows:
 
 * ``icu/outputevents`` -- read only for urine output, one input of the SOFA renal score
@@ -151,17 +155,45 @@ _SPECS = [
        f"ORIGINALAMOUNT:{DBL}, ORIGINALRATE:{DBL}", may_be_empty=True),
 ]
 
-#: Every table icu-cohort knows, keyed by ``"<module>/<name>"`` (e.g. ``"icu/chartevents"``).
+#: The tables every run reads (the concepts and every study), keyed by ``"<module>/<name>"``
+#: (e.g. ``"icu/chartevents"``); the synthetic generator writes each of them.
 TABLES: dict[str, TableSpec] = {f"{s.module}/{s.name}": s for s in _SPECS}
+
+# Tables only some studies read: an exposure from hosp.emar (sql/cohort/exposure_event_emar.sql).
+# A run whose studies do not read them neither requires, checks nor converts them (hosp.emar has
+# 27-28 million rows and emar_detail 55-57 million in MIMIC-IV v2.x, 43 and 87 million in v3.x:
+# mimic-code's buildmimic validate.sql row counts). Only the columns the
+# SQL reads are listed (the loader selects columns by name); types from MIMIC-IV's
+# documentation of the tables (mimic.mit.edu/docs/IV/modules/hosp/emar and .../emar_detail) and
+# mimic-code's buildmimic/postgres/create.sql. ``emar_id`` ('<subject_id>-<emar_seq>') is text
+# and identifies one administration event (one emar row). ``parent_field_ordinal`` is kept as
+# text: it only tells the parent row (NULL) from the formulary-dose rows ('1.1', '1.2', ...).
+# ``dose_given`` is free text in MIMIC-IV (VARCHAR(255)); the SQL parses it.
+_OPTIONAL_SPECS = [
+    _t("hosp", "emar",
+       f"subject_id:{INT}, hadm_id:{INT}, emar_id:{TXT}, charttime:{TS}, medication:{TXT}, event_txt:{TXT}",
+       primary_key="emar_id"),
+    _t("hosp", "emar_detail",
+       f"subject_id:{INT}, emar_id:{TXT}, parent_field_ordinal:{TXT}, dose_given:{TXT}, "
+       f"dose_given_unit:{TXT}, route:{TXT}"),
+]
+
+#: Tables read only by the studies that need them (see :func:`icu_cohort.cohort.required_tables`):
+#: not in the synthetic set, never required, checked or converted otherwise.
+OPTIONAL_TABLES: dict[str, TableSpec] = {f"{s.module}/{s.name}": s for s in _OPTIONAL_SPECS}
+
+#: Every table icu-cohort knows: :data:`TABLES` and :data:`OPTIONAL_TABLES`.
+KNOWN_TABLES: dict[str, TableSpec] = {**TABLES, **OPTIONAL_TABLES}
 
 
 def table(key: str) -> TableSpec:
-    """The spec for ``"<module>/<name>"``; a clear error for an unknown table."""
+    """The spec for ``"<module>/<name>"`` (any of :data:`KNOWN_TABLES`); a clear error for an
+    unknown table."""
     try:
-        return TABLES[key]
+        return KNOWN_TABLES[key]
     except KeyError:
         raise KeyError(
-            f"unknown MIMIC-IV table {key!r}; known tables: {', '.join(sorted(TABLES))}"
+            f"unknown MIMIC-IV table {key!r}; known tables: {', '.join(sorted(KNOWN_TABLES))}"
         ) from None
 
 

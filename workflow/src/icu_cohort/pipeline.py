@@ -14,11 +14,12 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Iterable, Mapping
 
 import pandas as pd
 
 from icu_cohort import artifacts, loader
-from icu_cohort.mimic_tables import table
+from icu_cohort.mimic_tables import KNOWN_TABLES, table
 from icu_cohort.study import Study
 
 log = logging.getLogger("icu_cohort")
@@ -55,11 +56,37 @@ def logged(log_path: str | Path):
             root.removeHandler(handler)
 
 
-def required_tables(sql_dir: Path | None = None) -> list[str]:
-    """Every MIMIC-IV table (``"icu/chartevents"``) the concepts and the study layer read."""
+def required_tables(sql_dir: Path | None = None, studies: Iterable[Study] | None = None) -> list[str]:
+    """Every MIMIC-IV table (``"icu/chartevents"``) the concepts and the study layer of
+    ``studies`` read: the tables a run of those studies requires, checks and converts.
+
+    ``studies=None``: the study layer without the source-specific exposure files (no study
+    with an exposure from hosp.emar), i.e. the tables every run reads. A study whose exposure
+    comes from hosp.emar adds hosp/emar and hosp/emar_detail
+    (:func:`icu_cohort.cohort.required_tables`)."""
     from icu_cohort import cohort, concepts
 
-    return sorted(set(concepts.required_tables(sql_dir)) | set(cohort.required_tables(sql_dir)))
+    keys = set(concepts.required_tables(sql_dir))
+    for study in (None,) if studies is None else tuple(studies):
+        keys |= set(cohort.required_tables(sql_dir, study))
+    return sorted(keys)
+
+
+def check_synthetic_tables(studies: Mapping[str, Study], sql_dir: Path | None = None) -> None:
+    """Raise :class:`icu_cohort.sources.SourceError` naming each study that reads a MIMIC-IV
+    table the synthetic generator does not write (:data:`icu_cohort.mimic_tables.OPTIONAL_TABLES`:
+    an exposure from hosp.emar), before any job runs on the synthetic set."""
+    from icu_cohort import cohort, sources
+    from icu_cohort.mimic_tables import TABLES
+
+    missing = {name: [k for k in cohort.required_tables(sql_dir, st) if k not in TABLES] for name, st in studies.items()}
+    missing = {name: keys for name, keys in missing.items() if keys}
+    if missing:
+        raise sources.SourceError(
+            "the synthetic data set has no " + ", ".join(sorted({k for keys in missing.values() for k in keys}))
+            + " (read by " + "; ".join(f"study {name}: {', '.join(keys)}" for name, keys in missing.items())
+            + "): run these studies on MIMIC-IV (mimic_dir, source or duckdb_database)"
+        )
 
 
 def check_mimic(mimic_dir: Path, kind: str, tables: list[str], allow_missing: list[str],
@@ -146,9 +173,9 @@ def build_cohort(study: Study, tables_from: dict | str | Path, concepts_dir: Pat
 
     if not isinstance(tables_from, dict):
         tables_from = {"parquet_dir": str(tables_from)}
-    con = sources.connect(tables_from, cohort.required_tables(), duckdb_cfg["threads"], duckdb_cfg["memory_limit"],
-                          duckdb_cfg.get("temp_directory"))
-    attach_concepts(con, Path(concepts_dir), cohort.required_concepts())
+    con = sources.connect(tables_from, cohort.required_tables(study=study), duckdb_cfg["threads"],
+                          duckdb_cfg["memory_limit"], duckdb_cfg.get("temp_directory"))
+    attach_concepts(con, Path(concepts_dir), cohort.required_concepts(study=study))
     cohort_df, attrition = cohort.build_cohort(con, study)
     cohort.write_cohort(cohort_df, attrition, Path(out_dir))
     for row in attrition.itertuples(index=False):
@@ -231,7 +258,8 @@ def study_report(study: Study, results_dir: Path, manifest_path: Path, benchmark
     manifest = json.loads(Path(manifest_path).read_text())
     # the load-time checks' reports sit beside the Parquet files, in the manifest's folder
     # (written after the manifest, by each table's conversion)
-    load_reports = loader.parquet_manifest(Path(manifest_path).parent)
+    # every known table's report, hosp/emar's included when the run converted it
+    load_reports = loader.parquet_manifest(Path(manifest_path).parent, KNOWN_TABLES)
     provenance = collect_provenance(manifest, [Path(p) for p in benchmark_files if Path(p).exists()], Path(repo_dir),
                                     load_reports=load_reports, validated_on=validated_on(study.name))
     write_report(Path(results_dir), study, provenance, Path(out_html), small_count_threshold)

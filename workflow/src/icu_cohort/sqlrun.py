@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 import duckdb
 
-from icu_cohort.mimic_tables import TABLES
+from icu_cohort.mimic_tables import KNOWN_TABLES
 
 log = logging.getLogger("icu_cohort.sql")
 
@@ -136,7 +136,7 @@ def mimic_tables_read(paths: Iterable[Path]) -> list[str]:
     for path in paths:
         for module, name in _MIMIC_REF.findall(strip_comments(Path(path).read_text())):
             key = f"{module.lower()}/{name.lower()}"
-            if key not in TABLES:
+            if key not in KNOWN_TABLES:
                 raise SqlError(f"{path}: reads mimiciv_{module}.{name}, which is not a known MIMIC-IV table")
             keys.add(key)
     return sorted(keys)

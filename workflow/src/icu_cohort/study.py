@@ -37,9 +37,10 @@ def criteria_of(definition: Mapping[str, Any]) -> tuple[Criterion, ...]:
 
 #: The exposure keys each source needs and the ones it does not read.
 EXPOSURE_KEYS = {
-    "inputevents": (("itemids",), ("drug_patterns", "routes")),
-    "procedureevents": (("itemids",), ("drug_patterns", "routes")),
-    "prescriptions": (("drug_patterns", "routes"), ("itemids",)),
+    "inputevents": (("itemids",), ("drug_patterns", "routes", "excluded_routes")),
+    "procedureevents": (("itemids",), ("drug_patterns", "routes", "excluded_routes")),
+    "prescriptions": (("drug_patterns", "routes"), ("itemids", "excluded_routes")),
+    "emar": (("drug_patterns",), ("itemids",)),
 }
 
 
@@ -55,8 +56,14 @@ def check_exposure(definition: Mapping[str, Any]) -> None:
             raise ConfigError(f"{where}.{key}: required for source {source}")
     for key in unused:
         if e.get(key):
+            readers = [s for s, (n, u) in EXPOSURE_KEYS.items() if key not in u]
             raise ConfigError(f"{where}.{key}: not read for source {source} (only for "
-                              + ", ".join(s for s, (n, _) in EXPOSURE_KEYS.items() if key in n) + ")")
+                              + ", ".join(readers) + ")")
+    if source == "emar" and "routes" not in e and "excluded_routes" not in e:
+        # deliberate: an emar exposure without a route rule would count oral forms as well
+        raise ConfigError(f"{where}: source emar needs a route rule: excluded_routes (e.g. [PO, NG] for an IV "
+                          "exposure: MIMIC-IV records no route for IV administrations), routes, or "
+                          "excluded_routes: [] for every route")
 
 
 def check_icd_covariates(definition: Mapping[str, Any]) -> None:
