@@ -51,6 +51,8 @@ value itself depends on DuckDB's plan), and the cohort equals the pipeline's exa
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import re
 from dataclasses import dataclass
@@ -196,36 +198,60 @@ def study_statements(study: Study, sql_dir: Path | None = None) -> list[Statemen
     sql_dir = Path(sql_dir) if sql_dir is not None else default_sql_dir()
     params = cohort.sql_params(study)
     files = {f.path: f for f in concepts.concept_files(sql_dir)}
-    macros: dict[str, Macro] = {}
-    texts: list[tuple[str, str | None, str]] = []  # (source, table for a query file, text)
-    for path in needed_concept_files(sql_dir):
-        texts.append((path, files[path].qualified, (sql_dir / path).read_text()))
+    concept_texts = tuple((path, files[path].qualified, (sql_dir / path).read_text())
+                          for path in needed_concept_files(sql_dir))
+    # the concepts are the same for every study: parsed once per process (copies handed out)
+    parsed, concept_macros = _parsed_statements(concept_texts)
+    out = [Statement(st.source, st.creates, st.sql.copy()) for st in parsed]
+    macros = dict(concept_macros)
     after_criteria = cohort.covariate_steps(study)  # the study's own exposure-event file
     targets = dict(cohort.ELIGIBILITY + after_criteria)
+    texts: list[tuple[str, str | None, str]] = []  # (source, table for a query file, text)
     for path in cohort.study_files(study):
-        if path in files and path in dict((t[0], 1) for t in texts):
+        if path in files and path in dict((t[0], 1) for t in concept_texts):
             continue  # a macro file already listed among the concepts
         text = render_sql((sql_dir / path).read_text(), params, path)
         texts.append((path, targets.get(path), text))
+    for source, target, text in texts:
+        if read_macros(text):
+            macros.update(read_macros(text))
+            continue
+        if source == after_criteria[0][0]:
+            out.append(Statement("(criteria)", "study.final_stay",
+                                 sqlglot.parse_one(cohort.final_stay_sql(study), read="duckdb")))
+        out += _file_statements(source, target, text, macros)
+    out.append(Statement("(final query)", None, sqlglot.parse_one(final_query_sql(study), read="duckdb")))
+    return out
+
+
+def _file_statements(source: str, target: str | None, text: str, macros: dict[str, Macro]) -> list[Statement]:
+    """One SQL file's statements as DuckDB trees, macros expanded (a query file becomes
+    ``CREATE OR REPLACE TABLE target AS`` its query)."""
+    if is_query(text):
+        body = text.strip().rstrip(";")
+        trees = [sqlglot.parse_one(f"CREATE OR REPLACE TABLE {target} AS\n{body}", read="duckdb")]
+    else:
+        trees = [t for t in sqlglot.parse(text, read="duckdb") if t is not None]
+    out = []
+    for tree in trees:
+        made = _CREATES.search(tree.sql(dialect="duckdb"))
+        out.append(Statement(source, made.group(1).lower() if made else None, expand_macros(tree, macros)))
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_statements(texts: tuple[tuple[str, str | None, str], ...]) -> tuple[tuple[Statement, ...], dict[str, Macro]]:
+    """The statements of ``texts`` ((source, target, text) in run order) and the macros they
+    define; cached on the texts themselves (callers copy the trees before changing them)."""
+    macros: dict[str, Macro] = {}
     out: list[Statement] = []
     for source, target, text in texts:
         file_macros = read_macros(text)
         if file_macros:
             macros.update(file_macros)
             continue
-        if source == after_criteria[0][0]:
-            out.append(Statement("(criteria)", "study.final_stay",
-                                 sqlglot.parse_one(cohort.final_stay_sql(study), read="duckdb")))
-        if is_query(text):
-            body = text.strip().rstrip(";")
-            trees = [sqlglot.parse_one(f"CREATE OR REPLACE TABLE {target} AS\n{body}", read="duckdb")]
-        else:
-            trees = [t for t in sqlglot.parse(text, read="duckdb") if t is not None]
-        for tree in trees:
-            made = _CREATES.search(tree.sql(dialect="duckdb"))
-            out.append(Statement(source, made.group(1).lower() if made else None, expand_macros(tree, macros)))
-    out.append(Statement("(final query)", None, sqlglot.parse_one(final_query_sql(study), read="duckdb")))
-    return out
+        out += _file_statements(source, target, text, macros)
+    return tuple(out), macros
 
 
 def final_query_sql(study: Study) -> str:
