@@ -375,8 +375,10 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, tmp: Path) -> None:
 
 
 def _copy_with_arrow(con: duckdb.DuckDBPyConnection, src: Path, spec: TableSpec, header: list[str],
-                     names: dict[str, str], tmp: Path, progress: Callable[[str], None] | None) -> str | None:
-    """Convert ``src`` to ``tmp`` through :mod:`icu_cohort.arrow_csv`; ``None`` when done, else
+                     names: dict[str, str], tmp: Path, progress: Callable[[str], None] | None,
+                     workers: int = 2) -> str | None:
+    """Convert ``src`` to ``tmp`` through :mod:`icu_cohort.arrow_csv` (``workers`` parsing
+    threads); ``None`` when done, else
     why Arrow refused the file (``tmp`` removed; the caller reads it again with DuckDB's reader,
     whose error names the column). A damaged gzip stream raises :class:`MimicInputError`."""
     from icu_cohort.console import Rate
@@ -392,7 +394,7 @@ def _copy_with_arrow(con: duckdb.DuckDBPyConnection, src: Path, spec: TableSpec,
 
     def batches():
         try:
-            yield from arrow_csv.record_batches(src, header, names, spec.columns,
+            yield from arrow_csv.record_batches(src, header, names, spec.columns, workers=workers,
                                                 on_read=on_read if rate else None)
         except BaseException as exc:
             failure.append(exc)
@@ -468,7 +470,7 @@ def convert_table(
             if use == "auto":
                 use = "arrow" if arrow_csv.available() else "isal" if _decompressor_available() else "duckdb"
             if use == "arrow":
-                why = _copy_with_arrow(con, src, spec, header, names, tmp, progress)
+                why = _copy_with_arrow(con, src, spec, header, names, tmp, progress, workers=threads)
                 if why is not None:
                     log.info("%s: Arrow's reader refused it (%s); reading it again with DuckDB's reader", src, why)
                     use = "isal" if _decompressor_available() else "duckdb"
