@@ -433,7 +433,10 @@ def run_analysis(cohort: pd.DataFrame, covariates: list[dict], analysis: dict | 
         ph_mv = _guard("PH test (multivariable)", notes, lambda: coxm.ph_tests(
             main["mv_frame"], "time", "event", "multivariable", time_transform=tt,
             penalizer=main["mv_penalizer"]), empty_ph)
-    ph = pd.concat([ph_m, ph_mv], ignore_index=True)
+    # an empty table (a test that could not run) adds no rows; concatenating it would only
+    # let pandas re-decide the column types (its FutureWarning)
+    frames = [f for f in (ph_m, ph_mv) if len(f)]
+    ph = pd.concat(frames, ignore_index=True) if frames else empty_ph.copy()
 
     # Effects (pooled under multiple imputation).
     if len(results) > 1:
