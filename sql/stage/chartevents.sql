@@ -1,7 +1,9 @@
 -- stage.chartevents (a view): the rows of mimiciv_icu.chartevents that any concept below
--- reads, i.e. chartevents restricted to one itemid list. It is a view, not a table: each
--- concept's own itemid filter is pushed down into the Parquet scan, and the largest MIMIC-IV
--- table is never held in memory (a materialised copy cost ~1.6 GB per 30 M rows).
+-- reads, i.e. chartevents restricted to one itemid list. It is a view, not a table: the
+-- largest MIMIC-IV table is never held in memory (a materialised copy cost ~1.6 GB per 30 M
+-- rows). Note on speed: DuckDB (2.0) applies this list, and a concept's own IN list, as a
+-- join over every scanned row rather than inside the Parquet scan (only an equality on
+-- itemid is pushed into the scan), so each concept reading the view scans all of chartevents.
 -- Source of the itemid list: the union of the itemids named in the MIT-LCP mimic-code
 -- concepts implemented here (mimic-iv/concepts/measurement/gcs.sql, vitalsign.sql, bg.sql,
 -- ventilator_setting.sql, oxygen_delivery.sql, demographics/icustay_times.sql,
