@@ -213,8 +213,9 @@ def study_statements(study: Study, sql_dir: Path | None = None) -> list[Statemen
         text = render_sql((sql_dir / path).read_text(), params, path)
         texts.append((path, targets.get(path), text))
     for source, target, text in texts:
-        if read_macros(text):
-            macros.update(read_macros(text))
+        file_macros = read_macros(text)
+        if file_macros:
+            macros.update(file_macros)
             continue
         if source == after_criteria[0][0]:
             out.append(Statement("(criteria)", "study.final_stay",

@@ -13,7 +13,7 @@ Written into ``results/<source>/<study>/exports/`` (:data:`EXPORT_DIR`) by
   characteristic (and per level of a categorical one), columns treated / control / SMD before
   matching, then the same after matching (:func:`table1_rows`).
 * ``effects.csv`` / ``effects.xlsx``: the effect estimates -- one row per analysis, with the
-  group sizes, the deaths by day 28, the hazard ratio (95% CI) and p (:func:`effects_rows`).
+  group sizes, the deaths by the study's horizon, the hazard ratio (95% CI) and p (:func:`effects_rows`).
 * ``secondary_outcomes.csv`` / ``.xlsx`` (a study with ``outcome.secondary`` only): per
   secondary outcome, events by arm in the whole cohort and the matched sample, the matched risk
   difference and the matched Cox hazard ratio (:func:`secondary_rows`).

@@ -184,6 +184,11 @@ class _Ctx:
         j = 0 if group == "treated" else 1
         return (hide_n[j] if sample == "cohort" else hide_m[j][0]) or is_small(self.n_group(sample, group), self.t)
 
+    def hidden_sizes(self) -> dict[tuple[str, str], bool]:
+        """:meth:`group_hidden` of every group: ``{(sample, group): hidden}``, sample
+        ``"cohort"`` / ``"matched"``."""
+        return {(s, g): self.group_hidden(s, g) for s in ("cohort", "matched") for g in ("treated", "control")}
+
     def n_group(self, sample: str, group: str) -> int | None:
         """Group sizes: cohort from estimates.json (else propensity.parquet), matched from matched.parquet."""
         if sample == "cohort":
@@ -197,9 +202,8 @@ class _Ctx:
 def shown_group_sizes(res: StudyResults, study: Mapping[str, Any], threshold: int | None) -> dict[tuple[str, str], bool]:
     """The report's one decision of the group sizes (:meth:`_Ctx.group_flags`) for the exports:
     ``{(sample, group): hidden}``, sample ``"before"`` (the cohort) / ``"after"`` (matched)."""
-    ctx = _Ctx(res, study, {}, threshold)
-    return {(s, g): ctx.group_hidden(sample, g) for s, sample in (("before", "cohort"), ("after", "matched"))
-            for g in ("treated", "control")}
+    names = {"cohort": "before", "matched": "after"}
+    return {(names[s], g): h for (s, g), h in _Ctx(res, study, {}, threshold).hidden_sizes().items()}
 
 
 # ----------------------------------------------------------------------------- study helpers

@@ -66,7 +66,9 @@ def section(ctx) -> str:
                 "study file).</p>")
     ctx.consumed.add(SECONDARY_OUTCOMES)
     t = ctx.t
-    decisions = secondary_cells(ctx.est, t)
+    # the report's group-size decision enters the shared rule (as in the exports), which
+    # then hides the deaths and the risk difference of a hidden group too
+    decisions = secondary_cells(ctx.est, t, ctx.hidden_sizes())
     rows, not_estimable, rd_hidden = [], False, False
     for sc in decisions:
         e = sc.entry
@@ -75,7 +77,7 @@ def section(ctx) -> str:
             row: list[Any] = [label, sample_label]
             for side in ("treated", "control"):
                 c = (sample, side)
-                hidden = ctx.group_hidden(sample, side) or sc.hide_n[c] or sc.hide_deaths[c]
+                hidden = sc.hide_n[c] or sc.hide_deaths[c]
                 row.append(ctx.group_count(sample, side))
                 d = sc.deaths[c]
                 if d is None:
@@ -90,10 +92,9 @@ def section(ctx) -> str:
                 continue
             rd = e.get("risk_difference") if isinstance(e.get("risk_difference"), Mapping) else {}
             ci = rd.get("ci95") if isinstance(rd.get("ci95"), list) and len(rd["ci95"]) == 2 else [None, None]
-            hide_rd = sc.hide_rd or any(ctx.group_hidden("matched", s) for s in ("treated", "control"))
             if finite(rd.get("rd")) is None:
                 row.append(DASH)
-            elif hide_rd and t is not None:
+            elif sc.hide_rd and t is not None:
                 rd_hidden = True
                 row.append(Markup('<span class="muted">hidden</span>'))
             else:
