@@ -19,6 +19,9 @@
 --     one aggregate per source LEFT JOINed to the grid: the same MIN/MAX per stay and hour,
 --     with one spillable aggregate in place of eight hash tables held at once (this lets the
 --     concept run within a 2.5 GB DuckDB memory limit on a full MIMIC-IV-sized set).
+--   * The 24-hour worst score of each organ comes from one BIT_OR window over a bit mask of
+--     the six scores instead of six MAX windows (score/sofa_organ_scores.sql says why it is
+--     the same maximum).
 --   * The clock: hour 0 ends at the first charted heart rate rounded up to the hour
 --     (mimiciv_derived.icustay_times); for a stay without any heart rate the ICU intime is
 --     used instead (mimic-code would give such a stay no rows at all). The last hour is that
@@ -341,17 +344,29 @@ WITH clock AS (
     FROM scorecomp
 )
 
+, score_levels AS (
+    -- the six organ scores as one bit mask (score/sofa_organ_scores.sql), ORed over the last
+    -- 24 hours (this hour and the 23 before)
+    SELECT
+        s.*
+        , BIT_OR(
+            sofa_level_mask(respiration, 0) | sofa_level_mask(coagulation, 1) | sofa_level_mask(liver, 2)
+            | sofa_level_mask(cardiovascular, 3) | sofa_level_mask(cns, 4) | sofa_level_mask(renal, 5)
+        ) OVER w AS levels_24hours
+    FROM scorecalc AS s
+    WINDOW w AS (PARTITION BY stay_id ORDER BY hr ROWS BETWEEN 23 PRECEDING AND CURRENT ROW)
+)
+
 , score_final AS (
     SELECT
         s.*
-        , COALESCE(MAX(respiration) OVER w, 0) AS respiration_24hours
-        , COALESCE(MAX(coagulation) OVER w, 0) AS coagulation_24hours
-        , COALESCE(MAX(liver) OVER w, 0) AS liver_24hours
-        , COALESCE(MAX(cardiovascular) OVER w, 0) AS cardiovascular_24hours
-        , COALESCE(MAX(cns) OVER w, 0) AS cns_24hours
-        , COALESCE(MAX(renal) OVER w, 0) AS renal_24hours
-    FROM scorecalc AS s
-    WINDOW w AS (PARTITION BY stay_id ORDER BY hr ROWS BETWEEN 23 PRECEDING AND CURRENT ROW)
+        , sofa_level_of(levels_24hours, 0) AS respiration_24hours
+        , sofa_level_of(levels_24hours, 1) AS coagulation_24hours
+        , sofa_level_of(levels_24hours, 2) AS liver_24hours
+        , sofa_level_of(levels_24hours, 3) AS cardiovascular_24hours
+        , sofa_level_of(levels_24hours, 4) AS cns_24hours
+        , sofa_level_of(levels_24hours, 5) AS renal_24hours
+    FROM score_levels AS s
 )
 
 SELECT

@@ -83,3 +83,22 @@ CREATE OR REPLACE MACRO sofa_renal(creatinine_max, urine_24h) AS
         WHEN COALESCE(urine_24h, creatinine_max) IS NULL THEN NULL
         ELSE 0
     END;
+
+-- The 24-hour worst score of every organ in ONE window (score/sofa.sql). A score s (0-4; a
+-- missing score counts 0, as in the totals) becomes the bit mask of the levels it reaches,
+-- 2^s - 1 (0, 1, 3, 7, 15), each organ in its own 4 bits (slot 0-5). The bitwise OR of such
+-- masks over the rows of a window is the mask of the highest score among them, so
+-- BIT_OR(mask) OVER the last 24 hours holds the six 24-hour maxima that six MAX windows gave,
+-- exactly (integers 0-4; mimic-code: MAX(...) OVER 23 PRECEDING per organ), at a sixth of the
+-- window work (measured: the hourly SOFA over 10 M stay-hours).
+CREATE OR REPLACE MACRO sofa_level_mask(score, slot) AS
+    ((1 << COALESCE(score, 0)) - 1) << (4 * slot);
+
+CREATE OR REPLACE MACRO sofa_level_of(masks, slot) AS
+    CASE (masks >> (4 * slot)) & 15
+        WHEN 15 THEN 4
+        WHEN 7 THEN 3
+        WHEN 3 THEN 2
+        WHEN 1 THEN 1
+        ELSE 0
+    END;
