@@ -2,6 +2,8 @@
 IPTW weights, E-value, Rubin's rules, the propensity design, the PH test."""
 
 import math
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -303,6 +305,54 @@ def test_ph_test_single_term_global_equals_term_and_detects_nonproportionality()
     df["x"] = rng.normal(size=n)
     tab2 = coxm.ph_tests(df, "time", "event", "m").set_index("term")
     assert tab2.loc["GLOBAL", "df"] == 2 and 0 <= tab2.loc["GLOBAL", "p"] <= 1
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_schoenfeld_residuals_are_bit_identical_to_lifelines(weighted):
+    """cox._schoenfeld_within_strata replaces lifelines' quadratic row-by-row np.append; the
+    residuals (raw and scaled) and the PH table must be exactly lifelines' own."""
+    from lifelines import CoxPHFitter
+
+    rng = np.random.default_rng(11)
+    n = 1500
+    df = pd.DataFrame({"g": rng.integers(0, 2, n), "x": rng.normal(size=n), "z": rng.normal(size=n)})
+    # whole days, so many times are tied, with and without events among the tied rows
+    df["time"] = np.minimum(np.ceil(rng.exponential(12, n) * np.exp(-0.4 * df["g"])), 28.0)
+    df["event"] = ((df["time"] < 28) & (rng.random(n) < 0.8)).astype(int)
+    if weighted:
+        df["w"] = rng.uniform(0.5, 2.0, n)
+    kw = dict(duration_col="time", event_col="event", weights_col="w" if weighted else None)
+    stock, ours = CoxPHFitter(), CoxPHFitter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stock.fit(df, **kw)
+        ours.fit(df, **kw)
+        assert coxm.use_linear_schoenfeld(ours)  # the replacement is in use with this lifelines
+        for kind in ("schoenfeld", "scaled_schoenfeld"):
+            a, b = stock.compute_residuals(df, kind=kind), ours.compute_residuals(df, kind=kind)
+            assert a.index.equals(b.index) and np.array_equal(a.to_numpy(), b.to_numpy()), kind
+    assert int(df["event"].sum()) == len(a) and (df.loc[df["event"] == 1, "time"].duplicated()).any()
+
+
+def test_the_analysis_stage_runs_with_one_blas_thread(tmp_path, monkeypatch):
+    """pipeline.run_analysis pins BLAS to one thread, so the propensity scores (and every
+    estimate) do not depend on OPENBLAS_NUM_THREADS / OMP_NUM_THREADS."""
+    from threadpoolctl import threadpool_info
+
+    from icu_cohort import analysis, pipeline
+    from icu_cohort.study import load_study
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"])
+        return {}
+
+    monkeypatch.setattr(analysis, "run_analysis", spy)
+    pd.DataFrame({"stay_id": [1]}).to_parquet(tmp_path / "cohort.parquet")
+    study = load_study("sae_mgso4", Path(__file__).resolve().parents[1] / "config" / "studies")
+    pipeline.run_analysis(study, tmp_path / "cohort.parquet", tmp_path)
+    assert len(seen) == 1 and seen[0] and set(seen[0]) == {pipeline.ANALYSIS_BLAS_THREADS} == {1}
 
 
 def test_matched_cox_uses_cluster_robust_se():

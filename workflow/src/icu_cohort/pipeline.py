@@ -222,26 +222,37 @@ def cohort_file_manifest(cohort_file: Path, manifest_path: Path) -> dict:
     return manifest
 
 
+#: BLAS threads of the analysis stage (one, so its numbers do not depend on the environment).
+ANALYSIS_BLAS_THREADS = 1
+
+
 def run_analysis(study: Study, cohort_path: Path, out_dir: Path, design_inputs: dict | None = None,
                  threads: int = 1) -> dict:
     """Propensity scores, matching, balance, survival and Cox models for one study; with a
     `design:` section also the target-trial analysis (``design_inputs``: paths ``followup``,
     ``sofa`` and optionally ``truth``; :func:`icu_cohort.trial.run_stage`)."""
+    from threadpoolctl import threadpool_limits
+
     from icu_cohort.analysis import run_analysis as _run
 
     cohort_df = pd.read_parquet(cohort_path)
-    extra = None
-    if study.design is not None:
-        from icu_cohort import trial
+    # One BLAS thread, whatever the environment says: a BLAS splits its sums by its thread
+    # count, so the propensity scores moved by ~4e-12 (and estimates.json with them) between
+    # OPENBLAS_NUM_THREADS=1 (a Snakemake job of one thread) and 2 (the CLI on 2 cores).
+    # Measured: no slower (the models are small); ``threads`` still runs the bootstrap.
+    with threadpool_limits(limits=ANALYSIS_BLAS_THREADS, user_api="blas"):
+        extra = None
+        if study.design is not None:
+            from icu_cohort import trial
 
-        d = design_inputs or {}
-        extra = {"target_trial": trial.run_stage(study, cohort_path, d["followup"], d["sofa"], threads,
-                                                 d.get("truth"))}
-    try:
-        estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name, extra,
-                         secondary=study["outcome"]["secondary"])
-    except (ValueError, KeyError) as exc:
-        raise ValueError(f"{cohort_path} (study {study.name}): {exc}") from exc
+            d = design_inputs or {}
+            extra = {"target_trial": trial.run_stage(study, cohort_path, d["followup"], d["sofa"], threads,
+                                                     d.get("truth"))}
+        try:
+            estimates = _run(cohort_df, study.covariates, study["analysis"], Path(out_dir), study.name, extra,
+                             secondary=study["outcome"]["secondary"])
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{cohort_path} (study {study.name}): {exc}") from exc
     log.info("cohort %s stays, %s matched pairs", estimates.get("n_cohort"),
              (estimates.get("matching") or {}).get("n_pairs"))
     return estimates
