@@ -6,7 +6,7 @@
 -- decoding every row of the Parquet scan (an IN list is an "optional" statistics filter there;
 -- only an equality on itemid is pushed into the scan), so each concept reading the view
 -- decoded all of chartevents again. Measured on a MIMIC-IV-sized set (362 M rows): the copy
--- holds 61 M rows and takes about 22 s, and the whole concepts stage went from 152 s to 105 s.
+-- holds 61 M rows and takes about 23 s, and the whole concepts stage went from 152 s to 110 s.
 -- Source of the itemid list: the union of the itemids named in the MIT-LCP mimic-code
 -- concepts implemented here (mimic-iv/concepts/measurement/gcs.sql, vitalsign.sql, bg.sql,
 -- ventilator_setting.sql, oxygen_delivery.sql, demographics/icustay_times.sql,
