@@ -15,7 +15,7 @@ memory come from Snakemake's own benchmark files.
 Progress goes to stderr; the last stdout line is one JSON object: icu_stays, csv_gz_mb,
 phases {conversion, concepts, cohorts, analysis_and_reports: seconds}, total_seconds,
 jobs {rule: {seconds, max_rss_mb}} (conversion jobs summed), max_rss_mb, disk_mb {parquet,
-concepts, results}.
+concepts, results}, targets {key: {value, limit, met}} (issue 8's targets, :data:`TARGETS`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,34 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+#: Issue 8's targets on this set (2 cores): (key, what, limit, unit).
+TARGETS = (
+    ("conversion_seconds", "conversion to Parquet", 150.0, "s"),
+    ("concepts_plus_two_cohorts_seconds", "concepts once plus the two slowest cohort stages", 90.0, "s"),
+    ("extra_study_share", "the slowest extra study's cohort stage over the concepts stage", 0.25, ""),
+    ("peak_memory_mb", "peak memory of any job", 3072.0, "MB"),
+    ("dag_seconds", "whole DAG, csv.gz to every report", 300.0, "s"),
+)
+
+
+def target_figures(phases: dict, jobs: dict, total: float) -> dict:
+    """Each of :data:`TARGETS`: ``{key: {"value", "limit", "met"}}``, from the phases' wall
+    times and the jobs' Snakemake benchmarks (the cohort figures use the two slowest cohort
+    jobs, whatever the studies are)."""
+    cohorts = sorted((j["seconds"] for r, j in jobs.items() if r.startswith("cohort_")), reverse=True)
+    concepts = jobs.get("concepts", {}).get("seconds")
+    values = {
+        "conversion_seconds": phases.get("conversion"),
+        "concepts_plus_two_cohorts_seconds": (round(concepts + sum(cohorts[:2]), 1)
+                                              if concepts is not None and len(cohorts) >= 2 else None),
+        "extra_study_share": round(cohorts[0] / concepts, 3) if concepts and cohorts else None,
+        "peak_memory_mb": max((j["max_rss_mb"] for j in jobs.values()), default=None),
+        "dag_seconds": total,
+    }
+    return {key: {"value": values[key], "limit": limit, "met": values[key] is not None and values[key] <= limit}
+            for key, _, limit, _ in TARGETS}
 
 
 def say(msg: str) -> None:
@@ -122,7 +150,11 @@ def main(argv=None) -> int:
         "disk_mb": {"parquet": folder_mb(parquet), "concepts": folder_mb(run / "data" / "concepts" / source),
                     "results": folder_mb(run / "results" / source)},
     }
+    out["targets"] = target_figures(phases, jobs, total)
     say(f"whole DAG: {total:.1f} s")
+    for key, what, limit, unit in TARGETS:
+        t = out["targets"][key]
+        say(f"  target {what}: {t['value']} {unit} (at most {limit:g} {unit}): {'met' if t['met'] else 'NOT met'}")
     print(json.dumps(out))
     return 0
 
