@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pytest
 
-from icu_cohort import concepts
+from icu_cohort import concepts, loader
 from icu_cohort.sqlrun import run_file
 from test_cohort_support import SQL_DIR, Mimic, h, query
 
@@ -61,8 +61,6 @@ def test_a_folder_build_leaves_no_working_copy(tmp_path):
     m.chart(s, 220045, h(1), 80)
     root = tmp_path / "parquet"
     con = m.connect()
-    from icu_cohort import loader
-
     for key in concepts.required_tables():
         path = loader.parquet_path(root, key)
         path.parent.mkdir(parents=True, exist_ok=True)

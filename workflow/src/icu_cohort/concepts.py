@@ -158,11 +158,17 @@ def build_concepts(
         records.append({"sql": f.path, "sql_sha256": _sha256(sql_dir / f.path), "table": f.table,
                         "seconds": round(seconds, 3)})
     if stage_dir is not None and stage_dir.exists():
-        for (view,) in con.execute(
-                f"SELECT view_name FROM duckdb_views() WHERE schema_name = '{STAGE_SCHEMA}' AND NOT internal").fetchall():
+        for view in _stage_views(con):
             con.execute(f"DROP VIEW {STAGE_SCHEMA}.{view}")
         shutil.rmtree(stage_dir)
     return records
+
+
+def _stage_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The names of the views in schema ``stage``, sorted."""
+    return [name for (name,) in con.execute(
+        f"SELECT view_name FROM duckdb_views() WHERE schema_name = '{STAGE_SCHEMA}' AND NOT internal "
+        "ORDER BY view_name").fetchall()]
 
 
 def _materialise_stage_views(con: duckdb.DuckDBPyConnection, stage_dir: Path, path: Path) -> float:
@@ -178,11 +184,8 @@ def _materialise_stage_views(con: duckdb.DuckDBPyConnection, stage_dir: Path, pa
     the build ends; it is a working copy, not a concept.
     """
     start = time.perf_counter()
-    views = [name for (name,) in con.execute(
-        f"SELECT view_name FROM duckdb_views() WHERE schema_name = '{STAGE_SCHEMA}' AND NOT internal "
-        "ORDER BY view_name").fetchall()]
     stage_dir.mkdir(exist_ok=True)
-    for name in views:
+    for name in _stage_views(con):
         target = stage_dir / f"{name}.parquet"
         if target.exists():
             continue  # already staged by an earlier file
