@@ -310,7 +310,7 @@ def test_ph_test_single_term_global_equals_term_and_detects_nonproportionality()
 @pytest.mark.parametrize("weighted", [False, True])
 def test_schoenfeld_residuals_are_bit_identical_to_lifelines(weighted):
     """cox._schoenfeld_within_strata replaces lifelines' quadratic row-by-row np.append; the
-    residuals (raw and scaled) and the PH table must be exactly lifelines' own."""
+    residuals (raw and scaled) must be exactly lifelines' own."""
     from lifelines import CoxPHFitter
 
     rng = np.random.default_rng(11)

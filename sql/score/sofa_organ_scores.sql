@@ -89,8 +89,9 @@ CREATE OR REPLACE MACRO sofa_renal(creatinine_max, urine_24h) AS
 -- 2^s - 1 (0, 1, 3, 7, 15), each organ in its own 4 bits (slot 0-5). The bitwise OR of such
 -- masks over the rows of a window is the mask of the highest score among them, so
 -- BIT_OR(mask) OVER the last 24 hours holds the six 24-hour maxima that six MAX windows gave,
--- exactly (integers 0-4; mimic-code: MAX(...) OVER 23 PRECEDING per organ), at a sixth of the
--- window work (measured: the hourly SOFA over 10 M stay-hours).
+-- exactly (integers 0-4; mimic-code: MAX(...) OVER 23 PRECEDING per organ), with one window
+-- aggregate instead of six (measured over 10 M stay-hours: the window operator's profiled
+-- time 13 s instead of 21 s, the concept about 24 s instead of 28 s).
 CREATE OR REPLACE MACRO sofa_level_mask(score, slot) AS
     ((1 << COALESCE(score, 0)) - 1) << (4 * slot);
 

@@ -237,9 +237,10 @@ def run_analysis(study: Study, cohort_path: Path, out_dir: Path, design_inputs: 
 
     cohort_df = pd.read_parquet(cohort_path)
     # One BLAS thread, whatever the environment says: a BLAS splits its sums by its thread
-    # count, so the propensity scores moved by ~4e-12 (and estimates.json with them) between
-    # OPENBLAS_NUM_THREADS=1 (a Snakemake job of one thread) and 2 (the CLI on 2 cores).
-    # Measured: no slower (the models are small); ``threads`` still runs the bootstrap.
+    # count, and Snakemake sets OPENBLAS/OMP_NUM_THREADS to the job's threads (1 for most
+    # studies, 2 for a target trial's bootstrap) while a direct call gets one per core. The
+    # propensity scores moved by ~4e-12 (and estimates.json with them) between 1 and 2 BLAS
+    # threads. Measured: no slower (the models are small); ``threads`` still runs the bootstrap.
     with threadpool_limits(limits=ANALYSIS_BLAS_THREADS, user_api="blas"):
         extra = None
         if study.design is not None:

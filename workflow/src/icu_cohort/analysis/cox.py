@@ -80,8 +80,8 @@ def _schoenfeld_within_strata(fitter, X, T, E, weights, entries=None) -> np.ndar
     ``event * (x - m)``, where ``m`` is the Efron mean ``sum_l (R_x - l/k T_x) / (k (R - l/k T))``
     over the ``k`` tied events (``T`` their sums), and rows of a time without events get 0.
     lifelines grows its result with ``np.append`` one row at a time, which copies the array
-    each time (quadratic: 39 s of a 66 s analysis of 48,873 stays); here each row is written
-    into an array allocated once. tests/test_analysis_stats.py checks the residuals are
+    each time (quadratic: the analysis of sepsis_mgso4's 48,873 stays took 61.7 s with it and
+    26.7 s with this); here each row is written into an array allocated once. tests/test_analysis_stats.py checks the residuals are
     bit-identical to lifelines'.
     """
     X = X.values
