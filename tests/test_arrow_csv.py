@@ -152,7 +152,7 @@ def test_blocks_end_only_between_records(tmp_path):
     body = 'a,"x\ny",1\n' + 'b,"""q""\n",2\n' * 3 + 'c,plain,3\n' + 'd,"' + "z" * 50 + '\n",4\n'
     src = _gz(tmp_path / "t.csv.gz", "k,v,n\n" + body)
     for size in (1, 7, 16, 1 << 20):
-        blocks = list(arrow_csv.newline_blocks(src, size))
+        blocks = [bytes(b) for b in arrow_csv.newline_blocks(src, size)]
         assert b"".join(blocks).decode() == body, size
         for b in blocks:
             assert b.endswith(b"\n") and b.count(b'"') % 2 == 0, (size, b)
@@ -164,3 +164,34 @@ def test_damaged_stream_is_a_decompress_error(tmp_path):
     src.write_bytes(src.read_bytes()[:-40])
     with pytest.raises(arrow_csv.DecompressError):
         list(arrow_csv.newline_blocks(src, 1 << 12))
+
+
+def test_stopping_early_ends_the_inflate_thread(tmp_path):
+    """A consumer that stops after the first batch (DuckDB failing mid-file) leaves no thread
+    inflating behind it, and the batches it did get are the file's first rows, in order."""
+    import threading
+
+    spec = table("icu/outputevents")
+    rows = [f"1,2,3,4,2150-01-01 10:00:00,2150-01-01 10:05:00,{226000 + i},{i},mL" for i in range(20000)]
+    src = _gz(tmp_path / "icu" / "outputevents.csv.gz", OUTPUT_HEADER + "\n" + "\n".join(rows) + "\n")
+    header = loader.read_header(src)
+    batches = arrow_csv.record_batches(src, header, loader.header_columns(src, spec, header), spec.columns,
+                                       workers=2, block_bytes=1 << 12)
+    first = next(batches)
+    assert first.column("value").to_pylist() == list(range(first.num_rows)) and 0 < first.num_rows < len(rows)
+    assert any(t.name.startswith("inflate-") for t in threading.enumerate())
+    batches.close()
+    assert not any(t.name.startswith("inflate-") for t in threading.enumerate())
+
+
+def test_a_damaged_stream_reaches_the_consumer(tmp_path):
+    """The inflate runs in its own thread; its error is raised where the batches are read."""
+    spec = table("icu/outputevents")
+    rows = [f"1,2,3,4,2150-01-01 10:00:00,2150-01-01 10:05:00,226559,{i},mL" for i in range(50000)]
+    src = _gz(tmp_path / "icu" / "outputevents.csv.gz", OUTPUT_HEADER + "\n" + "\n".join(rows) + "\n")
+    src.write_bytes(src.read_bytes()[:-40])
+    header = loader.read_header(src)
+    with pytest.raises(arrow_csv.DecompressError):
+        for _ in arrow_csv.record_batches(src, header, loader.header_columns(src, spec, header), spec.columns,
+                                          block_bytes=1 << 12):
+            pass
