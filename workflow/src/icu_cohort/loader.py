@@ -11,8 +11,9 @@ The first stage of the pipeline:
 2. :func:`convert_table` -- one CSV to one Parquet file, with the types PhysioNet documents
    (:mod:`icu_cohort.mimic_tables`): ids as integers, times as timestamps, ``dod`` as a date.
    Columns are selected by name, so extra or reordered columns load too. The gzip stream is
-   inflated by ISA-L (``isal``) in blocks parsed by Arrow on two threads and written by DuckDB
-   (:mod:`icu_cohort.arrow_csv`: DuckDB's rows, in file order); a value Arrow refuses sends
+   inflated by ISA-L (``isal``) in a thread of its own, in blocks parsed by Arrow on ``threads``
+   threads and written by DuckDB (:mod:`icu_cohort.arrow_csv`: DuckDB's rows, in file order);
+   a value Arrow refuses sends
    the file to DuckDB's own CSV reader, whose casts name a bad column;
    :func:`convert_tables` converts two tables at a time. The data checks of :mod:`icu_cohort.checks` run on the new file before it is
    renamed into place; warnings are kept beside it (:func:`table_report`). A failure leaves no
