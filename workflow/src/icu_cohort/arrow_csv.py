@@ -80,6 +80,9 @@ def newline_blocks(src: Path, block_bytes: int = BLOCK_BYTES,
     from isal import igzip
 
     total = max(os.path.getsize(src), 1)
+    # A buffer is zero-filled when made, so a small file gets a small one (its inflated size
+    # is rarely above 16 times its size; beyond that it is just read in more blocks).
+    read_bytes = min(block_bytes, max(1 << 20, 16 * total))
     newlines = 0
     try:
         with open(src, "rb") as raw, igzip.IGzipFile(fileobj=raw, mode="rb") as f:
@@ -87,7 +90,7 @@ def newline_blocks(src: Path, block_bytes: int = BLOCK_BYTES,
             rest = b""  # the records begun but not ended by the previous read
             while True:
                 start = len(rest)
-                buf = bytearray(start + block_bytes)
+                buf = bytearray(start + read_bytes)
                 buf[:start] = rest
                 got = f.readinto(memoryview(buf)[start:])
                 end = start + got
